@@ -1,0 +1,122 @@
+//! The vault against real keyrings: the Secret Service (gnome-keyring, run by
+//! `scripts/session.sh`) and the kernel keyring (inside `keyctl session`).
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+use vault::{Backend, SaveOutcome, TicketRecord, Vault, VaultConfig};
+
+fn open(dir: &std::path::Path, profile: &str, backend: Backend) -> Vault {
+    Vault::open(VaultConfig {
+        profile: profile.into(),
+        data_dir: dir.into(),
+        backend,
+    })
+    .unwrap_or_else(|e| panic!("{e} (run the tests through `make test`, which starts a keyring)"))
+}
+
+fn record(jti: &str) -> TicketRecord {
+    TicketRecord {
+        jti: jti.into(),
+        ticket_type: "https://smarthealthit.org/permission-ticket-type/patient-self-access-v1"
+            .into(),
+        issuer: "https://issuer.example".into(),
+        expires_at: 2_000_000_000,
+        added_at: 1_800_000_000,
+        source: "test".into(),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", std::process::id())
+}
+
+#[test]
+fn secret_service_keeps_key_and_tickets_across_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = unique("ss");
+    let first = open(dir.path(), &profile, Backend::SecretService);
+    assert!(first.store_info().persistent);
+    assert_eq!(first.store_info().notice, None);
+    let jkt = first.signing_key().unwrap().jkt();
+    assert_eq!(
+        first
+            .save_ticket(record("t1"), "header.claims.sig")
+            .unwrap(),
+        SaveOutcome::Added
+    );
+    drop(first);
+
+    // A new connection to the daemon sees the same key and ticket.
+    let second = open(dir.path(), &profile, Backend::SecretService);
+    assert_eq!(second.signing_key().unwrap().jkt(), jkt);
+    assert_eq!(second.load_ticket("t1").unwrap(), "header.claims.sig");
+    assert_eq!(
+        second.save_ticket(record("t1"), "other").unwrap(),
+        SaveOutcome::AlreadyPresent
+    );
+
+    // Profiles are separate: another profile gets its own key and no tickets.
+    let other = open(dir.path(), &unique("ss-other"), Backend::SecretService);
+    assert_ne!(other.signing_key().unwrap().jkt(), jkt);
+    assert!(other.list_tickets().unwrap().is_empty());
+
+    second.remove_ticket("t1").unwrap();
+    let third = open(dir.path(), &profile, Backend::SecretService);
+    assert!(third.load_ticket("t1").is_err());
+    assert!(third.list_tickets().unwrap().is_empty());
+}
+
+#[test]
+fn a_large_ticket_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = open(dir.path(), &unique("big"), Backend::SecretService);
+    let big = "x".repeat(20_000);
+    v.save_ticket(record("big"), &big).unwrap();
+    assert_eq!(v.load_ticket("big").unwrap(), big);
+}
+
+/// Runs `keyutils_child` in a fresh kernel session keyring, with no session bus,
+/// so `Backend::Auto` has to fall back to keyutils.
+#[test]
+fn falls_back_to_the_kernel_keyring_without_a_secret_service() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("keyctl")
+        .args(["session", "-"])
+        .arg(exe)
+        .args(["--exact", "keyutils_child", "--ignored", "--nocapture"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("TW_KEYUTILS_CHILD", "1")
+        .output()
+        .expect("keyctl (package keyutils) must be installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[test]
+#[ignore = "run by falls_back_to_the_kernel_keyring_without_a_secret_service"]
+fn keyutils_child() {
+    assert_eq!(std::env::var("TW_KEYUTILS_CHILD").as_deref(), Ok("1"));
+    let dir = tempfile::tempdir().unwrap();
+    let v = open(dir.path(), "ku", Backend::Auto);
+    let info = v.store_info();
+    assert!(!info.persistent);
+    assert!(
+        info.notice
+            .as_deref()
+            .unwrap()
+            .contains("does not survive a reboot"),
+        "{info:?}"
+    );
+    let jkt = v.signing_key().unwrap().jkt();
+    v.save_ticket(record("k1"), "a.b.c").unwrap();
+    let again = open(dir.path(), "ku", Backend::Keyutils);
+    assert_eq!(again.signing_key().unwrap().jkt(), jkt);
+    assert_eq!(again.load_ticket("k1").unwrap(), "a.b.c");
+}
