@@ -1,1 +1,17 @@
+//! Everything the wallet does without a screen. The app (`src-tauri`) and the
+//! command line (`tw`) are thin shells over this crate.
 
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod issuer;
+pub mod view;
+pub mod wallet;
+
+pub use config::WalletOptions;
+pub use error::{ErrorPayload, WalletError};
+pub use wallet::{ImportResult, InspectRequest, KeyInfo, StoreView, Wallet, now};
+
+pub use permission_ticket;
+pub use vault;

@@ -1,0 +1,340 @@
+//! A ticket issuer on loopback: publishes its keys at
+//! `{iss}/.well-known/jwks.json`, mints tickets of every type for a given
+//! `jkt`, and hosts the revocation status list its tickets point at.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use p256::ecdsa::SigningKey;
+use permission_ticket::{Jwk, Jwks, StatusList, TicketType};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+const STATUS_LIST_LEN: u64 = 4096;
+
+/// What to put in a minted ticket. Everything but the type has a sensible default.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MintRequest {
+    /// A full type URI, or the short name (`patient-self-access-v1`).
+    pub ticket_type: String,
+    /// The presenter's key thumbprint to bind to; unbound when absent.
+    #[serde(default)]
+    pub jkt: Option<String>,
+    #[serde(default)]
+    pub aud: Option<Vec<String>>,
+    #[serde(default)]
+    pub patient: Option<Value>,
+    #[serde(default)]
+    pub smart_scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub data_period: Option<Value>,
+    /// Seconds until the ticket expires (default one hour; negative mints an expired one).
+    #[serde(default)]
+    pub lifetime: Option<i64>,
+    /// Whether the ticket points at the revocation list (default true).
+    #[serde(default)]
+    pub revocable: Option<bool>,
+}
+
+impl MintRequest {
+    pub fn new(ticket_type: TicketType, jkt: Option<String>) -> Self {
+        Self {
+            ticket_type: ticket_type.uri(),
+            jkt,
+            aud: None,
+            patient: None,
+            smart_scopes: None,
+            data_period: None,
+            lifetime: None,
+            revocable: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error("unknown ticket type `{0}`")]
+    UnknownType(String),
+    #[error("no ticket with jti `{0}` was minted here")]
+    UnknownTicket(String),
+    #[error("the revocation list is full")]
+    ListFull,
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+struct Inner {
+    key: SigningKey,
+    jwk: Jwk,
+    url: String,
+    list: StatusList,
+    /// jti -> status list index, in minting order.
+    minted: Vec<String>,
+}
+
+/// A running issuer. Dropping it stops the server.
+#[derive(Clone)]
+pub struct Issuer {
+    inner: Arc<Mutex<Inner>>,
+    task: Arc<JoinHandle<()>>,
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.task) == 1 {
+            self.task.abort();
+        }
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+impl Issuer {
+    /// Starts on `127.0.0.1:port` (0 picks a free port).
+    pub async fn start(port: u16) -> Result<Self, IssuerError> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+        let addr = listener.local_addr()?;
+        let key = SigningKey::random(&mut rand_core::OsRng);
+        let jwk = Jwk::from_p256(key.verifying_key());
+        let inner = Arc::new(Mutex::new(Inner {
+            key,
+            jwk,
+            url: format!("http://{addr}/issuer"),
+            list: StatusList::new(STATUS_LIST_LEN),
+            minted: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/issuer/.well-known/jwks.json", get(jwks))
+            .route("/issuer/status/1", get(status))
+            .route("/issuer/tickets", post(mint_http))
+            .with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("issuer stopped: {e}");
+            }
+        });
+        Ok(Self {
+            inner,
+            task: Arc::new(task),
+        })
+    }
+
+    /// The issuer identifier (`iss`), an http://127.0.0.1 URL.
+    pub fn url(&self) -> String {
+        self.lock().url.clone()
+    }
+
+    pub fn jwks(&self) -> Jwks {
+        Jwks {
+            keys: vec![self.lock().jwk.clone()],
+        }
+    }
+
+    /// Mints a signed ticket.
+    pub fn mint(&self, req: &MintRequest) -> Result<String, IssuerError> {
+        mint(&mut self.lock(), req)
+    }
+
+    /// Sets the ticket's bit in the status list.
+    pub fn revoke(&self, jti: &str) -> Result<(), IssuerError> {
+        let mut inner = self.lock();
+        let index = inner
+            .minted
+            .iter()
+            .position(|j| j == jti)
+            .ok_or_else(|| IssuerError::UnknownTicket(jti.into()))?;
+        inner
+            .list
+            .set_revoked(index as u64)
+            .map_err(|_| IssuerError::ListFull)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn mint(inner: &mut Inner, req: &MintRequest) -> Result<String, IssuerError> {
+    let ty = if req.ticket_type.contains('/') {
+        TicketType::from_uri(&req.ticket_type)
+    } else {
+        TicketType::from_uri(&format!(
+            "https://smarthealthit.org/permission-ticket-type/{}",
+            req.ticket_type
+        ))
+    };
+    if !ty.is_known() {
+        return Err(IssuerError::UnknownType(req.ticket_type.clone()));
+    }
+    let jti = uuid::Uuid::new_v4().to_string();
+    let index = inner.minted.len() as u64;
+    if index >= inner.list.len() {
+        return Err(IssuerError::ListFull);
+    }
+    let now = now();
+    let mut c = Map::new();
+    c.insert("iss".into(), inner.url.clone().into());
+    c.insert(
+        "aud".into(),
+        json!(
+            req.aud
+                .clone()
+                .unwrap_or_else(|| vec!["http://127.0.0.1".into()])
+        ),
+    );
+    c.insert("exp".into(), json!(now + req.lifetime.unwrap_or(3600)));
+    c.insert("iat".into(), json!(now));
+    c.insert("jti".into(), jti.clone().into());
+    c.insert("ticket_type".into(), ty.uri().into());
+    if let Some(jkt) = &req.jkt {
+        c.insert(
+            "presenter_binding".into(),
+            json!({ "method": "jkt", "jkt": jkt }),
+        );
+    }
+    if req.revocable.unwrap_or(true) {
+        c.insert(
+            "revocation".into(),
+            json!({ "url": format!("{}/status/1", inner.url), "index": index }),
+        );
+    }
+    let patient = req.patient.clone().unwrap_or_else(|| {
+        json!({ "resourceType": "Patient", "name": [{ "family": "Rivera", "given": ["Ana"] }],
+                "birthDate": "1984-03-12", "gender": "female",
+                "identifier": [{ "system": "https://sandbox.example/mrn", "value": "SB-1001" }] })
+    });
+    c.insert("subject".into(), json!({ "patient": patient }));
+    let mut access = Map::new();
+    access.insert(
+        "smart_scopes".into(),
+        json!(
+            req.smart_scopes
+                .clone()
+                .unwrap_or_else(|| default_scopes(&ty))
+        ),
+    );
+    if let Some(p) = &req.data_period {
+        access.insert("data_period".into(), p.clone());
+    }
+    type_claims(&ty, &mut c, &mut access);
+    c.insert("access".into(), Value::Object(access));
+    let mut header = Map::new();
+    header.insert(
+        "kid".into(),
+        inner.jwk.kid.clone().unwrap_or_default().into(),
+    );
+    header.insert("typ".into(), "JWT".into());
+    let ticket = permission_ticket::jws::sign_es256(header, &Value::Object(c), &inner.key);
+    inner.minted.push(jti);
+    Ok(ticket)
+}
+
+fn default_scopes(ty: &TicketType) -> Vec<String> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+    match ty {
+        TicketType::PayerQualityGap => s(&["patient/Observation.rs?code=http://loinc.org|4548-4"]),
+        _ => s(&[
+            "patient/Patient.rs",
+            "patient/Condition.rs",
+            "patient/Observation.rs",
+            "patient/MedicationRequest.rs",
+            "patient/AllergyIntolerance.rs",
+            "patient/Immunization.rs",
+        ]),
+    }
+}
+
+/// The requester and facts each type needs, in the current spec's shape.
+fn type_claims(ty: &TicketType, c: &mut Map<String, Value>, access: &mut Map<String, Value>) {
+    let org = |name: &str| json!({ "resourceType": "Organization", "name": name });
+    let concept = |text: &str| json!({ "text": text });
+    let order = json!({ "resourceType": "ServiceRequest", "status": "active", "intent": "order" });
+    match ty {
+        TicketType::PatientDelegatedAccess => {
+            c.insert("requester".into(), json!({ "resourceType": "RelatedPerson",
+                "relationship": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DELEGATEE", "display": "delegatee" }] }],
+                "name": [{ "family": "Rivera", "given": ["Luis"] }] }));
+        }
+        TicketType::PublicHealthInvestigation => {
+            c.insert("requester".into(), org("Sandbox Public Health Department"));
+            c.insert("reportable_condition".into(), concept("Measles"));
+        }
+        TicketType::SocialCareReferral => {
+            c.insert("requester".into(), org("Sandbox Community Services"));
+            c.insert("concern".into(), concept("Food insecurity"));
+            c.insert("referral".into(), order.clone());
+        }
+        TicketType::PayerClaimsAdjudication => {
+            c.insert("requester".into(), org("Sandbox Health Plan"));
+            access.remove("smart_scopes");
+            access.insert(
+                "claim_linkage".into(),
+                json!({ "encounter": [{ "reference": "Encounter/sandbox-1" }] }),
+            );
+        }
+        TicketType::ResearchStudyAccess => {
+            c.insert("requester".into(), org("Sandbox Research Institute"));
+            c.insert("study".into(), json!({ "resourceType": "ResearchStudy", "status": "active", "title": "Sandbox Registry" }));
+        }
+        TicketType::ProviderConsult => {
+            c.insert("requester".into(), json!({ "resourceType": "PractitionerRole", "practitioner": { "display": "Dr. Sam Okafor" } }));
+            c.insert("reason".into(), concept("Second opinion"));
+            c.insert("consult_request".into(), order);
+        }
+        TicketType::PayerQualityGap => {
+            c.insert("requester".into(), org("Sandbox Health Plan"));
+            c.insert("measure".into(), concept("Diabetes: HbA1c poor control"));
+            access
+                .entry("data_period")
+                .or_insert(json!({ "start": "2026-01-01", "end": "2026-12-31" }));
+        }
+        TicketType::PatientSelfAccess | TicketType::Unknown(_) => {}
+    }
+}
+
+async fn jwks(State(inner): State<Arc<Mutex<Inner>>>) -> Response {
+    let jwk = inner.lock().map(|i| i.jwk.clone());
+    match jwk {
+        Ok(jwk) => Json(json!({ "keys": [jwk] })).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn status(State(inner): State<Arc<Mutex<Inner>>>) -> Response {
+    let list = inner.lock().map(|i| i.list.to_json());
+    match list {
+        Ok(list) => Json(list).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn mint_http(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Json(req): Json<MintRequest>,
+) -> Response {
+    let minted = match inner.lock() {
+        Ok(mut i) => mint(&mut i, &req),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    match minted {
+        Ok(ticket) => Json(json!({ "ticket": ticket })).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "invalid_request", "error_description": e.to_string() })),
+        )
+            .into_response(),
+    }
+}

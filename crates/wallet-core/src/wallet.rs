@@ -1,0 +1,240 @@
+//! The wallet: its key, its tickets, and judging a ticket before it is kept.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use permission_ticket::{
+    DEFAULT_CLOCK_SKEW, InspectOptions, IssuerKeys, Jwks, RevocationInput, TicketError,
+};
+use serde::Serialize;
+use serde_json::Value;
+use ts_rs::TS;
+use vault::{SaveOutcome, TicketRecord, Vault, VaultConfig};
+
+use crate::http::Http;
+use crate::issuer::{IssuerDirectory, status_list};
+use crate::view::{TicketSummary, TicketView, summary, ticket_view};
+use crate::{WalletError, WalletOptions, import};
+
+/// How to judge a ticket.
+#[derive(Debug, Clone, Default)]
+pub struct InspectRequest {
+    /// Verify against this key set instead of fetching the issuer's.
+    pub jwks: Option<Jwks>,
+    /// Judge at this time (seconds since 1970) instead of now.
+    pub at: Option<i64>,
+    /// Do not fetch anything: no issuer keys unless given, no status list.
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct KeyInfo {
+    pub profile: String,
+    /// The RFC 7638 thumbprint issuers bind tickets to.
+    pub jkt: String,
+    pub public_jwk: Value,
+    pub store: StoreView,
+    /// The thumbprint as a QR code (SVG), to show to an issuer.
+    pub qr_svg: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct StoreView {
+    pub name: String,
+    pub persistent: bool,
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ImportResult {
+    /// `added` or `already_present`.
+    pub outcome: String,
+    pub ticket: TicketView,
+    /// Something to tell the person, e.g. that the signature could not be checked yet.
+    pub notice: Option<String>,
+}
+
+struct Judged {
+    decoded: permission_ticket::DecodedTicket,
+    report: permission_ticket::Report,
+    jkt: Option<String>,
+}
+
+pub struct Wallet {
+    vault: Vault,
+    http: Http,
+    issuers: IssuerDirectory,
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+impl Wallet {
+    pub fn open(opts: WalletOptions) -> Result<Self, WalletError> {
+        let vault = Vault::open(VaultConfig {
+            profile: opts.profile,
+            data_dir: opts.data_dir,
+            backend: opts.backend,
+        })?;
+        Ok(Self {
+            vault,
+            http: Http::new()?,
+            issuers: IssuerDirectory::default(),
+        })
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    pub fn key_info(&self) -> Result<KeyInfo, WalletError> {
+        let key = self.vault.signing_key()?;
+        let info = self.vault.store_info();
+        let jkt = key.jkt();
+        Ok(KeyInfo {
+            profile: self.vault.profile().to_string(),
+            qr_svg: qr_svg(&jkt),
+            jkt,
+            public_jwk: serde_json::to_value(key.public_jwk()).unwrap_or(Value::Null),
+            store: StoreView {
+                name: info.name.clone(),
+                persistent: info.persistent,
+                notice: info.notice.clone(),
+            },
+        })
+    }
+
+    /// Decodes and judges a ticket (or a link carrying one) without keeping it.
+    pub async fn inspect(
+        &self,
+        input: &str,
+        req: &InspectRequest,
+    ) -> Result<TicketView, WalletError> {
+        let judged = self.judge(input, req).await?;
+        Ok(ticket_view(
+            &judged.decoded,
+            &judged.report,
+            judged.jkt.as_deref(),
+        ))
+    }
+
+    async fn judge(&self, input: &str, req: &InspectRequest) -> Result<Judged, WalletError> {
+        let text = import::extract_ticket(input)?;
+        let decoded = permission_ticket::decode(&text)?;
+        let t = &decoded.ticket;
+        let issuer_keys = match (&req.jwks, req.offline) {
+            (Some(jwks), _) => IssuerKeys::Keys(jwks.clone()),
+            (None, true) => IssuerKeys::Unavailable("not fetched (offline)".into()),
+            (None, false) => self.issuers.keys(&self.http, &t.iss).await,
+        };
+        let revocation = match (&t.revocation, req.offline) {
+            (Some(rev), false) => status_list(&self.http, &rev.url).await,
+            _ => RevocationInput::NotChecked,
+        };
+        let jkt = match self.vault.signing_key() {
+            Ok(k) => Some(k.jkt()),
+            Err(e) => {
+                tracing::warn!("the wallet key is unavailable, binding not judged: {e}");
+                None
+            }
+        };
+        let report = permission_ticket::inspect(
+            &decoded,
+            &InspectOptions {
+                now: req.at.unwrap_or_else(now),
+                clock_skew: DEFAULT_CLOCK_SKEW,
+                issuer_keys,
+                wallet_jkt: jkt.as_deref(),
+                revocation,
+            },
+        );
+        Ok(Judged {
+            decoded,
+            report,
+            jkt,
+        })
+    }
+
+    /// Judges a ticket and keeps it if this wallet can use it. A ticket whose
+    /// issuer keys cannot be fetched right now is kept, marked as unverified.
+    pub async fn import(&self, input: &str, source: &str) -> Result<ImportResult, WalletError> {
+        let judged = self.judge(input, &InspectRequest::default()).await?;
+        let failures = judged.report.failures();
+        // Unreachable issuer keys may be passing trouble: keep the ticket, say so.
+        let only_keys_unavailable = !failures.is_empty()
+            && failures
+                .iter()
+                .all(|f| matches!(f, TicketError::KeysUnavailable { .. }));
+        if let Some(reason) = judged.report.first_failure()
+            && !only_keys_unavailable
+        {
+            return Err(WalletError::Unusable(reason.clone()));
+        }
+        let notice = judged
+            .report
+            .first_failure()
+            .map(|reason| format!("kept, but not yet verified: {reason}"));
+        let t = &judged.decoded.ticket;
+        let outcome = self.vault.save_ticket(
+            TicketRecord {
+                jti: t.jti.clone(),
+                ticket_type: t.ticket_type.uri(),
+                issuer: t.iss.clone(),
+                expires_at: t.exp,
+                added_at: now(),
+                source: source.to_string(),
+            },
+            &judged.decoded.compact,
+        )?;
+        Ok(ImportResult {
+            outcome: match outcome {
+                SaveOutcome::Added => "added".into(),
+                SaveOutcome::AlreadyPresent => "already_present".into(),
+            },
+            ticket: ticket_view(&judged.decoded, &judged.report, judged.jkt.as_deref()),
+            notice,
+        })
+    }
+
+    pub fn list(&self) -> Result<Vec<TicketSummary>, WalletError> {
+        let now = now();
+        Ok(self
+            .vault
+            .list_tickets()?
+            .iter()
+            .map(|r| summary(r, now))
+            .collect())
+    }
+
+    /// A kept ticket, judged again now.
+    pub async fn ticket(&self, jti: &str) -> Result<TicketView, WalletError> {
+        let text = self.vault.load_ticket(jti)?;
+        self.inspect(&text, &InspectRequest::default()).await
+    }
+
+    /// The kept ticket's compact JWS, for presenting to a data holder.
+    pub fn ticket_text(&self, jti: &str) -> Result<String, WalletError> {
+        Ok(self.vault.load_ticket(jti)?)
+    }
+
+    pub fn remove(&self, jti: &str) -> Result<(), WalletError> {
+        Ok(self.vault.remove_ticket(jti)?)
+    }
+}
+
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
