@@ -1,1 +1,170 @@
-fn main() {}
+//! `tw`: Ticket Wallet on the command line. Every command takes `--json` and
+//! exits non-zero on failure, so scripts can rely on it.
+
+mod output;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wallet_core::permission_ticket::Jwks;
+use wallet_core::{InspectRequest, Wallet, WalletError, WalletOptions};
+
+use output::Out;
+
+#[derive(Parser)]
+#[command(
+    name = "tw",
+    version,
+    about = "Ticket Wallet: SMART Permission Tickets on the command line"
+)]
+struct Cli {
+    /// Profile to use (separate key and tickets); also TW_PROFILE.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The wallet's signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Tickets: inspect, import, list, remove.
+    #[command(subcommand)]
+    Ticket(TicketCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Show the key's thumbprint (the `jkt` issuers bind tickets to) and public JWK.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum TicketCommand {
+    /// Decode a ticket and run every check; exit 0 only if this wallet can use it.
+    Inspect {
+        /// The ticket, `@FILE`, or `-` for standard input. Links carrying a ticket work too.
+        ticket: String,
+        /// Verify against this key set (a JWKS or a single JWK file) instead of fetching.
+        #[arg(long, value_name = "FILE")]
+        jwks: Option<String>,
+        /// Judge at this time (seconds since 1970) instead of now.
+        #[arg(long, value_name = "UNIX_TIME")]
+        at: Option<i64>,
+        /// Fetch nothing (no issuer keys unless --jwks, no revocation list).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Check a ticket and keep it in the keyring.
+    Import {
+        /// The ticket, `@FILE`, `-` for standard input, or a `web+ticket:` / deep link.
+        ticket: String,
+    },
+    /// List kept tickets.
+    List,
+    /// Remove a kept ticket.
+    Remove {
+        /// The ticket's `jti`.
+        jti: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TW_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let out = Out { json: cli.json };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return out.error(&WalletError::Invalid(format!("cannot start: {e}"))),
+    };
+    match runtime.block_on(run(cli, &out)) {
+        Ok(code) => code,
+        Err(e) => out.error(&e),
+    }
+}
+
+async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
+    let wallet = Wallet::open(WalletOptions::from_env(cli.profile)?)?;
+    match cli.command {
+        Command::Key(KeyCommand::Show) => {
+            out.key(&wallet.key_info()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ticket(TicketCommand::Inspect {
+            ticket,
+            jwks,
+            at,
+            offline,
+        }) => {
+            let jwks = jwks
+                .map(|path| {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| WalletError::Invalid(format!("cannot read {path}: {e}")))?;
+                    Jwks::from_json(&text).map_err(|e| WalletError::Invalid(format!("{path}: {e}")))
+                })
+                .transpose()?;
+            let view = wallet
+                .inspect(&read_arg(&ticket)?, &InspectRequest { jwks, at, offline })
+                .await?;
+            out.ticket(&view);
+            Ok(if view.usable {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Ticket(TicketCommand::Import { ticket }) => {
+            let result = wallet.import(&read_arg(&ticket)?, "cli").await?;
+            out.imported(&result);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ticket(TicketCommand::List) => {
+            out.list(&wallet.list()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ticket(TicketCommand::Remove { jti }) => {
+            wallet.remove(&jti)?;
+            out.removed(&jti);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `-` reads standard input, `@path` reads a file, anything else is the value itself.
+fn read_arg(arg: &str) -> Result<String, WalletError> {
+    if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(1024 * 1024)
+            .read_to_string(&mut text)
+            .map_err(|e| WalletError::Invalid(format!("cannot read standard input: {e}")))?;
+        Ok(text)
+    } else if let Some(path) = arg.strip_prefix('@') {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| WalletError::Invalid(format!("cannot read {path}: {e}")))?;
+        if meta.len() > 1024 * 1024 {
+            return Err(WalletError::Invalid(format!(
+                "{path} is too large to be a ticket"
+            )));
+        }
+        std::fs::read_to_string(path)
+            .map_err(|e| WalletError::Invalid(format!("cannot read {path}: {e}")))
+    } else {
+        Ok(arg.to_string())
+    }
+}

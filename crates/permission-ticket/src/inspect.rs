@@ -398,12 +398,18 @@ fn check_type_rules(t: &PermissionTicket) -> Outcome {
         let who = t
             .requester
             .as_ref()
-            .map(|r| format!("requester is a {}", r.resource_type))
+            .map(|r| format!("requester is {}", a(&r.resource_type)))
             .unwrap_or_else(|| "no requester".into());
         Outcome::Pass(format!("{who}; every fact this type needs is stated"))
     } else {
         Outcome::Fail(TicketError::TypeRule(problems.join("; ")))
     }
+}
+
+/// "a RelatedPerson", "an Organization".
+fn a(word: &str) -> String {
+    let vowel = word.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']);
+    format!("{} {word}", if vowel { "an" } else { "a" })
 }
 
 fn check_access(t: &PermissionTicket) -> Outcome {

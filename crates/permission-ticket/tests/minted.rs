@@ -407,7 +407,7 @@ fn type_rules_are_enforced() {
             with(current_ticket(&TicketType::ProviderConsult, &w.jkt), |o| {
                 o.insert("requester".into(), org());
             }),
-            "requester must be a PractitionerRole, not a Organization",
+            "requester must be a PractitionerRole, not an Organization",
         ),
         (
             with(

@@ -1,0 +1,222 @@
+//! `tw` as a script would use it: the real binary, a real keyring (through
+//! `make test`), a real issuer on loopback.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use sandbox::{Issuer, MintRequest};
+use serde_json::Value;
+use wallet_core::permission_ticket::TicketType;
+
+const SPEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../permission-ticket/tests/vectors/2026-07"
+);
+
+struct Tw {
+    data: tempfile::TempDir,
+    profile: String,
+}
+
+impl Tw {
+    fn new(name: &str) -> Self {
+        Self {
+            data: tempfile::tempdir().unwrap(),
+            profile: format!("cli-{name}-{}", std::process::id()),
+        }
+    }
+
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tw"));
+        cmd.args(args)
+            .env("TW_DATA_DIR", self.data.path())
+            .env("TW_PROFILE", &self.profile)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let stdin = stdin.map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().unwrap();
+            if let Some(text) = stdin {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(text.as_bytes())
+                    .unwrap();
+            }
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn json(&self, args: &[&str]) -> (bool, Value) {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all, None).await;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{e}: {text} / {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.success(), value)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_show_is_stable_and_is_the_thumbprint() {
+    let tw = Tw::new("key");
+    let (ok, first) = tw.json(&["key", "show"]).await;
+    assert!(ok);
+    let jwk: wallet_core::permission_ticket::Jwk =
+        serde_json::from_value(first["public_jwk"].clone()).unwrap();
+    assert_eq!(jwk.thumbprint().unwrap(), first["jkt"].as_str().unwrap());
+    assert_eq!(jwk.crv.as_deref(), Some("P-256"));
+    let (_, second) = tw.json(&["key", "show"]).await;
+    assert_eq!(first["jkt"], second["jkt"]);
+    // The private key is never printed.
+    assert!(first["public_jwk"].get("d").is_none());
+    let text = tw.run(&["key", "show"], None).await;
+    assert!(String::from_utf8_lossy(&text.stdout).contains(first["jkt"].as_str().unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_a_spec_example_offline_at_a_pinned_time() {
+    let tw = Tw::new("spec");
+    let args = [
+        "ticket",
+        "inspect",
+        &format!("@{SPEC}/uc1-ticket.jwt"),
+        "--jwks",
+        &format!("{SPEC}/issuer.jwks.json"),
+        "--at",
+        "1784137000",
+        "--offline",
+    ];
+    let (ok, view) = tw
+        .json(&args.iter().map(|s| s.as_ref()).collect::<Vec<&str>>())
+        .await;
+    // Signed correctly, but bound to the spec's own client key, not this wallet's.
+    assert!(!ok);
+    let status = |id: &str| {
+        view["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("signature"), "pass");
+    assert_eq!(status("expiry"), "pass");
+    assert_eq!(status("presenter_binding"), "fail");
+    assert_eq!(view["patient"]["name"], "Elena Reyes");
+
+    // Now, long after it expired:
+    let out = tw
+        .run(
+            &[
+                "ticket",
+                "inspect",
+                &format!("@{SPEC}/uc1-ticket.jwt"),
+                "--jwks",
+                &format!("{SPEC}/issuer.jwks.json"),
+                "--offline",
+            ],
+            None,
+        )
+        .await;
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("✗ Expiry"), "{text}");
+    assert!(
+        text.contains("this ticket expired on 2026-07-15 18:33:33 UTC"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_exits_zero_only_for_a_usable_ticket() {
+    let issuer = Issuer::start(0).await.unwrap();
+    let tw = Tw::new("inspect");
+    let (_, key) = tw.json(&["key", "show"]).await;
+    let jkt = key["jkt"].as_str().unwrap().to_string();
+    let ticket = issuer
+        .mint(&MintRequest::new(TicketType::ProviderConsult, Some(jkt)))
+        .unwrap();
+
+    let out = tw.run(&["ticket", "inspect", "-"], Some(&ticket)).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Provider consult — usable"), "{text}");
+    assert!(
+        text.contains("requester: Dr. Sam Okafor (PractitionerRole)"),
+        "{text}"
+    );
+
+    let tampered = ticket.replacen('.', ".e", 1);
+    let out = tw.run(&["ticket", "inspect", &tampered], None).await;
+    assert!(!out.status.success());
+
+    let (ok, err) = tw.json(&["ticket", "inspect", "not a ticket"]).await;
+    assert!(!ok);
+    assert_eq!(err["error"]["code"], "no_ticket_found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_list_remove() {
+    let issuer = Issuer::start(0).await.unwrap();
+    let tw = Tw::new("import");
+    let (_, key) = tw.json(&["key", "show"]).await;
+    let ticket = issuer
+        .mint(&MintRequest::new(
+            TicketType::PatientSelfAccess,
+            Some(key["jkt"].as_str().unwrap().into()),
+        ))
+        .unwrap();
+    let file = tw.data.path().join("ticket.jwt");
+    std::fs::write(&file, format!("{ticket}\n")).unwrap();
+    let at_file = format!("@{}", file.display());
+
+    let (ok, added) = tw.json(&["ticket", "import", &at_file]).await;
+    assert!(ok, "{added}");
+    assert_eq!(added["outcome"], "added");
+    let jti = added["ticket"]["jti"].as_str().unwrap().to_string();
+
+    let (_, again) = tw
+        .json(&["ticket", "import", &format!("web+ticket:{ticket}")])
+        .await;
+    assert_eq!(again["outcome"], "already_present");
+
+    let (_, list) = tw.json(&["ticket", "list"]).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["jti"], jti.as_str());
+    assert_eq!(list[0]["type_label"], "Patient self-access");
+
+    let (ok, _) = tw.json(&["ticket", "remove", &jti]).await;
+    assert!(ok);
+    let (_, list) = tw.json(&["ticket", "list"]).await;
+    assert!(list.as_array().unwrap().is_empty());
+    let (ok, err) = tw.json(&["ticket", "remove", &jti]).await;
+    assert!(!ok);
+    assert_eq!(err["error"]["code"], "no_such_ticket");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profiles_are_separate() {
+    let a = Tw::new("pa");
+    let b = Tw {
+        data: tempfile::tempdir().unwrap(),
+        profile: format!("cli-pb-{}", std::process::id()),
+    };
+    let (_, ka) = a.json(&["key", "show"]).await;
+    let (_, kb) = b.json(&["--profile", &b.profile, "key", "show"]).await;
+    assert_ne!(ka["jkt"], kb["jkt"]);
+    assert!(Path::new(&a.data.path().join(&a.profile)).is_dir());
+}
