@@ -330,8 +330,9 @@ fn check_type_rules(t: &PermissionTicket) -> Outcome {
         )),
         (RequesterRule::Required(want), Some(r)) if r.resource_type != want => {
             problems.push(format!(
-                "a {label} ticket's requester must be a {want}, not a {}",
-                r.resource_type
+                "a {label} ticket's requester must be {}, not {}",
+                a(want),
+                a(&r.resource_type)
             ))
         }
         _ => {}
