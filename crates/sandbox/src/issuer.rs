@@ -67,6 +67,8 @@ pub enum IssuerError {
     UnknownTicket(String),
     #[error("the revocation list is full")]
     ListFull,
+    #[error("the seed does not give a valid P-256 key")]
+    BadSeed,
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -103,11 +105,23 @@ fn now() -> i64 {
 }
 
 impl Issuer {
-    /// Starts on `127.0.0.1:port` (0 picks a free port).
+    /// Starts on `127.0.0.1:port` (0 picks a free port) with a fresh key.
     pub async fn start(port: u16) -> Result<Self, IssuerError> {
+        Self::start_with_key(port, SigningKey::random(&mut rand_core::OsRng)).await
+    }
+
+    /// Starts with a key derived from `seed`, so its tickets verify across
+    /// restarts. Only for demos: anyone who knows the seed can sign.
+    pub async fn start_seeded(port: u16, seed: &[u8]) -> Result<Self, IssuerError> {
+        use sha2::Digest;
+        let scalar = sha2::Sha256::digest(seed);
+        let key = SigningKey::from_slice(&scalar).map_err(|_| IssuerError::BadSeed)?;
+        Self::start_with_key(port, key).await
+    }
+
+    async fn start_with_key(port: u16, key: SigningKey) -> Result<Self, IssuerError> {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         let addr = listener.local_addr()?;
-        let key = SigningKey::random(&mut rand_core::OsRng);
         let jwk = Jwk::from_p256(key.verifying_key());
         let inner = Arc::new(Mutex::new(Inner {
             key,

@@ -1,0 +1,270 @@
+//! The real app, driven like a person would: tauri-driver and WebKitWebDriver
+//! start the built binary in a real window (Xvfb), with a real keyring and a
+//! real issuer on loopback. Run through `make test`, which provides all three.
+//! Screenshots of each screen land in `artifacts/screenshots/`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use sandbox::{Issuer, MintRequest};
+use wallet_core::permission_ticket::TicketType;
+
+// Without it the app would load the Vite dev server instead of its own frontend.
+#[cfg(not(feature = "custom-protocol"))]
+compile_error!(
+    "the end-to-end tests need the app built with --features custom-protocol (make test passes it)"
+);
+
+const APP: &str = env!("CARGO_BIN_EXE_ticket-wallet");
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tauri_driver() -> PathBuf {
+    let in_cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|h| h.join("bin/tauri-driver"));
+    match in_cargo_home {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("tauri-driver"),
+    }
+}
+
+async fn start_driver(data_dir: &std::path::Path, profile: &str) -> Driver {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "no DISPLAY: run through `make test` (scripts/session.sh)"
+    );
+    let port = free_port();
+    let native = free_port();
+    let child = Command::new(tauri_driver())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("TW_DATA_DIR", data_dir)
+        .env("TW_PROFILE", profile)
+        .env("TW_KEYRING", "secret-service")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tauri-driver (cargo install tauri-driver --locked; make test does)");
+    let driver = Driver { child, port };
+    // tauri-driver answers on `port` only once it can reach WebKitWebDriver on `native`.
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || std::net::TcpStream::connect(("127.0.0.1", native)).is_err()
+    {
+        assert!(Instant::now() < deadline, "tauri-driver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    driver
+}
+
+async fn launch(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "wry".into());
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": APP }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with the app");
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("header.top"))
+        .await
+        .unwrap();
+    client
+}
+
+async fn shot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn click(client: &Client, testid: &str) {
+    find(client, testid).await.click().await.unwrap();
+}
+
+async fn find(client: &Client, testid: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("[data-testid='{testid}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no [data-testid={testid}]: {e}"))
+}
+
+async fn text_of(client: &Client, testid: &str) -> String {
+    find(client, testid).await.text().await.unwrap()
+}
+
+/// Waits until the element's text satisfies `pred` (React renders asynchronously).
+async fn wait_text(client: &Client, testid: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(el) = client
+            .find(Locator::Css(&format!("[data-testid='{testid}']")))
+            .await
+            && let Ok(text) = el.text().await
+            && pred(&text)
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "[data-testid={testid}] never matched"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn paste_and_add(client: &Client, ticket: &str) {
+    click(client, "nav-add").await;
+    let input = find(client, "ticket-input").await;
+    input.clear().await.unwrap();
+    input.send_keys(ticket).await.unwrap();
+    click(client, "save-ticket").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
+    let issuer = Issuer::start(0).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("e2e-{}", std::process::id());
+    let driver = start_driver(data.path(), &profile).await;
+
+    // First run: the key screen shows this wallet's thumbprint.
+    let client = launch(&driver).await;
+    assert!(
+        find(&client, "empty-list")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("No tickets yet")
+    );
+    shot(&client, "01-empty-list").await;
+    click(&client, "nav-key").await;
+    let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
+    find(&client, "qr").await;
+    shot(&client, "02-key").await;
+
+    // Paste a ticket bound to that key: it is decoded and every check passes.
+    let ticket = issuer
+        .mint(&MintRequest::new(
+            TicketType::PatientSelfAccess,
+            Some(jkt.clone()),
+        ))
+        .unwrap();
+    paste_and_add(&client, &ticket).await;
+    let detail = find(&client, "ticket-detail").await;
+    let jti = detail.attr("data-jti").await.unwrap().unwrap();
+    assert_eq!(
+        wait_text(&client, "patient-name", |t| !t.is_empty()).await,
+        "Ana Rivera"
+    );
+    assert!(text_of(&client, "verdict").await.contains("Ready to use"));
+    assert_eq!(text_of(&client, "ticket-type").await, "Patient self-access");
+    for check in ["signature", "expiry", "presenter_binding", "revocation"] {
+        let el = find(&client, &format!("check-{check}")).await;
+        assert_eq!(
+            el.attr("data-status").await.unwrap().as_deref(),
+            Some("pass"),
+            "{check}"
+        );
+    }
+    assert!(text_of(&client, "scopes").await.contains("Condition"));
+    shot(&client, "03-ticket-decoded").await;
+
+    // A tampered ticket gets a clear error and is not kept.
+    let parts: Vec<&str> = ticket.split('.').collect();
+    let claims = wallet_core::permission_ticket::base64url::decode(parts[1]).unwrap();
+    let forged = String::from_utf8(claims)
+        .unwrap()
+        .replace("Rivera", "Rivers");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        wallet_core::permission_ticket::base64url::encode(forged),
+        parts[2]
+    );
+    paste_and_add(&client, &tampered).await;
+    let error = wait_text(&client, "error", |t| !t.is_empty()).await;
+    assert!(
+        error.contains("signature does not match any key published by"),
+        "{error}"
+    );
+    assert_eq!(
+        find(&client, "error")
+            .await
+            .attr("data-code")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("bad_signature")
+    );
+    shot(&client, "04-tampered-refused").await;
+    client.close().await.unwrap();
+
+    // Restart: the ticket is still listed, and opens again from the keyring.
+    let client = launch(&driver).await;
+    let row = find(&client, "ticket-row").await;
+    assert_eq!(row.attr("data-jti").await.unwrap(), Some(jti.clone()));
+    assert_eq!(
+        client
+            .find_all(Locator::Css("[data-testid='ticket-row']"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    shot(&client, "05-list-after-restart").await;
+    row.click().await.unwrap();
+    assert_eq!(
+        wait_text(&client, "patient-name", |t| !t.is_empty()).await,
+        "Ana Rivera"
+    );
+
+    // The built-in demo issuer adds a working ticket with one click.
+    click(&client, "nav-tickets").await;
+    click(&client, "demo-add").await;
+    let verdict = wait_text(&client, "verdict", |t| !t.is_empty()).await;
+    assert!(verdict.contains("Ready to use"), "{verdict}");
+    shot(&client, "06-demo-ticket").await;
+    client.close().await.unwrap();
+}
