@@ -15,14 +15,18 @@ MOBILE_TARGETS := aarch64-linux-android aarch64-apple-ios
 # Crates that compile no C, so they can be checked for mobile targets without an NDK or Xcode.
 PURE_CRATES := -p permission-ticket -p vault
 
-.PHONY: help run test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check
+.PHONY: help run dev test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check
 
 help:
 	@echo "make run   - set everything up and open the app"
 	@echo "make test  - set everything up and run every test"
+	@echo "make dev   - the app with the frontend hot-reloaded from Vite"
 
 run: deps ui
 	$(CARGO) run $(APP_FEATURES) --bin ticket-wallet
+
+dev: deps
+	npx --prefix ui tauri dev
 
 test: deps ui check test-ui test-rust bindings-drift
 

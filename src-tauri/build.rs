@@ -10,6 +10,7 @@ fn main() {
             "remove_ticket",
             "demo_status",
             "demo_ticket",
+            "take_pending_link",
         ]),
     ))
     .expect("tauri build script failed");

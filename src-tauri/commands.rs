@@ -74,3 +74,9 @@ pub async fn demo_ticket(state: State<'_, AppState>, ticket_type: String) -> Res
     let ticket = demo.mint(&ticket_type, &jkt)?;
     wallet.import(&ticket, "demo").await.map_err(fail)
 }
+
+/// A ticket link the app was opened with, once; the UI shows it for confirmation.
+#[tauri::command]
+pub fn take_pending_link(state: State<'_, AppState>) -> Option<String> {
+    state.pending_link.take()
+}

@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod links;
 mod state;
 
 use wallet_core::{Wallet, WalletOptions};
@@ -31,8 +32,10 @@ pub fn run() {
     let wallet = WalletOptions::from_env(profile_arg()).and_then(Wallet::open);
     let app_state = state::AppState::new(wallet);
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_deep_link::init())
         .manage(app_state)
         .setup(|app| {
+            links::setup(app.handle());
             demo::start(app.handle());
             Ok(())
         })
@@ -45,6 +48,7 @@ pub fn run() {
             commands::remove_ticket,
             commands::demo_status,
             commands::demo_ticket,
+            commands::take_pending_link,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

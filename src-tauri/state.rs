@@ -9,6 +9,7 @@ use wallet_core::{ErrorPayload, Wallet, WalletError};
 pub struct AppState {
     wallet: Result<Arc<Wallet>, ErrorPayload>,
     pub demo: OnceCell<crate::demo::Demo>,
+    pub pending_link: crate::links::PendingLink,
 }
 
 impl AppState {
@@ -19,6 +20,7 @@ impl AppState {
                 e.to_payload()
             }),
             demo: OnceCell::new(),
+            pending_link: crate::links::PendingLink::default(),
         }
     }
 

@@ -88,11 +88,15 @@ async fn start_driver(data_dir: &std::path::Path, profile: &str) -> Driver {
 }
 
 async fn launch(driver: &Driver) -> Client {
+    launch_with(driver, &[]).await
+}
+
+async fn launch_with(driver: &Driver, args: &[&str]) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
         "tauri:options".into(),
-        serde_json::json!({ "application": APP }),
+        serde_json::json!({ "application": APP, "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector)
@@ -266,5 +270,30 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
     let verdict = wait_text(&client, "verdict", |t| !t.is_empty()).await;
     assert!(verdict.contains("Ready to use"), "{verdict}");
     shot(&client, "06-demo-ticket").await;
+    client.close().await.unwrap();
+
+    // Opened by a ticket link: the ticket is shown for confirmation, not added silently.
+    let delegated = issuer
+        .mint(&MintRequest::new(
+            TicketType::PatientDelegatedAccess,
+            Some(jkt),
+        ))
+        .unwrap();
+    let client = launch_with(&driver, &[&format!("web+ticket:{delegated}")]).await;
+    find(&client, "link-notice").await;
+    let prefilled = find(&client, "ticket-input")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(prefilled, format!("web+ticket:{delegated}"));
+    click(&client, "save-ticket").await;
+    assert_eq!(
+        wait_text(&client, "ticket-type", |t| !t.is_empty()).await,
+        "Delegated access (caregiver)"
+    );
+    assert_eq!(text_of(&client, "requester").await, "Luis Rivera");
+    shot(&client, "07-opened-by-link").await;
     client.close().await.unwrap();
 }

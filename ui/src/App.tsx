@@ -1,5 +1,6 @@
+import { listen } from "@tauri-apps/api/event";
 import { useCallback, useEffect, useState } from "react";
-import { api, asError } from "./api";
+import { api, asError, TICKET_LINK_EVENT } from "./api";
 import type { ErrorPayload } from "./bindings/ErrorPayload";
 import type { KeyInfo } from "./bindings/KeyInfo";
 import { ErrorBanner } from "./components/ErrorBanner";
@@ -10,7 +11,7 @@ import { TicketScreen } from "./components/TicketScreen";
 
 export type Screen =
   | { name: "tickets" }
-  | { name: "add" }
+  | { name: "add"; link?: string }
   | { name: "key" }
   | { name: "ticket"; jti: string };
 
@@ -23,6 +24,19 @@ export function App() {
     api.keyInfo().then(setKey, (e: unknown) => setStartupError(asError(e)));
   }, []);
   useEffect(loadKey, [loadKey]);
+
+  // A ticket link that opened the app is shown on the "Add a ticket" screen, never added silently.
+  useEffect(() => {
+    const openLink = () =>
+      api.takePendingLink().then((link) => {
+        if (link) setScreen({ name: "add", link });
+      }, () => undefined);
+    openLink();
+    const unlisten = listen(TICKET_LINK_EVENT, openLink);
+    return () => {
+      unlisten.then((stop) => stop(), () => undefined);
+    };
+  }, []);
 
   const nav = (target: Screen, label: string, testId: string) => (
     <button
@@ -58,7 +72,13 @@ export function App() {
             onAdd={() => setScreen({ name: "add" })}
           />
         )}
-        {screen.name === "add" && <ImportScreen onSaved={(jti) => setScreen({ name: "ticket", jti })} />}
+        {screen.name === "add" && (
+          <ImportScreen
+            key={screen.link ?? ""}
+            initialText={screen.link ?? ""}
+            onSaved={(jti) => setScreen({ name: "ticket", jti })}
+          />
+        )}
         {screen.name === "key" && <KeyScreen info={key} />}
         {screen.name === "ticket" && (
           <TicketScreen jti={screen.jti} onRemoved={() => setScreen({ name: "tickets" })} />

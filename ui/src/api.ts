@@ -28,4 +28,8 @@ export const api = {
   removeTicket: (jti: string) => invoke<null>("remove_ticket", { jti }),
   demoStatus: () => invoke<string | null>("demo_status"),
   demoTicket: (ticketType: string) => invoke<ImportResult>("demo_ticket", { ticketType }),
+  takePendingLink: () => invoke<string | null>("take_pending_link"),
 };
+
+/** Emitted by the Rust side when a ticket link opens the running app. */
+export const TICKET_LINK_EVENT = "ticket-link";

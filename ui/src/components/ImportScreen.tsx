@@ -7,9 +7,14 @@ import { TicketDetail } from "./TicketDetail";
 
 const MAX_FILE_BYTES = 1024 * 1024;
 
-export function ImportScreen({ onSaved }: { onSaved: (jti: string) => void }) {
-  const [text, setText] = useState("");
-  const [source, setSource] = useState<ImportSource>("paste");
+function sourceOf(text: string): ImportSource {
+  const t = text.trim().toLowerCase();
+  return t.startsWith("web+ticket:") || t.startsWith("ticketwallet:") ? "link" : "paste";
+}
+
+export function ImportScreen({ initialText, onSaved }: { initialText: string; onSaved: (jti: string) => void }) {
+  const [text, setText] = useState(initialText);
+  const [source, setSource] = useState<ImportSource>(sourceOf(initialText));
   const [preview, setPreview] = useState<TicketView | null>(null);
   const [error, setError] = useState<ErrorPayload | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -59,7 +64,7 @@ export function ImportScreen({ onSaved }: { onSaved: (jti: string) => void }) {
         value={text}
         onChange={(e) => {
           setText(e.target.value);
-          setSource(e.target.value.trim().toLowerCase().startsWith("web+ticket:") ? "link" : "paste");
+          setSource(sourceOf(e.target.value));
           setPreview(null);
         }}
         placeholder="eyJhbGciOiJFUzI1NiIs…"
@@ -78,6 +83,11 @@ export function ImportScreen({ onSaved }: { onSaved: (jti: string) => void }) {
           <input type="file" accept=".jwt,.txt,text/plain" data-testid="ticket-file" onChange={(e) => openFile(e.target.files?.[0])} />
         </label>
       </div>
+      {initialText && !preview && !error && (
+        <p className="notice" data-testid="link-notice">
+          A ticket link opened the wallet. Check it, then add it if you expected it.
+        </p>
+      )}
       {error && <ErrorBanner error={error} />}
       {notice && (
         <p className="notice" data-testid="import-notice">
