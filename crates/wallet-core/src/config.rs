@@ -36,10 +36,9 @@ impl WalletOptions {
             Err(_) | Ok("") | Ok("auto") => Backend::Auto,
             Ok("secret-service") => Backend::SecretService,
             Ok("keyutils") => Backend::Keyutils,
-            Ok("memory") => Backend::Memory,
             Ok(other) => {
                 return Err(WalletError::Invalid(format!(
-                    "TW_KEYRING={other} is not one of auto, secret-service, keyutils, memory"
+                    "TW_KEYRING={other} is not one of auto, secret-service, keyutils"
                 )));
             }
         };
