@@ -42,6 +42,12 @@ pub struct MintRequest {
     /// Whether the ticket points at the revocation list (default true).
     #[serde(default)]
     pub revocable: Option<bool>,
+    /// Extra top-level claims, e.g. `must_understand`, set last (they win).
+    #[serde(default)]
+    pub extra_claims: Option<Map<String, Value>>,
+    /// Extra members of `access`, e.g. a constraint a holder cannot enforce.
+    #[serde(default)]
+    pub extra_access: Option<Map<String, Value>>,
 }
 
 impl MintRequest {
@@ -55,6 +61,8 @@ impl MintRequest {
             data_period: None,
             lifetime: None,
             revocable: None,
+            extra_claims: None,
+            extra_access: None,
         }
     }
 }
@@ -113,20 +121,29 @@ impl Issuer {
     /// Starts with a key derived from `seed`, so its tickets verify across
     /// restarts. Only for demos: anyone who knows the seed can sign.
     pub async fn start_seeded(port: u16, seed: &[u8]) -> Result<Self, IssuerError> {
-        use sha2::Digest;
-        let scalar = sha2::Sha256::digest(seed);
-        let key = SigningKey::from_slice(&scalar).map_err(|_| IssuerError::BadSeed)?;
-        Self::start_with_key(port, key).await
+        Self::start_with_key(port, seeded_key(seed)?).await
     }
 
     async fn start_with_key(port: u16, key: SigningKey) -> Result<Self, IssuerError> {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         let addr = listener.local_addr()?;
+        let (mut issuer, app) = Self::mounted(key, &format!("http://{addr}"));
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("issuer stopped: {e}");
+            }
+        });
+        issuer.task = Arc::new(task);
+        Ok(issuer)
+    }
+
+    /// An issuer at `{origin}/issuer` whose routes the caller serves.
+    pub(crate) fn mounted(key: SigningKey, origin: &str) -> (Self, Router) {
         let jwk = Jwk::from_p256(key.verifying_key());
         let inner = Arc::new(Mutex::new(Inner {
             key,
             jwk,
-            url: format!("http://{addr}/issuer"),
+            url: format!("{origin}/issuer"),
             list: StatusList::new(STATUS_LIST_LEN),
             minted: Vec::new(),
         }));
@@ -135,15 +152,23 @@ impl Issuer {
             .route("/issuer/status/1", get(status))
             .route("/issuer/tickets", post(mint_http))
             .with_state(inner.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("issuer stopped: {e}");
-            }
-        });
-        Ok(Self {
-            inner,
-            task: Arc::new(task),
-        })
+        let idle = tokio::spawn(async {});
+        (
+            Self {
+                inner,
+                task: Arc::new(idle),
+            },
+            app,
+        )
+    }
+
+    pub(crate) fn random_key() -> SigningKey {
+        SigningKey::random(&mut rand_core::OsRng)
+    }
+
+    /// Whether the status list says `index` is revoked (`None`: out of range).
+    pub fn is_revoked(&self, index: u64) -> Option<bool> {
+        self.lock().list.is_revoked(index).ok()
     }
 
     /// The issuer identifier (`iss`), an http://127.0.0.1 URL.
@@ -181,6 +206,12 @@ impl Issuer {
     }
 }
 
+/// A key derived from a seed: the same seed always gives the same key.
+pub(crate) fn seeded_key(seed: &[u8]) -> Result<SigningKey, IssuerError> {
+    use sha2::Digest;
+    SigningKey::from_slice(&sha2::Sha256::digest(seed)).map_err(|_| IssuerError::BadSeed)
+}
+
 fn mint(inner: &mut Inner, req: &MintRequest) -> Result<String, IssuerError> {
     let ty = if req.ticket_type.contains('/') {
         TicketType::from_uri(&req.ticket_type)
@@ -201,14 +232,17 @@ fn mint(inner: &mut Inner, req: &MintRequest) -> Result<String, IssuerError> {
     let now = now();
     let mut c = Map::new();
     c.insert("iss".into(), inner.url.clone().into());
-    c.insert(
-        "aud".into(),
-        json!(
-            req.aud
-                .clone()
-                .unwrap_or_else(|| vec!["http://127.0.0.1".into()])
-        ),
-    );
+    // By default the ticket is for every holder of the sandbox's trust framework.
+    match &req.aud {
+        Some(aud) => {
+            c.insert("aud".into(), json!(aud));
+            c.insert("aud_type".into(), json!("data_holder_url"));
+        }
+        None => {
+            c.insert("aud".into(), json!([crate::NETWORK]));
+            c.insert("aud_type".into(), json!("trust_framework"));
+        }
+    }
     c.insert("exp".into(), json!(now + req.lifetime.unwrap_or(3600)));
     c.insert("iat".into(), json!(now));
     c.insert("jti".into(), jti.clone().into());
@@ -244,7 +278,9 @@ fn mint(inner: &mut Inner, req: &MintRequest) -> Result<String, IssuerError> {
         access.insert("data_period".into(), p.clone());
     }
     type_claims(&ty, &mut c, &mut access);
+    access.extend(req.extra_access.clone().unwrap_or_default());
     c.insert("access".into(), Value::Object(access));
+    c.extend(req.extra_claims.clone().unwrap_or_default());
     let mut header = Map::new();
     header.insert(
         "kid".into(),

@@ -1,0 +1,129 @@
+//! Knobs that make a holder misbehave on purpose, per holder, at run time:
+//! from Rust (`Holder::set_faults`) or over HTTP (`POST /holders/{slug}/_faults`).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State as AxState};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{Shared, lock};
+
+/// Every field off (0 / false) by default. "Every N" counts requests to this holder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Added before every response.
+    pub latency_ms: u64,
+    /// Every Nth request answers 503.
+    pub fail_every: u64,
+    /// Every Nth request answers 429 with `Retry-After: 1`.
+    pub rate_limit_every: u64,
+    /// Every Nth request's connection is cut before the body.
+    pub drop_every: u64,
+    /// Every Nth response body stops halfway and the connection is cut.
+    pub truncate_every: u64,
+    /// Response bodies are sent in 1 KiB pieces this many ms apart.
+    pub slow_body_ms: u64,
+    /// Every FHIR call must carry the nonce from the previous answer (DPoP profile).
+    pub nonce_every_call: bool,
+    /// Access tokens stop working after this many FHIR calls, as if expired.
+    pub expire_tokens_after: u32,
+}
+
+pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {
+    lock(&state).faults = faults.clone();
+    Json(faults)
+}
+
+fn every(n: u64, count: u64) -> bool {
+    n > 0 && count.is_multiple_of(n)
+}
+
+pub async fn apply(AxState(state): AxState<Shared>, req: Request, next: Next) -> Response {
+    if req.uri().path().ends_with("/_faults") {
+        return next.run(req).await;
+    }
+    let (faults, count) = {
+        let mut s = lock(&state);
+        s.requests += 1;
+        (s.faults.clone(), s.requests)
+    };
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if every(faults.fail_every, count) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable").into_response();
+    }
+    if every(faults.rate_limit_every, count) {
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+        r.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
+        return r;
+    }
+    let response = next.run(req).await;
+    let drop = every(faults.drop_every, count);
+    let truncate = every(faults.truncate_every, count);
+    if !drop && !truncate && faults.slow_body_ms == 0 {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let keep = if drop {
+        0
+    } else if truncate {
+        bytes.len() / 2
+    } else {
+        bytes.len()
+    };
+    let cut = drop || truncate;
+    let delay = faults.slow_body_ms;
+    let stream = async_stream(bytes, keep, cut, delay);
+    let mut parts = parts;
+    // The length would be a lie once the body is cut short.
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+fn async_stream(
+    bytes: axum::body::Bytes,
+    keep: usize,
+    cut: bool,
+    delay_ms: u64,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+    let chunks: Vec<axum::body::Bytes> = (0..keep)
+        .step_by(1024)
+        .map(|i| bytes.slice(i..(i + 1024).min(keep)))
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        for c in chunks {
+            if delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+            if tx.send(Ok(c)).await.is_err() {
+                return;
+            }
+        }
+        if cut {
+            let _ = tx
+                .send(Err(std::io::Error::other(
+                    "connection cut by fault injection",
+                )))
+                .await;
+        }
+    });
+    tokio_stream_from(rx)
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
