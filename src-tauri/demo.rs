@@ -1,7 +1,8 @@
-//! The built-in demo issuer (feature `demo`, on by default): a new user can
-//! add a working ticket without any server of their own. Its key is derived
-//! from a fixed, public seed so demo tickets still verify after a restart;
-//! nothing it signs is trusted anywhere but on this machine.
+//! The built-in demo (feature `demo`, on by default): the sandbox's issuer and
+//! data holders on loopback, so a new user can add a working ticket and use it
+//! without any server of their own. The issuer's key is derived from a fixed,
+//! public seed so demo tickets still verify after a restart; nothing it signs
+//! is trusted anywhere but by the demo holders on this machine.
 
 use tauri::{AppHandle, Manager};
 
@@ -9,13 +10,13 @@ use crate::state::AppState;
 
 #[cfg(feature = "demo")]
 pub struct Demo {
-    issuer: sandbox::Issuer,
+    sandbox: sandbox::Sandbox,
 }
 
 #[cfg(feature = "demo")]
 impl Demo {
     pub fn issuer_url(&self) -> String {
-        self.issuer.url()
+        self.sandbox.issuer.url()
     }
 
     pub fn mint(&self, ticket_type: &str, jkt: &str) -> Result<String, wallet_core::ErrorPayload> {
@@ -24,7 +25,8 @@ impl Demo {
             Some(jkt.to_string()),
         );
         req.ticket_type = ticket_type.to_string();
-        self.issuer
+        self.sandbox
+            .issuer
             .mint(&req)
             .map_err(|e| wallet_core::ErrorPayload {
                 code: "demo_failed".into(),
@@ -44,17 +46,21 @@ pub fn start(app: &AppHandle) {
     }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let seed = b"ticket-wallet demo issuer (public, not a secret)";
-        let issuer = match sandbox::Issuer::start_seeded(DEMO_PORT, seed).await {
-            Ok(i) => Ok(i),
-            Err(_) => sandbox::Issuer::start_seeded(0, seed).await,
+        let config = |port| sandbox::SandboxConfig {
+            port,
+            issuer_seed: Some(b"ticket-wallet demo issuer (public, not a secret)".to_vec()),
+            ..Default::default()
         };
-        match issuer {
-            Ok(issuer) => {
-                tracing::info!(url = %issuer.url(), "demo issuer running");
-                let _ = app.state::<AppState>().demo.set(Demo { issuer });
+        let started = match sandbox::Sandbox::start(config(DEMO_PORT)).await {
+            Ok(sb) => Ok(sb),
+            Err(_) => sandbox::Sandbox::start(config(0)).await,
+        };
+        match started {
+            Ok(sandbox) => {
+                tracing::info!(origin = %sandbox.origin, "demo issuer and data holders running");
+                let _ = app.state::<AppState>().demo.set(Demo { sandbox });
             }
-            Err(e) => tracing::warn!("the demo issuer could not start: {e}"),
+            Err(e) => tracing::warn!("the demo could not start: {e}"),
         }
     });
 }

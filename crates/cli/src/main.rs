@@ -19,8 +19,8 @@ use output::Out;
     about = "Ticket Wallet: SMART Permission Tickets on the command line"
 )]
 struct Cli {
-    /// Profile to use (separate key and tickets); also TW_PROFILE.
-    #[arg(long, global = true)]
+    /// Wallet profile to use (separate key and tickets); also TW_PROFILE. Give it before the command.
+    #[arg(long)]
     profile: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -37,6 +37,24 @@ enum Command {
     /// Tickets: inspect, import, list, remove.
     #[command(subcommand)]
     Ticket(TicketCommand),
+    /// Run an issuer and data holders on loopback until stopped; prints one JSON line when ready.
+    Sandbox {
+        /// How many data holders.
+        #[arg(long, default_value_t = 3)]
+        holders: usize,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// How holders want tokens presented: dpop, bearer, or reference (like the public reference server).
+        #[arg(long, default_value = "dpop")]
+        profile: sandbox::Profile,
+        /// Roughly how many resources each holder keeps for the main patient.
+        #[arg(long, default_value_t = 60)]
+        size: usize,
+        /// Seed for the synthetic records.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,8 +117,27 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
+    if let Command::Sandbox {
+        holders,
+        port,
+        profile,
+        size,
+        seed,
+    } = cli.command
+    {
+        return run_sandbox(sandbox::SandboxConfig {
+            holders,
+            port,
+            profile,
+            size,
+            seed,
+            issuer_seed: None,
+        })
+        .await;
+    }
     let wallet = Wallet::open(WalletOptions::from_env(cli.profile)?)?;
     match cli.command {
+        Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Key(KeyCommand::Show) => {
             out.key(&wallet.key_info()?);
             Ok(ExitCode::SUCCESS)
@@ -143,6 +180,41 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Serves until Ctrl-C or SIGTERM. The ready line is JSON whatever `--json` says: scripts read it.
+async fn run_sandbox(config: sandbox::SandboxConfig) -> Result<ExitCode, WalletError> {
+    let sb = sandbox::Sandbox::start(config)
+        .await
+        .map_err(|e| WalletError::Invalid(format!("the sandbox could not start: {e}")))?;
+    let ready =
+        serde_json::to_string(&sb.ready()).map_err(|e| WalletError::Invalid(e.to_string()))?;
+    println!("{ready}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    stopped().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(unix)]
+async fn stopped() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn stopped() {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// `-` reads standard input, `@path` reads a file, anything else is the value itself.

@@ -220,3 +220,66 @@ async fn profiles_are_separate() {
     assert_ne!(ka["jkt"], kb["jkt"]);
     assert!(Path::new(&a.data.path().join(&a.profile)).is_dir());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sandbox_prints_a_ready_line_and_serves_until_stopped() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
+        .args(["sandbox", "--holders", "2", "--profile", "reference"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let holders = ready["holders"].as_array().unwrap();
+    assert_eq!(holders.len(), 2);
+    assert_eq!(holders[0]["profile"], "reference");
+    assert!(
+        ready["issuer"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    let base = holders[1]["fhir_base"].as_str().unwrap();
+    let config: Value = reqwest::get(format!("{base}/.well-known/smart-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        config["token_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/holders/h2/token")
+    );
+    let keys: Value = reqwest::get(format!(
+        "{}/.well-known/jwks.json",
+        ready["issuer"].as_str().unwrap()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    // Stops on SIGTERM.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+}
