@@ -5,6 +5,8 @@
 pub mod data;
 pub mod holder;
 pub mod issuer;
+mod jose;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -106,6 +108,12 @@ impl Sandbox {
         for h in &holders {
             app = app.merge(h.router());
         }
+        issuer.set_endpoints(
+            holders
+                .iter()
+                .map(|h| (h.fhir_base(), h.info().name))
+                .collect(),
+        );
         let app: Router = app;
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

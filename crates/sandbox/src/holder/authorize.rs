@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{Code, Shared, State, describe_patient, lock, now, random_id};
+use crate::web::{escape, url_encode};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthorizeParams {
@@ -40,14 +41,6 @@ fn problem(msg: &str) -> Response {
         )),
     )
         .into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// Checks everything about the request that does not depend on the patient's choice.
@@ -149,15 +142,4 @@ pub async fn decide(AxState(state): AxState<Shared>, Form(p): Form<AuthorizePara
         p.redirect_uri
     ))
     .into_response()
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

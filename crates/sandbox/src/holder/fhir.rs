@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::jose::check_dpop;
 use super::{Grant, Profile, Shared, State, lock, now};
+use crate::jose::check_dpop;
 
 pub const DEFAULT_COUNT: usize = 50;
 pub const MAX_COUNT: usize = 200;

@@ -7,7 +7,6 @@
 mod authorize;
 mod faults;
 mod fhir;
-mod jose;
 mod oauth;
 mod token;
 

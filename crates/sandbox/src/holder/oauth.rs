@@ -9,8 +9,8 @@ use permission_ticket::jws::CompactJws;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::jose::verify_es256;
 use super::{Client, Profile, Shared, State, lock, now, random_id};
+use crate::jose::verify_es256;
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TICKET_TOKEN_TYPE: &str = "https://smarthealthit.org/token-type/permission-ticket";

@@ -14,9 +14,9 @@ use permission_ticket::{IssuerKeys, SmartScope, TicketType};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::jose::check_dpop;
 use super::oauth::{OAuthError, TICKET_TOKEN_TYPE, TOKEN_EXCHANGE, authenticate_client};
 use super::{Grant, Launch, Profile, Shared, State, lock, now, random_id};
+use crate::jose::check_dpop;
 
 /// Access tokens live this long.
 pub const TOKEN_LIFETIME: i64 = 300;

@@ -81,9 +81,16 @@ pub enum IssuerError {
     Io(#[from] std::io::Error),
 }
 
-struct Inner {
+mod launch;
+
+pub(crate) struct Inner {
     key: SigningKey,
     jwk: Jwk,
+    /// Keys no longer signing but still published, so earlier tickets verify.
+    retired: Vec<Jwk>,
+    /// Holders named in Proposal 003 token responses: (FHIR base, name).
+    endpoints: Vec<(String, String)>,
+    launch: launch::LaunchState,
     url: String,
     list: StatusList,
     /// jti -> status list index, in minting order.
@@ -143,6 +150,9 @@ impl Issuer {
         let inner = Arc::new(Mutex::new(Inner {
             key,
             jwk,
+            retired: Vec::new(),
+            endpoints: Vec::new(),
+            launch: launch::LaunchState::default(),
             url: format!("{origin}/issuer"),
             list: StatusList::new(STATUS_LIST_LEN),
             minted: Vec::new(),
@@ -151,6 +161,12 @@ impl Issuer {
             .route("/issuer/.well-known/jwks.json", get(jwks))
             .route("/issuer/status/1", get(status))
             .route("/issuer/tickets", post(mint_http))
+            .route(
+                "/issuer/.well-known/smart-configuration",
+                get(launch::configuration),
+            )
+            .route("/issuer/authorize", get(launch::page).post(launch::decide))
+            .route("/issuer/token", post(launch::token))
             .with_state(inner.clone());
         let idle = tokio::spawn(async {});
         (
@@ -176,10 +192,23 @@ impl Issuer {
         self.lock().url.clone()
     }
 
+    /// The published key set: the signing key and any retired ones.
     pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![self.lock().jwk.clone()],
-        }
+        self.lock().jwks()
+    }
+
+    /// Starts signing with a new key; the old one stays published.
+    pub fn rotate_key(&self) {
+        let mut inner = self.lock();
+        let key = Self::random_key();
+        let old = std::mem::replace(&mut inner.jwk, Jwk::from_p256(key.verifying_key()));
+        inner.retired.push(old);
+        inner.key = key;
+    }
+
+    /// The holders a Proposal 003 token response points the wallet to.
+    pub fn set_endpoints(&self, endpoints: Vec<(String, String)>) {
+        self.lock().endpoints = endpoints;
     }
 
     /// Mints a signed ticket.
@@ -212,7 +241,15 @@ pub(crate) fn seeded_key(seed: &[u8]) -> Result<SigningKey, IssuerError> {
     SigningKey::from_slice(&sha2::Sha256::digest(seed)).map_err(|_| IssuerError::BadSeed)
 }
 
-fn mint(inner: &mut Inner, req: &MintRequest) -> Result<String, IssuerError> {
+impl Inner {
+    fn jwks(&self) -> Jwks {
+        let mut keys = vec![self.jwk.clone()];
+        keys.extend(self.retired.iter().cloned());
+        Jwks { keys }
+    }
+}
+
+pub(crate) fn mint(inner: &mut Inner, req: &MintRequest) -> Result<String, IssuerError> {
     let ty = if req.ticket_type.contains('/') {
         TicketType::from_uri(&req.ticket_type)
     } else {
@@ -356,9 +393,9 @@ fn type_claims(ty: &TicketType, c: &mut Map<String, Value>, access: &mut Map<Str
 }
 
 async fn jwks(State(inner): State<Arc<Mutex<Inner>>>) -> Response {
-    let jwk = inner.lock().map(|i| i.jwk.clone());
-    match jwk {
-        Ok(jwk) => Json(json!({ "keys": [jwk] })).into_response(),
+    let jwks = inner.lock().map(|i| i.jwks());
+    match jwks {
+        Ok(jwks) => Json(jwks).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

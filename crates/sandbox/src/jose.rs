@@ -6,7 +6,7 @@ use permission_ticket::{Algorithm, Jwk};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::now;
+use crate::holder::now;
 
 /// How far a client's `iat` may be from ours.
 const SKEW: i64 = 60;
