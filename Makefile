@@ -25,8 +25,11 @@ help:
 run: deps ui
 	$(CARGO) run $(APP_FEATURES) --bin ticket-wallet
 
+# Vite serves the frontend with hot reload; a debug build (no custom-protocol)
+# loads it from devUrl in tauri.conf.json.
 dev: deps
-	npx --prefix ui tauri dev
+	npm --prefix ui run dev & vite=$$!; trap 'kill $$vite' EXIT; \
+	  $(CARGO) run --bin ticket-wallet
 
 test: deps ui check test-ui test-rust bindings-drift
 
