@@ -731,6 +731,42 @@ async fn fault_knobs() {
         .unwrap();
     assert_eq!(set.status(), StatusCode::OK);
     assert_eq!(c.get(&url, &token).await.status(), StatusCode::OK);
+
+    // Hostile paging: every page links to yet another page, never seen before.
+    holder.set_faults(Faults {
+        endless_next: true,
+        ..Default::default()
+    });
+    let mut seen = std::collections::HashSet::new();
+    let mut page_url = url.clone();
+    for _ in 0..20 {
+        let page: Value = c.get(&page_url, &token).await.json().await.unwrap();
+        assert!(seen.insert(page_url.clone()));
+        page_url = page["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+            .and_then(|l| l["url"].as_str())
+            .expect("a next link on every page")
+            .to_string();
+    }
+
+    // A 1 GB body, streamed with no length: read 8 MiB of it and hang up.
+    holder.set_faults(Faults {
+        huge_body_bytes: 1 << 30,
+        ..Default::default()
+    });
+    let mut huge = c.get(&url, &token).await;
+    assert_eq!(huge.status(), StatusCode::OK);
+    assert!(huge.headers().get("content-length").is_none());
+    let mut read = 0usize;
+    while read < 8 << 20 {
+        read += huge.chunk().await.unwrap().expect("more body").len();
+    }
+    drop(huge);
+    holder.set_faults(Faults::default());
+    assert_eq!(c.get(&url, &token).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -55,7 +55,11 @@ fn validate(s: &State, p: &AuthorizeParams) -> Result<(), String> {
         return Err("aud must be this data holder's FHIR base URL".into());
     }
     let client = s.clients.get(&p.client_id).ok_or("unknown client")?;
-    if !client.redirect_uris.contains(&p.redirect_uri) {
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|r| redirect_matches(r, &p.redirect_uri))
+    {
         return Err("redirect_uri is not registered for this client".into());
     }
     let launch = s.launches.get(&p.launch).ok_or("unknown or used launch")?;
@@ -63,6 +67,17 @@ fn validate(s: &State, p: &AuthorizeParams) -> Result<(), String> {
         return Err("this launch belongs to another client or has expired".into());
     }
     Ok(())
+}
+
+/// Exact match, except that a loopback redirect may use any port (RFC 8252 §7.3).
+fn redirect_matches(registered: &str, actual: &str) -> bool {
+    let strip_port = |u: &str| -> Option<String> {
+        let rest = u.strip_prefix("http://127.0.0.1")?;
+        let path = rest.trim_start_matches(|c: char| c == ':' || c.is_ascii_digit());
+        Some(path.to_string())
+    };
+    registered == actual
+        || matches!((strip_port(registered), strip_port(actual)), (Some(a), Some(b)) if a == b)
 }
 
 pub async fn page(AxState(state): AxState<Shared>, Query(p): Query<AuthorizeParams>) -> Response {

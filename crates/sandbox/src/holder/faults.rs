@@ -33,6 +33,10 @@ pub struct Faults {
     pub nonce_every_call: bool,
     /// Access tokens stop working after this many FHIR calls, as if expired.
     pub expire_tokens_after: u32,
+    /// Every search page links to a further page, forever (new URLs, no loop).
+    pub endless_next: bool,
+    /// Searches answer with a JSON body this many bytes long, streamed without a length.
+    pub huge_body_bytes: u64,
 }
 
 pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {
@@ -65,6 +69,9 @@ pub async fn apply(AxState(state): AxState<Shared>, req: Request, next: Next) ->
             .insert("retry-after", HeaderValue::from_static("1"));
         return r;
     }
+    if faults.huge_body_bytes > 0 && is_search(req.uri().path()) {
+        return huge_body(faults.huge_body_bytes);
+    }
     let response = next.run(req).await;
     let drop = every(faults.drop_every, count);
     let truncate = every(faults.truncate_every, count);
@@ -89,6 +96,42 @@ pub async fn apply(AxState(state): AxState<Shared>, req: Request, next: Next) ->
     // The length would be a lie once the body is cut short.
     parts.headers.remove("content-length");
     Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// `/holders/hN/fhir/{Type}` with a type other than Patient.
+fn is_search(path: &str) -> bool {
+    let mut parts = path.rsplit('/');
+    let last = parts.next().unwrap_or_default();
+    parts.next() == Some("fhir") && last.starts_with(char::is_uppercase) && last != "Patient"
+}
+
+/// A Bundle that never seems to end: generated piece by piece so the sandbox
+/// itself holds only one 64 KiB piece, whatever the size.
+fn huge_body(size: u64) -> Response {
+    const PIECE: usize = 64 * 1024;
+    let head = axum::body::Bytes::from_static(
+        b"{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[",
+    );
+    let filler = axum::body::Bytes::from(vec![b' '; PIECE]);
+    let mut sent = 0u64;
+    let stream = futures_util::stream::iter(std::iter::from_fn(move || {
+        if sent >= size {
+            return None;
+        }
+        let piece = if sent == 0 {
+            head.clone()
+        } else {
+            filler.slice(..PIECE.min((size - sent) as usize))
+        };
+        sent += piece.len() as u64;
+        Some(Ok::<_, std::io::Error>(piece))
+    }));
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/fhir+json"),
+    );
+    r
 }
 
 fn async_stream(

@@ -357,8 +357,8 @@ fn bundle(
         format!("{base}/{resource_type}?{}", q.join("&"))
     };
     let mut links = vec![json!({ "relation": "self", "url": query(offset) })];
-    if offset + page.len() < total {
-        links.push(json!({ "relation": "next", "url": query(offset + page.len()) }));
+    if offset + page.len() < total || s.faults.endless_next {
+        links.push(json!({ "relation": "next", "url": query(offset + page.len().max(1)) }));
     }
     json!({
         "resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
