@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::{Grant, Profile, Shared, State, lock, now};
@@ -174,11 +175,19 @@ fn authorize(s: &mut State, headers: &HeaderMap, path: &str) -> Result<Grant, Fh
 }
 
 /// Adds a fresh nonce to a successful answer when every call needs one.
-fn finish(s: &mut State, body: Value) -> Response {
+fn finish(s: &mut State, body: impl serde::Serialize) -> Response {
+    let nonce = next_nonce(s);
+    respond(nonce, body)
+}
+
+/// The nonce the next call must carry, when the holder wants a new one on every call.
+fn next_nonce(s: &mut State) -> Option<String> {
+    s.faults.nonce_every_call.then(|| s.rotate_nonce())
+}
+
+fn respond(nonce: Option<String>, body: impl serde::Serialize) -> Response {
     let mut r = Json(body).into_response();
-    if s.faults.nonce_every_call
-        && let Ok(v) = HeaderValue::from_str(&s.rotate_nonce())
-    {
+    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
         r.headers_mut().insert("dpop-nonce", v);
     }
     r
@@ -293,58 +302,61 @@ pub async fn search(
         .get("_offset")
         .and_then(|v| v[0].parse().ok())
         .unwrap_or(0);
-    let pool: Vec<&Value> = if resource_type == "Patient" {
+    let member = format!("Patient/{}", grant.patient);
+    let nonce = next_nonce(&mut s);
+    // (parsed, serialised) pairs: filters read the first, pages copy the second.
+    let pool: Vec<(&Value, &RawValue)> = if resource_type == "Patient" {
         s.data
             .patients
             .iter()
-            .filter(|p| p["id"] == grant.patient.as_str())
+            .zip(&s.raw_patients)
+            .filter(|(p, _)| p["id"] == grant.patient.as_str())
+            .map(|(p, raw)| (p, &**raw))
             .collect()
     } else {
-        s.data
-            .resources
-            .iter()
-            .filter(|r| {
-                r["resourceType"] == resource_type.as_str() && in_compartment(r, &grant.patient)
-            })
+        s.compartments
+            .get(&(resource_type.clone(), member))
+            .into_iter()
+            .flatten()
+            .map(|&i| (&s.data.resources[i], &*s.raw[i]))
             .collect()
     };
-    let matches: Vec<Value> = pool
+    let matches: Vec<(&Value, &RawValue)> = pool
         .into_iter()
-        .filter(|r| scopes.iter().any(|sc| scope_allows(sc, r)))
-        .filter(|r| within_period(r, &grant.data_period))
-        .filter(|r| {
+        .filter(|(r, _)| scopes.iter().any(|sc| scope_allows(sc, r)))
+        .filter(|(r, _)| within_period(r, &grant.data_period))
+        .filter(|(r, _)| {
             params
                 .get("category")
                 .is_none_or(|vals| vals.iter().all(|v| token_matches(categories(r), v)))
         })
-        .filter(|r| {
+        .filter(|(r, _)| {
             params
                 .get("code")
                 .is_none_or(|vals| vals.iter().all(|v| token_matches(codes(r), v)))
         })
-        .filter(|r| {
+        .filter(|(r, _)| {
             params.get("date").is_none_or(|vals| {
                 vals.iter()
                     .all(|v| date_matches(designated_date(r).as_deref(), v))
             })
         })
-        .cloned()
         .collect();
     let total = matches.len();
-    let page: Vec<Value> = matches.into_iter().skip(offset).take(count).collect();
+    let page: Vec<(&Value, &RawValue)> = matches.into_iter().skip(offset).take(count).collect();
     let body = bundle(&s, &resource_type, &page, &pairs, offset, count, total);
-    finish(&mut s, body)
+    respond(nonce, body)
 }
 
-fn bundle(
+fn bundle<'a>(
     s: &State,
     resource_type: &str,
-    page: &[Value],
+    page: &[(&'a Value, &'a RawValue)],
     pairs: &[(String, String)],
     offset: usize,
     count: usize,
     total: usize,
-) -> Value {
+) -> Bundle<'a> {
     let base = s.fhir_base();
     let query = |off: usize| {
         let mut q: Vec<String> = pairs
@@ -360,12 +372,49 @@ fn bundle(
     if offset + page.len() < total || s.faults.endless_next {
         links.push(json!({ "relation": "next", "url": query(offset + page.len().max(1)) }));
     }
-    json!({
-        "resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-        "entry": page.iter().map(|r| json!({
-            "fullUrl": format!("{base}/{}/{}", r["resourceType"].as_str().unwrap_or_default(), r["id"].as_str().unwrap_or_default()),
-            "resource": r, "search": { "mode": "match" } })).collect::<Vec<_>>(),
-    })
+    Bundle {
+        resource_type: "Bundle",
+        kind: "searchset",
+        total,
+        link: links,
+        entry: page
+            .iter()
+            .map(|(r, raw)| Entry {
+                full_url: format!(
+                    "{base}/{}/{}",
+                    r["resourceType"].as_str().unwrap_or_default(),
+                    r["id"].as_str().unwrap_or_default()
+                ),
+                resource: raw,
+                search: Mode { mode: "match" },
+            })
+            .collect(),
+    }
+}
+
+/// A searchset written straight from the holder's records, without copying them.
+#[derive(serde::Serialize)]
+struct Bundle<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    total: usize,
+    link: Vec<Value>,
+    entry: Vec<Entry<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct Entry<'a> {
+    #[serde(rename = "fullUrl")]
+    full_url: String,
+    resource: &'a RawValue,
+    search: Mode,
+}
+
+#[derive(serde::Serialize)]
+struct Mode {
+    mode: &'static str,
 }
 
 fn encode(v: &str) -> String {
@@ -377,13 +426,6 @@ fn encode(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn in_compartment(r: &Value, patient: &str) -> bool {
-    let want = format!("Patient/{patient}");
-    ["subject", "patient"]
-        .iter()
-        .any(|k| r[*k]["reference"].as_str() == Some(want.as_str()))
 }
 
 fn categories(r: &Value) -> Vec<&Value> {

@@ -99,6 +99,12 @@ pub(crate) struct State {
     pub origin: String,
     pub profile: Profile,
     pub data: HolderData,
+    /// (resource type, `Patient/{id}`) -> indexes into `data.resources`, built once:
+    /// scanning every resource for every page made big searches slow.
+    pub compartments: HashMap<(String, String), Vec<usize>>,
+    /// `data.resources` serialised once, so pages are written by copying.
+    pub raw: Vec<Box<serde_json::value::RawValue>>,
+    pub raw_patients: Vec<Box<serde_json::value::RawValue>>,
     pub issuers: Vec<Issuer>,
     /// Ticket types this holder accepts, and from which issuers (all known types by default).
     pub accepted_types: Vec<TicketType>,
@@ -159,12 +165,39 @@ impl Holder {
         data: HolderData,
         issuers: Vec<Issuer>,
     ) -> Self {
+        let mut compartments: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, r) in data.resources.iter().enumerate() {
+            let ty = r["resourceType"].as_str().unwrap_or_default();
+            for k in ["subject", "patient"] {
+                if let Some(reference) = r[k]["reference"].as_str() {
+                    let list = compartments
+                        .entry((ty.to_string(), reference.to_string()))
+                        .or_default();
+                    if list.last() != Some(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        let raw = data
+            .resources
+            .iter()
+            .map(|r| serde_json::value::to_raw_value(r).unwrap_or_default())
+            .collect();
+        let raw_patients = data
+            .patients
+            .iter()
+            .map(|r| serde_json::value::to_raw_value(r).unwrap_or_default())
+            .collect();
         let state = State {
             name: name.into(),
             slug: slug.into(),
             origin: origin.into(),
             profile,
             data,
+            compartments,
+            raw,
+            raw_patients,
             issuers,
             accepted_types: TicketType::KNOWN.to_vec(),
             clients: HashMap::new(),
