@@ -54,6 +54,10 @@ impl Http {
         Ok(Self { client })
     }
 
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// GETs `url` and returns the body, refusing more than `max_bytes`.
     pub async fn get_bytes(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, WalletError> {
         let fail = |reason: String| WalletError::Fetch {
@@ -90,7 +94,7 @@ impl Http {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "the server did not answer in time".into()
     } else if e.is_connect() {

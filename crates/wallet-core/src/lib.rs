@@ -2,15 +2,23 @@
 //! command line (`tw`) are thin shells over this crate.
 
 pub mod config;
+pub mod engine;
 pub mod error;
+pub mod holders;
 pub mod http;
 pub mod import;
 pub mod issuer;
+mod jsonfile;
+pub mod onboard;
+pub mod proofs;
+pub mod sync;
+pub mod trace;
 pub mod view;
 pub mod wallet;
 
 pub use config::WalletOptions;
 pub use error::{ErrorPayload, WalletError};
+pub use sync::{HolderOutcome, SyncEvent, SyncOptions, SyncReport};
 pub use wallet::{ImportResult, InspectRequest, KeyInfo, StoreView, Wallet, now};
 
 pub use permission_ticket;

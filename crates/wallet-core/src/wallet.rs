@@ -66,6 +66,9 @@ pub struct Wallet {
     vault: Vault,
     http: Http,
     issuers: IssuerDirectory,
+    /// Access tokens by (FHIR base, ticket jti), kept in memory only: a token
+    /// is a secret, and presenting the ticket again is always possible.
+    tokens: crate::engine::TokenCache,
 }
 
 pub fn now() -> i64 {
@@ -86,11 +89,136 @@ impl Wallet {
             vault,
             http: Http::new()?,
             issuers: IssuerDirectory::default(),
+            tokens: Default::default(),
         })
     }
 
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    pub(crate) fn tokens(&self) -> &crate::engine::TokenCache {
+        &self.tokens
+    }
+
+    /// Drops every cached access token: the next sync presents the tickets again.
+    pub fn forget_tokens(&self) {
+        self.tokens.clear();
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    fn holders_path(&self) -> std::path::PathBuf {
+        self.vault.dir().join("holders.json")
+    }
+
+    pub fn holder_records(&self) -> Result<Vec<crate::holders::HolderRecord>, WalletError> {
+        crate::jsonfile::load(&self.holders_path())
+    }
+
+    /// Adds or replaces a holder (by FHIR base).
+    pub fn save_holder(&self, record: crate::holders::HolderRecord) -> Result<(), WalletError> {
+        let mut all = self.holder_records()?;
+        all.retain(|h| h.fhir_base != record.fhir_base);
+        all.push(record);
+        crate::jsonfile::store(&self.holders_path(), &all)
+    }
+
+    /// Adds a holder by its FHIR base URL: checks its SMART configuration and,
+    /// unless a client id is given, registers this wallet there when it can.
+    pub async fn add_holder(
+        &self,
+        fhir_base: &str,
+        client_id: Option<String>,
+        name: Option<String>,
+    ) -> Result<crate::holders::HolderView, WalletError> {
+        let mut template = crate::holders::HolderRecord::new(fhir_base.to_string());
+        template.name = name;
+        self.add_holder_record(template, client_id).await
+    }
+
+    /// As `add_holder`, keeping what `template` already knows (an issuer's hints).
+    pub(crate) async fn add_holder_record(
+        &self,
+        template: crate::holders::HolderRecord,
+        client_id: Option<String>,
+    ) -> Result<crate::holders::HolderView, WalletError> {
+        let base = crate::holders::normalise_base(&template.fhir_base)?;
+        let config = crate::holders::discover(&self.http, &base).await?;
+        let existing = self
+            .holder_records()?
+            .into_iter()
+            .find(|h| h.fhir_base == base);
+        let mut record =
+            existing.unwrap_or_else(|| crate::holders::HolderRecord::new(base.clone()));
+        if template.name.is_some() {
+            record.name = template.name;
+        }
+        if template.organization.is_some() {
+            record.organization = template.organization;
+        }
+        for jti in template.hinted_tickets {
+            if !record.hinted_tickets.contains(&jti) {
+                record.hinted_tickets.push(jti);
+            }
+        }
+        if let Some(id) = client_id {
+            record.client_id = Some(id);
+            record.client_id_source = Some("entered".into());
+        } else if record.client_id.is_none() && config.registration_endpoint.is_some() {
+            let engine = crate::engine::Engine::new(
+                self.http.clone(),
+                std::sync::Arc::new(self.vault.signing_key()?),
+                crate::trace::Trace::new(false),
+                Default::default(),
+            );
+            let redirect = "http://127.0.0.1/callback".to_string();
+            let id = crate::engine::register(&engine, &record, &config, &redirect)
+                .await
+                .map_err(|e| WalletError::Invalid(format!("registration at {base} failed: {e}")))?;
+            record.client_id = Some(id);
+            record.client_id_source = Some("registered".into());
+            record.redirect_uri = Some(redirect);
+        }
+        self.save_holder(record.clone())?;
+        Ok(crate::holders::view(&record, Ok(&config)))
+    }
+
+    /// Every holder, with what its configuration says now.
+    pub async fn holders(&self) -> Result<Vec<crate::holders::HolderView>, WalletError> {
+        let mut out = Vec::new();
+        for record in self.holder_records()? {
+            let config = crate::holders::discover(&self.http, &record.fhir_base).await;
+            out.push(crate::holders::view(&record, config.as_ref()));
+        }
+        Ok(out)
+    }
+
+    pub fn remove_holder(&self, fhir_base: &str) -> Result<(), WalletError> {
+        let base = crate::holders::normalise_base(fhir_base)?;
+        let mut all = self.holder_records()?;
+        let before = all.len();
+        all.retain(|h| h.fhir_base != base);
+        if all.len() == before {
+            return Err(WalletError::Invalid(format!(
+                "{base} is not one of this wallet's holders"
+            )));
+        }
+        crate::jsonfile::store(&self.holders_path(), &all)
+    }
+
+    /// The last sync's protocol trace (already redacted when it was saved).
+    pub fn last_trace(&self) -> Result<Vec<crate::trace::TraceEntry>, WalletError> {
+        crate::jsonfile::load(&self.vault.dir().join("last-trace.json"))
+    }
+
+    pub(crate) fn save_trace(
+        &self,
+        entries: &[crate::trace::TraceEntry],
+    ) -> Result<(), WalletError> {
+        crate::jsonfile::store(&self.vault.dir().join("last-trace.json"), &entries)
     }
 
     pub fn key_info(&self) -> Result<KeyInfo, WalletError> {

@@ -1,0 +1,394 @@
+//! A full sync of many holders with added latency, next to the lower bound
+//! that latency and the holders' page counts allow. See docs/BENCHMARKS.md.
+//!
+//! `cargo bench -p wallet-core --bench sync [-- HOLDERS RESOURCES LATENCY_MS RUNS]`
+//!
+//! The sandbox runs in a child process (this binary again, with `--serve`), so
+//! the CPU time and peak memory measured here are the wallet's alone.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sandbox::{Faults, Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+use vault::Backend;
+use wallet_core::engine::interaction::{BoxFuture, Interactor};
+use wallet_core::sync::DEFAULT_TYPES;
+use wallet_core::{SyncOptions, Wallet, WalletOptions};
+
+/// The wallet's page size (`Limits::default().page_size`), which the sandbox honours up to 200.
+const PAGE: usize = 200;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("--serve") {
+        let n = |i: usize| args[i].parse::<u64>().unwrap();
+        return serve(n(1) as usize, n(2) as usize, n(3));
+    }
+    let n = |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let (holders, size, latency, runs) = (
+        n(0, 10) as usize,
+        n(1, 5000) as usize,
+        n(2, 20),
+        n(3, 3) as usize,
+    );
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(holders, size, latency, runs));
+}
+
+/// The child: the sandbox with `latency` ms added to every holder answer, until stdin closes.
+fn serve(holders: usize, size: usize, latency: u64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sb = Sandbox::start(SandboxConfig {
+            holders,
+            size,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for h in &sb.holders {
+            h.set_faults(Faults {
+                latency_ms: latency,
+                ..Default::default()
+            });
+        }
+        println!("{}", serde_json::to_string(&sb.ready()).unwrap());
+        std::io::stdout().flush().unwrap();
+        tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            while std::io::stdin()
+                .read_line(&mut sink)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {}
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// Confirms her own record at a holder's page, as the patient would.
+struct Confirm;
+
+impl Interactor for Confirm {
+    fn redirect_uri(&self) -> String {
+        "http://127.0.0.1:9/callback".into()
+    }
+    fn authorize(&self, url: String) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let page = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut form: Vec<(String, String)> = page
+                .split("<input type=\"hidden\" ")
+                .skip(1)
+                .filter_map(|rest| {
+                    let name = rest.split("name=\"").nth(1)?.split('"').next()?;
+                    let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+                    Some((
+                        name.to_string(),
+                        value.replace("&amp;", "&").replace("&quot;", "\""),
+                    ))
+                })
+                .collect();
+            let own = page
+                .split("value=\"")
+                .filter_map(|v| v.split('"').next())
+                .find(|v| v.ends_with("-ana"))
+                .unwrap_or_default();
+            form.push(("patient".into(), own.to_string()));
+            let resp = client
+                .post(url.split('?').next().unwrap())
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            resp.headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string)
+                .ok_or_else(|| "no redirect".to_string())
+        })
+    }
+}
+
+fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, f)| f.split_whitespace().collect())
+        .unwrap_or_default();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((tick(11) + tick(12)) * 10)
+}
+
+/// CPU time (user + system, all threads) and peak resident memory in KiB,
+/// from /proc (Linux; clock ticks are 1/100 s there).
+fn usage() -> (Duration, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (Duration::from_millis(ticks * 10), peak)
+}
+
+/// Round trips a holder needs at the least: discovery, the token request and
+/// its DPoP nonce challenge, then the longest chain of pages (searches run
+/// side by side, but each type's pages follow one another).
+fn lower_bound(holders: usize, size: usize, latency: u64) -> (Duration, usize, usize) {
+    let mut worst = 0;
+    let mut resources = 0;
+    let mut pages_total = 0;
+    for i in 0..holders {
+        let data = sandbox::data::holder_data(i, SandboxConfig::default().seed, size);
+        let me = format!("Patient/h{}-ana", i + 1);
+        let longest = DEFAULT_TYPES
+            .iter()
+            .map(|t| {
+                let n = data
+                    .resources
+                    .iter()
+                    .filter(|r| {
+                        r["resourceType"] == *t
+                            && (r["subject"]["reference"] == me.as_str()
+                                || r["patient"]["reference"] == me.as_str())
+                    })
+                    .count();
+                resources += n;
+                let pages = n.div_ceil(PAGE).max(1);
+                pages_total += pages;
+                pages
+            })
+            .max()
+            .unwrap_or(1);
+        worst = worst.max(3 + longest);
+    }
+    (
+        Duration::from_millis(worst as u64 * latency),
+        resources,
+        pages_total,
+    )
+}
+
+async fn run(holders: usize, size: usize, latency: u64, runs: usize) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args([
+            "--serve",
+            &holders.to_string(),
+            &size.to_string(),
+            &latency.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Wallet::open(WalletOptions {
+        profile: "bench".into(),
+        data_dir: dir.path().into(),
+        backend: Backend::Memory,
+    })
+    .unwrap();
+    let jkt = wallet.key_info().unwrap().jkt;
+    let minted: Value = wallet
+        .http()
+        .client()
+        .post(format!("{}/tickets", ready["issuer"].as_str().unwrap()))
+        .json(&json!({ "ticket_type": "patient-self-access-v1", "jkt": jkt, "smart_scopes": ["patient/*.rs"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    wallet
+        .import(minted["ticket"].as_str().unwrap(), "bench")
+        .await
+        .unwrap();
+    for h in ready["holders"].as_array().unwrap() {
+        wallet
+            .add_holder(h["fhir_base"].as_str().unwrap(), None, None)
+            .await
+            .unwrap();
+    }
+    // Warm-up: the one-time patient confirmation, connection pools, allocator.
+    let warm = wallet
+        .sync(
+            SyncOptions {
+                interactor: Some(Arc::new(Confirm)),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        warm.outcomes.iter().all(|o| o.status == "synced"),
+        "{:?}",
+        warm.outcomes
+    );
+
+    let (bound, expected, pages) = lower_bound(holders, size, latency);
+    // The holders' real floor per round trip: the added latency plus what the
+    // sandbox and loopback cost for the smallest answer, unloaded.
+    let probe = format!(
+        "{}/.well-known/smart-configuration",
+        ready["holders"][0]["fhir_base"].as_str().unwrap()
+    );
+    let mut floor = Duration::MAX;
+    for _ in 0..20 {
+        let t = Instant::now();
+        wallet
+            .http()
+            .client()
+            .get(&probe)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        floor = floor.min(t.elapsed());
+    }
+    let round_trips = bound.as_millis() as u32 / latency.max(1) as u32;
+    let floor_bound = floor * round_trips;
+    let sandbox_before = cpu_of(child.id());
+    let mut walls = Vec::new();
+    let mut cpu_total = Duration::ZERO;
+    let mut requests = 0;
+    let mut exchanges = 0;
+    let mut got = 0;
+    for _ in 0..runs {
+        wallet.forget_tokens();
+        let (cpu_before, _) = usage();
+        let started = Instant::now();
+        let report = wallet.sync(SyncOptions::default(), None).await.unwrap();
+        walls.push(started.elapsed());
+        cpu_total += usage().0 - cpu_before;
+        assert!(
+            report.outcomes.iter().all(|o| o.status == "synced"),
+            "{:?}",
+            report.outcomes
+        );
+        got = report.records.len() - holders;
+        if std::env::var_os("BENCH_DETAIL").is_some() {
+            for h in ready["holders"].as_array().unwrap() {
+                let base = h["fhir_base"].as_str().unwrap();
+                let chain: Vec<u64> = report
+                    .trace
+                    .iter()
+                    .filter(|e| e.url.starts_with(&format!("{base}/Observation")))
+                    .map(|e| e.millis)
+                    .collect();
+                let token: Vec<u64> = report
+                    .trace
+                    .iter()
+                    .filter(|e| e.holder == base && e.url.ends_with("/token"))
+                    .map(|e| e.millis)
+                    .collect();
+                eprintln!(
+                    "{base}: token {token:?} observation pages {} sum {} ms",
+                    chain.len(),
+                    chain.iter().sum::<u64>()
+                );
+            }
+        }
+        requests += report.trace.len();
+        exchanges += report
+            .trace
+            .iter()
+            .filter(|e| e.url.ends_with("/token") && e.status == Some(200))
+            .count();
+    }
+    let (_, peak_kb) = usage();
+    let sandbox_cpu = cpu_of(child.id()) - sandbox_before;
+    let _ = child.kill();
+    let _ = child.wait();
+    walls.sort();
+    let median = walls[walls.len() / 2];
+    let ratio = median.as_secs_f64() / bound.as_secs_f64();
+    let floor_ratio = median.as_secs_f64() / floor_bound.as_secs_f64();
+    println!("holders              {holders}");
+    println!(
+        "resources            {got} (expected {expected}), in {pages} pages at most {PAGE} each"
+    );
+    println!("added latency        {latency} ms per request");
+    println!(
+        "lower bound          {:.0} ms ({round_trips} round trips × {latency} ms)",
+        bound.as_secs_f64() * 1e3
+    );
+    println!(
+        "measured floor bound {:.0} ms ({round_trips} × {:.1} ms, the smallest round trip seen)",
+        floor_bound.as_secs_f64() * 1e3,
+        floor.as_secs_f64() * 1e3
+    );
+    println!(
+        "wall time (median)   {:.0} ms over {runs} runs (best {:.0} ms)",
+        median.as_secs_f64() * 1e3,
+        walls[0].as_secs_f64() * 1e3
+    );
+    println!("ratio to the bound   {ratio:.2} (to the measured floor: {floor_ratio:.2})");
+    println!("peak memory (RSS)    {:.1} MiB", peak_kb as f64 / 1024.0);
+    println!(
+        "CPU per sync         {:.0} ms",
+        cpu_total.as_secs_f64() * 1e3 / runs as f64
+    );
+    println!(
+        "CPU per exchange     {:.2} ms (per HTTP request and answer; {} per sync)",
+        cpu_total.as_secs_f64() * 1e3 / requests as f64,
+        requests / runs
+    );
+    println!("ticket exchanges     {} per sync", exchanges / runs);
+    println!(
+        "sandbox CPU per sync {:.0} ms (its own process)",
+        sandbox_cpu.as_secs_f64() * 1e3 / runs as f64
+    );
+    assert_eq!(got, expected, "every resource arrived");
+}

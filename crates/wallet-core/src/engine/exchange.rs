@@ -1,0 +1,426 @@
+//! Registration (RFC 7591) and the token exchange (RFC 8693) of a ticket,
+//! with a client assertion and, where the holder wants it, DPoP; plus the
+//! authorization-code leg that completes an interaction.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::interaction::{Interactor, pkce};
+use super::{Engine, Outgoing, Reply, SendError, backoff, retry_wait};
+use crate::holders::{HolderRecord, SmartConfig, TOKEN_EXCHANGE};
+use crate::proofs::{client_assertion, dpop_proof};
+use crate::wallet::now;
+
+const TICKET_TOKEN_TYPE: &str = "https://smarthealthit.org/token-type/permission-ticket";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const MAX_TOKEN_BYTES: usize = 256 * 1024;
+
+/// A token for one holder and one ticket.
+#[derive(Clone)]
+pub struct Session {
+    pub holder: String,
+    pub token_endpoint: String,
+    pub access_token: String,
+    pub dpop: bool,
+    pub expires_at: i64,
+    pub patient: Option<String>,
+    pub scope: Option<String>,
+    pub nonce: Option<String>,
+    /// Sent as `x-client-jkt` with Bearer tokens for key-bound tickets (the reference server wants it).
+    pub bound_jkt: Option<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("holder", &self.holder)
+            .field("access_token", &"[redacted]")
+            .field("dpop", &self.dpop)
+            .field("expires_at", &self.expires_at)
+            .field("patient", &self.patient)
+            .finish()
+    }
+}
+
+/// Why an exchange failed, with what the person should do next.
+#[derive(Debug, Clone)]
+pub enum ExchangeError {
+    /// The holder answered with an OAuth error.
+    OAuth {
+        error: String,
+        description: String,
+        advice: String,
+    },
+    /// The patient must pick their record once (Proposal 001).
+    InteractionRequired { launch: String },
+    /// The holder could not be reached or answered nonsense.
+    Transport(String),
+    /// The holder cannot take this ticket at all.
+    Unsupported(String),
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OAuth {
+                error,
+                description,
+                advice,
+            } => write!(f, "{advice} ({error}: {description})"),
+            Self::InteractionRequired { .. } => {
+                write!(
+                    f,
+                    "this holder needs you to confirm which patient record is yours, once"
+                )
+            }
+            Self::Transport(e) => write!(f, "{e}"),
+            Self::Unsupported(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What to do about an OAuth error. Codes are normative; descriptions are only hints.
+pub fn advice(error: &str, description: &str) -> String {
+    let d = description.to_ascii_lowercase();
+    let has = |w: &str| d.contains(w);
+    match error {
+        "invalid_grant" if has("expired") => "The ticket has expired: get a new one from its issuer.".into(),
+        "invalid_grant" if has("revoked") => "The issuer revoked this ticket: it is no use anywhere now; ask the issuer for a new one if you still need access.".into(),
+        "invalid_grant" if has("revocation") => "The holder could not check whether the ticket is revoked: try again later.".into(),
+        "invalid_grant" if has("binding") || has("bound") => "This ticket is bound to another key: it is not this wallet's to present.".into(),
+        "invalid_grant" if has("resolve") || has("no patient") || has("ambiguous") || has("more than one") => {
+            "No matching patient record was found at this holder.".into()
+        }
+        "invalid_grant" if has("not trusted") || has("unsupported ticket") => "This holder does not accept this kind of ticket from this issuer.".into(),
+        "invalid_grant" if has("not valid for this server") || has("audience") => "The ticket is not meant for this holder.".into(),
+        "invalid_grant" if has("signature") || has("malformed") => "The holder says the ticket is damaged or forged: get a fresh copy from the issuer.".into(),
+        "invalid_grant" if has("evidence") => "The holder rejected the identity evidence in the ticket: ask the issuer to issue it again.".into(),
+        "invalid_grant" if has("kernel") || has("constraint") => "The ticket limits access in a way this holder cannot enforce.".into(),
+        "invalid_grant" => "The holder refused the ticket.".into(),
+        "invalid_client" => "The holder did not accept this wallet's identity: it may need registering again.".into(),
+        "invalid_scope" => "The ticket grants nothing this holder can share.".into(),
+        "unsupported_grant_type" => "This holder does not accept Permission Tickets.".into(),
+        "invalid_request" => "The holder did not understand the request (a wallet problem worth reporting).".into(),
+        _ => "The holder refused the request.".into(),
+    }
+}
+
+/// Registers this wallet's key with the holder (RFC 7591); returns the client id.
+pub async fn register(
+    engine: &Engine,
+    holder: &HolderRecord,
+    config: &SmartConfig,
+    redirect_uri: &str,
+) -> Result<String, ExchangeError> {
+    let endpoint = config.registration_endpoint.clone().ok_or_else(|| {
+        ExchangeError::Unsupported(
+            "this holder offers no registration: enter a client id for it".into(),
+        )
+    })?;
+    let body = json!({
+        "client_name": "Ticket Wallet",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": [TOKEN_EXCHANGE, "authorization_code"],
+        "jwks": { "keys": [engine.key.public_jwk()] },
+        "redirect_uris": [redirect_uri],
+    });
+    let reply = engine
+        .send(
+            Outgoing {
+                holder: &holder.fhir_base,
+                method: Method::POST,
+                url: endpoint,
+                headers: vec![],
+                form: None,
+                json: Some(body),
+            },
+            MAX_TOKEN_BYTES,
+        )
+        .await
+        .map_err(|e| ExchangeError::Transport(e.to_string()))?;
+    let answer = reply.json().unwrap_or(Value::Null);
+    answer["client_id"]
+        .as_str()
+        .filter(|_| (200..300).contains(&reply.status))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            let why = answer["error_description"]
+                .as_str()
+                .or(answer["error"].as_str())
+                .unwrap_or("no client_id in the answer");
+            ExchangeError::Transport(format!("registration failed ({}): {why}", reply.status))
+        })
+}
+
+/// POSTs to the token endpoint with client authentication and (if wanted) DPoP,
+/// answering one nonce challenge.
+async fn token_request(
+    engine: &Engine,
+    holder: &str,
+    config: &SmartConfig,
+    client_id: &str,
+    mut form: Vec<(&'static str, String)>,
+    nonce: &mut Option<String>,
+) -> Result<Reply, ExchangeError> {
+    form.push(("client_id", client_id.to_string()));
+    form.push(("client_assertion_type", JWT_BEARER.to_string()));
+    let mut nonce_tries = 0;
+    let mut attempt = 0;
+    loop {
+        let mut f = form.clone();
+        f.push((
+            "client_assertion",
+            client_assertion(&engine.key, client_id, &config.token_endpoint),
+        ));
+        let mut headers = Vec::new();
+        if config.dpop() {
+            headers.push((
+                "DPoP",
+                dpop_proof(
+                    &engine.key,
+                    "POST",
+                    &config.token_endpoint,
+                    nonce.as_deref(),
+                    None,
+                ),
+            ));
+        }
+        let sent = engine
+            .send(
+                Outgoing {
+                    holder,
+                    method: Method::POST,
+                    url: config.token_endpoint.clone(),
+                    headers,
+                    form: Some(f),
+                    json: None,
+                },
+                MAX_TOKEN_BYTES,
+            )
+            .await;
+        let may_retry = attempt + 1 < engine.limits.max_attempts;
+        let reply = match sent {
+            Ok(r) => r,
+            // Each try signs a fresh assertion and proof, so a retry is never a replay.
+            Err(SendError::Network(_)) if may_retry => {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            Err(e) => return Err(ExchangeError::Transport(e.to_string())),
+        };
+        if let Some(n) = reply.header("dpop-nonce") {
+            engine.tokens.set_nonce(&config.token_endpoint, n.clone());
+            *nonce = Some(n);
+        }
+        let error = reply
+            .json()
+            .and_then(|v| v["error"].as_str().map(str::to_string));
+        if error.as_deref() == Some("use_dpop_nonce") && nonce.is_some() {
+            nonce_tries += 1;
+            if nonce_tries > 2 {
+                return Err(ExchangeError::Transport(
+                    "the holder kept asking for a new DPoP nonce".into(),
+                ));
+            }
+            continue;
+        }
+        if (reply.status == 429 || reply.status >= 500) && may_retry {
+            tokio::time::sleep(retry_wait(&reply, attempt, engine.limits.max_retry_after)).await;
+            attempt += 1;
+            continue;
+        }
+        return Ok(reply);
+    }
+}
+
+fn session_from(
+    reply: &Reply,
+    holder: &str,
+    config: &SmartConfig,
+    nonce: Option<String>,
+    bound_jkt: Option<String>,
+) -> Result<Session, ExchangeError> {
+    let body = reply.json().unwrap_or(Value::Null);
+    if !(200..300).contains(&reply.status) {
+        let error = body["error"].as_str().unwrap_or("server_error").to_string();
+        let description = body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if error == "interaction_required"
+            && let Some(launch) = body["launch"].as_str()
+        {
+            return Err(ExchangeError::InteractionRequired {
+                launch: launch.to_string(),
+            });
+        }
+        if reply.status >= 500 || body.is_null() {
+            return Err(ExchangeError::Transport(format!(
+                "the token endpoint answered {}",
+                reply.status
+            )));
+        }
+        let advice = advice(&error, &description);
+        return Err(ExchangeError::OAuth {
+            error,
+            description,
+            advice,
+        });
+    }
+    let access_token = body["access_token"]
+        .as_str()
+        .ok_or_else(|| ExchangeError::Transport("the token response has no access_token".into()))?
+        .to_string();
+    let token_type = body["token_type"].as_str().unwrap_or("Bearer");
+    let dpop = token_type.eq_ignore_ascii_case("DPoP");
+    if dpop && !config.dpop() {
+        return Err(ExchangeError::Transport(
+            "the holder issued a DPoP token without advertising DPoP".into(),
+        ));
+    }
+    Ok(Session {
+        holder: holder.to_string(),
+        token_endpoint: config.token_endpoint.clone(),
+        access_token,
+        dpop,
+        expires_at: now() + body["expires_in"].as_i64().unwrap_or(300).clamp(0, 86_400),
+        patient: body["patient"].as_str().map(str::to_string),
+        scope: body["scope"].as_str().map(str::to_string),
+        nonce,
+        bound_jkt,
+    })
+}
+
+/// Presents `ticket` at the holder. On `interaction_required`, runs the
+/// patient through the holder's authorize page when an interactor is given.
+pub async fn exchange(
+    engine: &Engine,
+    holder: &HolderRecord,
+    config: &SmartConfig,
+    ticket: &str,
+    bound_jkt: Option<String>,
+    scope: Option<String>,
+    interactor: Option<&dyn Interactor>,
+) -> Result<Session, ExchangeError> {
+    let client_id = holder
+        .client_id
+        .clone()
+        .ok_or_else(|| ExchangeError::Unsupported("no client id at this holder".into()))?;
+    let mut form = vec![
+        ("grant_type", TOKEN_EXCHANGE.to_string()),
+        ("subject_token", ticket.to_string()),
+        ("subject_token_type", TICKET_TOKEN_TYPE.to_string()),
+    ];
+    if let Some(s) = &scope {
+        form.push(("scope", s.clone()));
+    }
+    let mut nonce = engine.tokens.nonce(&config.token_endpoint);
+    let reply = token_request(
+        engine,
+        &holder.fhir_base,
+        config,
+        &client_id,
+        form,
+        &mut nonce,
+    )
+    .await?;
+    match session_from(
+        &reply,
+        &holder.fhir_base,
+        config,
+        nonce.clone(),
+        bound_jkt.clone(),
+    ) {
+        Err(ExchangeError::InteractionRequired { launch }) => match interactor {
+            Some(i) => {
+                interact(
+                    engine, holder, config, &client_id, &launch, scope, i, nonce, bound_jkt,
+                )
+                .await
+            }
+            None => Err(ExchangeError::InteractionRequired { launch }),
+        },
+        other => other,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn interact(
+    engine: &Engine,
+    holder: &HolderRecord,
+    config: &SmartConfig,
+    client_id: &str,
+    launch: &str,
+    scope: Option<String>,
+    interactor: &dyn Interactor,
+    mut nonce: Option<String>,
+    bound_jkt: Option<String>,
+) -> Result<Session, ExchangeError> {
+    let authorize = config.authorization_endpoint.clone().ok_or_else(|| {
+        ExchangeError::Unsupported(
+            "the holder asked for an interaction but has no authorize endpoint".into(),
+        )
+    })?;
+    let (verifier, challenge) = pkce();
+    let state = uuid::Uuid::new_v4().simple().to_string();
+    let redirect_uri = interactor.redirect_uri();
+    let mut url =
+        url::Url::parse(&authorize).map_err(|e| ExchangeError::Transport(e.to_string()))?;
+    crate::http::check_url(&url).map_err(ExchangeError::Transport)?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair(
+            "scope",
+            format!("launch {}", scope.unwrap_or_default()).trim(),
+        )
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("launch", launch)
+        .append_pair("aud", &holder.fhir_base);
+    let callback = interactor
+        .authorize(url.to_string())
+        .await
+        .map_err(ExchangeError::Transport)?;
+    let callback = url::Url::parse(&callback)
+        .map_err(|e| ExchangeError::Transport(format!("bad redirect: {e}")))?;
+    let param = |k: &str| {
+        callback
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    if param("state").as_deref() != Some(state.as_str()) {
+        return Err(ExchangeError::Transport(
+            "the redirect's state does not match: ignored".into(),
+        ));
+    }
+    if let Some(err) = param("error") {
+        return Err(ExchangeError::OAuth {
+            advice: "The confirmation at the holder did not complete.".into(),
+            description: param("error_description").unwrap_or_default(),
+            error: err,
+        });
+    }
+    let code = param("code")
+        .ok_or_else(|| ExchangeError::Transport("the redirect carries no code".into()))?;
+    let form = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    let reply = token_request(
+        engine,
+        &holder.fhir_base,
+        config,
+        client_id,
+        form,
+        &mut nonce,
+    )
+    .await?;
+    session_from(&reply, &holder.fhir_base, config, nonce, bound_jkt)
+}

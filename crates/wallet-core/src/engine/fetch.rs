@@ -1,0 +1,476 @@
+//! Downloading a patient's records from one holder: the Patient, then every
+//! resource type the grant allows, following `next` links to the end, with
+//! retries, `Retry-After`, DPoP nonces, a new token when one expires, and
+//! limits so a hostile holder cannot exhaust memory or loop forever.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::sync::Mutex;
+
+use super::exchange::{ExchangeError, Session, exchange};
+use super::{Engine, Outgoing, Reply, SendError, backoff, retry_wait};
+use crate::holders::{HolderRecord, SmartConfig};
+use crate::proofs::dpop_proof;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest page (or resource) accepted.
+    pub max_page_bytes: usize,
+    /// Most pages followed per resource type.
+    pub max_pages: usize,
+    /// Tries per request (network errors, 5xx, 429).
+    pub max_attempts: u32,
+    /// Longest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+    /// Resource types fetched at once from one holder.
+    pub type_concurrency: usize,
+    /// `_count` asked for.
+    pub page_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_page_bytes: 16 * 1024 * 1024,
+            max_pages: 2000,
+            max_attempts: 5,
+            max_retry_after: Duration::from_secs(30),
+            type_concurrency: 4,
+            page_size: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum FetchError {
+    /// The holder cannot be synced now; the message says why.
+    Stopped(String),
+    /// The ticket itself stopped working (expired, revoked...).
+    Exchange(ExchangeError),
+    /// The holder would not give this resource type (403/404); the rest goes on.
+    Withheld(u16),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stopped(m) => write!(f, "{m}"),
+            Self::Exchange(e) => write!(f, "{e}"),
+            Self::Withheld(status) => write!(f, "the holder withheld it ({status})"),
+        }
+    }
+}
+
+/// What is needed to present the ticket again when a token expires mid-sync.
+pub struct Reauth<'a> {
+    pub holder: &'a HolderRecord,
+    pub config: &'a SmartConfig,
+    pub ticket: &'a str,
+    pub bound_jkt: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// One resource as the holder sent it, with the two fields the wallet reads.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub resource_type: String,
+    pub id: Option<String>,
+    pub json: Box<RawValue>,
+}
+
+impl Record {
+    fn parse(body: &[u8]) -> Result<Self, FetchError> {
+        let bad = |e: serde_json::Error| {
+            FetchError::Stopped(format!(
+                "the holder answered with something that is not a FHIR resource: {e}"
+            ))
+        };
+        let json: Box<RawValue> = serde_json::from_slice(body).map_err(bad)?;
+        let head: Head = serde_json::from_str(json.get()).map_err(bad)?;
+        Ok(Self {
+            resource_type: head.resource_type,
+            id: head.id,
+            json,
+        })
+    }
+
+    /// The resource as a JSON value, for the few places that look inside.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.json.get()).unwrap_or(Value::Null)
+    }
+}
+
+/// The parts of a search page the wallet reads; resources stay unparsed.
+#[derive(Deserialize)]
+struct Page {
+    #[serde(rename = "resourceType")]
+    resource_type: String,
+    total: Option<u64>,
+    #[serde(default)]
+    entry: Vec<PageEntry>,
+    #[serde(default)]
+    link: Vec<PageLink>,
+}
+
+#[derive(Deserialize)]
+struct PageEntry {
+    resource: Option<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct PageLink {
+    relation: String,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    #[serde(rename = "resourceType")]
+    resource_type: String,
+    id: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Downloaded {
+    pub patient: Option<Record>,
+    pub resources: Vec<Record>,
+    pub pages: usize,
+    pub by_type: BTreeMap<String, usize>,
+    /// Types the holder would not give (403/404), with its reason.
+    pub skipped: Vec<String>,
+    /// The token in use at the end (it may have been replaced on the way).
+    pub session: Option<Session>,
+}
+
+/// One resource type's records and page count.
+type TypeResult = Result<(Vec<Record>, usize), FetchError>;
+
+/// Progress: (resource type, pages so far, resources so far) across the holder.
+pub type Progress<'a> = &'a (dyn Fn(&str, usize, usize) + Send + Sync);
+
+struct Shared<'a> {
+    engine: &'a Engine,
+    reauth: &'a Reauth<'a>,
+    session: Mutex<Session>,
+    pages: std::sync::atomic::AtomicUsize,
+    resources: std::sync::atomic::AtomicUsize,
+}
+
+pub async fn download(
+    engine: &Engine,
+    reauth: &Reauth<'_>,
+    session: Session,
+    types: &[String],
+    progress: Progress<'_>,
+) -> Result<Downloaded, FetchError> {
+    let base = reauth.holder.fhir_base.clone();
+    let shared = Arc::new(Shared {
+        engine,
+        reauth,
+        session: Mutex::new(session),
+        pages: 0.into(),
+        resources: 0.into(),
+    });
+    let mut out = Downloaded::default();
+    let patient_id = shared.session.lock().await.patient.clone();
+    let patient_id = match patient_id {
+        Some(id) => id,
+        None => {
+            // No `patient` in the token response: ask the holder who it is.
+            let reply = get(&shared, &format!("{base}/Patient")).await?;
+            let bundle = parse(&reply)?;
+            bundle["entry"][0]["resource"]["id"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    FetchError::Stopped(
+                        "the holder did not say which patient the token is for".into(),
+                    )
+                })?
+        }
+    };
+    let patient_url = format!("{base}/Patient/{patient_id}");
+    // The Patient and the searches at once: each search chain is as long as its pages.
+    let (patient, results): (_, Vec<(String, TypeResult)>) = tokio::join!(
+        get(&shared, &patient_url),
+        futures_util::stream::iter(types.iter().cloned())
+            .map(|t| {
+                let shared = shared.clone();
+                let first = format!(
+                    "{base}/{t}?patient={patient_id}&_count={}",
+                    engine.limits.page_size
+                );
+                async move {
+                    let r = search_all(&shared, &first, &t, progress).await;
+                    (t, r)
+                }
+            })
+            .buffer_unordered(engine.limits.type_concurrency.max(1))
+            .collect::<Vec<_>>()
+    );
+    match patient? {
+        reply if reply.status == 200 => {
+            let record = Record::parse(&reply.body)?;
+            engine.trace.set_response(
+                reply.trace_index,
+                serde_json::json!({ "resourceType": record.resource_type, "id": record.id }),
+            );
+            out.patient = Some(record);
+        }
+        reply => out.skipped.push(format!("Patient ({})", reply.status)),
+    }
+    for (t, r) in results {
+        match r {
+            Ok((resources, pages)) => {
+                out.pages += pages;
+                out.by_type.insert(t, resources.len());
+                out.resources.extend(resources);
+            }
+            Err(FetchError::Withheld(status)) => out.skipped.push(format!("{t} ({status})")),
+            Err(e) => return Err(e),
+        }
+    }
+    out.session = Some(shared.session.lock().await.clone());
+    Ok(out)
+}
+
+async fn search_all(
+    shared: &Shared<'_>,
+    first: &str,
+    resource_type: &str,
+    progress: Progress<'_>,
+) -> Result<(Vec<Record>, usize), FetchError> {
+    let base = &shared.reauth.holder.fhir_base;
+    let origin = url::Url::parse(base)
+        .map(|u| u.origin())
+        .map_err(|e| FetchError::Stopped(e.to_string()))?;
+    let mut url = first.to_string();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut pages = 0;
+    loop {
+        if !seen.insert(url.clone()) {
+            return Err(FetchError::Stopped(format!(
+                "the holder's {resource_type} pages loop back on themselves"
+            )));
+        }
+        if pages >= shared.engine.limits.max_pages {
+            return Err(FetchError::Stopped(format!(
+                "the holder sent more than {} pages of {resource_type}",
+                shared.engine.limits.max_pages
+            )));
+        }
+        let reply = get(shared, &url).await?;
+        if reply.status == 403 || reply.status == 404 {
+            return Err(FetchError::Withheld(reply.status));
+        }
+        let bundle: Page = serde_json::from_slice(&reply.body).map_err(|e| {
+            FetchError::Stopped(format!(
+                "the holder's {resource_type} page is not a FHIR Bundle: {e}"
+            ))
+        })?;
+        if bundle.resource_type != "Bundle" {
+            return Err(FetchError::Stopped(format!(
+                "the holder answered a {resource_type} search with something other than a Bundle"
+            )));
+        }
+        pages += 1;
+        let next = bundle
+            .link
+            .iter()
+            .find(|l| l.relation == "next")
+            .map(|l| l.url.clone());
+        shared.engine.trace.set_response(
+            reply.trace_index,
+            serde_json::json!({ "resourceType": "Bundle", "total": bundle.total, "entries": bundle.entry.len(), "next": next }),
+        );
+        let before = out.len();
+        // Search results are kept as the holder sent them; only the type and id are read.
+        for raw in bundle.entry.into_iter().filter_map(|e| e.resource) {
+            if let Ok(head) = serde_json::from_str::<Head>(raw.get())
+                && head.resource_type == resource_type
+            {
+                out.push(Record {
+                    resource_type: head.resource_type,
+                    id: head.id,
+                    json: raw,
+                });
+            }
+        }
+        let total_pages = shared
+            .pages
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let total_resources = shared
+            .resources
+            .fetch_add(out.len() - before, std::sync::atomic::Ordering::Relaxed)
+            + out.len()
+            - before;
+        progress(resource_type, total_pages, total_resources);
+
+        match next {
+            None => return Ok((out, pages)),
+            Some(n) => {
+                // Never send this holder's token anywhere else.
+                let parsed = url::Url::parse(&n)
+                    .map_err(|_| FetchError::Stopped(format!("bad next link: {n}")))?;
+                if parsed.origin() != origin {
+                    return Err(FetchError::Stopped(format!(
+                        "the holder's next link leaves it ({n}); not followed"
+                    )));
+                }
+                url = n;
+            }
+        }
+    }
+}
+
+fn parse(reply: &Reply) -> Result<Value, FetchError> {
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        FetchError::Stopped(format!(
+            "the holder answered with something that is not JSON: {e}"
+        ))
+    })
+}
+
+/// One GET with the token, retried as the answer warrants.
+async fn get(shared: &Shared<'_>, url: &str) -> Result<Reply, FetchError> {
+    let engine = shared.engine;
+    let limits = &engine.limits;
+    let mut attempt = 0u32;
+    let mut nonce_retries = 0;
+    let mut renewed = false;
+    loop {
+        let session = shared.session.lock().await.clone();
+        let mut headers = Vec::new();
+        if session.dpop {
+            headers.push(("Authorization", format!("DPoP {}", session.access_token)));
+            headers.push((
+                "DPoP",
+                dpop_proof(
+                    &engine.key,
+                    "GET",
+                    url,
+                    session.nonce.as_deref(),
+                    Some(&session.access_token),
+                ),
+            ));
+        } else {
+            headers.push(("Authorization", format!("Bearer {}", session.access_token)));
+            if let Some(jkt) = &session.bound_jkt {
+                headers.push(("x-client-jkt", jkt.clone()));
+            }
+        }
+        let sent = engine
+            .send_traced(
+                Outgoing {
+                    holder: &shared.reauth.holder.fhir_base,
+                    method: Method::GET,
+                    url: url.to_string(),
+                    headers,
+                    form: None,
+                    json: None,
+                },
+                limits.max_page_bytes,
+                false,
+            )
+            .await;
+        let retry = |attempt: u32| attempt + 1 < limits.max_attempts;
+        let reply = match sent {
+            Ok(r) => r,
+            Err(SendError::Network(e)) if retry(attempt) => {
+                tracing::debug!("{url}: {e}; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            Err(SendError::Network(e)) => {
+                return Err(FetchError::Stopped(format!(
+                    "the holder stopped answering: {e}"
+                )));
+            }
+            Err(SendError::TooLarge(n)) => {
+                return Err(FetchError::Stopped(format!(
+                    "the holder sent a page larger than {n} bytes; not read"
+                )));
+            }
+            Err(SendError::Refused(e)) => return Err(FetchError::Stopped(e)),
+        };
+        if !(200..300).contains(&reply.status) {
+            // Small answers (errors, outcomes): shown as they are.
+            if let Some(shown) = engine.trace.response(&reply.body) {
+                engine.trace.set_response(reply.trace_index, shown);
+            }
+        }
+        if let Some(n) = reply.header("dpop-nonce") {
+            shared.session.lock().await.nonce = Some(n);
+        }
+        let www = reply.header("www-authenticate").unwrap_or_default();
+        match reply.status {
+            200..=299 | 403 | 404 => return Ok(reply),
+            401 if www.contains("use_dpop_nonce") && nonce_retries < 3 => {
+                nonce_retries += 1;
+                continue;
+            }
+            // Expired token (401), or the reference style's 400: present the ticket again, once.
+            401 | 400 if !renewed => {
+                renewed = true;
+                renew(shared, &session).await?;
+                continue;
+            }
+            429 if retry(attempt) => {
+                tokio::time::sleep(retry_wait(&reply, attempt, limits.max_retry_after)).await;
+                attempt += 1;
+            }
+            500..=599 if retry(attempt) => {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            status => {
+                let detail = reply
+                    .json()
+                    .map(|v| {
+                        v["issue"][0]["diagnostics"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                return Err(FetchError::Stopped(
+                    format!("the holder answered {status} {detail}")
+                        .trim()
+                        .to_string(),
+                ));
+            }
+        }
+    }
+}
+
+/// Replaces the token, unless another request already did.
+async fn renew(shared: &Shared<'_>, used: &Session) -> Result<(), FetchError> {
+    let mut session = shared.session.lock().await;
+    if session.access_token != used.access_token {
+        return Ok(());
+    }
+    let r = shared.reauth;
+    let fresh = exchange(
+        shared.engine,
+        r.holder,
+        r.config,
+        r.ticket,
+        r.bound_jkt.clone(),
+        r.scope.clone(),
+        None,
+    )
+    .await
+    .map_err(FetchError::Exchange)?;
+    *session = fresh;
+    Ok(())
+}

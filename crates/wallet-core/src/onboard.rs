@@ -1,0 +1,210 @@
+//! Onboarding from an issuer (Proposal 003): a SMART App Launch at the
+//! issuer whose token response carries the tickets
+//! (`smart_permission_ticket`) and the holders worth trying
+//! (`smart_permission_ticket_endpoints`). Tickets are bound to the key of the
+//! DPoP proof on the token request, which is this wallet's key.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+use crate::engine::interaction::{Interactor, pkce};
+use crate::engine::{Engine, Outgoing};
+use crate::holders::{HolderRecord, HolderView};
+use crate::proofs::dpop_proof;
+use crate::trace::Trace;
+use crate::wallet::ImportResult;
+use crate::{Wallet, WalletError};
+
+const MAX_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct IssuerConfig {
+    authorization_endpoint: String,
+    token_endpoint: String,
+    #[serde(default)]
+    smart_permission_ticket_issuer: bool,
+    #[serde(default)]
+    dpop_signing_alg_values_supported: Vec<String>,
+}
+
+/// What onboarding brought in.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct OnboardReport {
+    pub tickets: Vec<ImportResult>,
+    pub holders: Vec<HolderView>,
+    /// Hints that could not be followed, and why.
+    pub problems: Vec<String>,
+}
+
+fn fail(issuer: &str, reason: impl Into<String>) -> WalletError {
+    WalletError::Fetch {
+        url: issuer.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl Wallet {
+    /// Runs the issuer's launch with `interactor` (the person signs in and agrees there),
+    /// keeps the tickets it hands out, and adds the holders it names.
+    pub async fn onboard(
+        &self,
+        issuer: &str,
+        interactor: &dyn Interactor,
+    ) -> Result<OnboardReport, WalletError> {
+        let issuer = crate::holders::normalise_base(issuer)?;
+        let config_url = format!("{issuer}/.well-known/smart-configuration");
+        let config: IssuerConfig =
+            serde_json::from_slice(&self.http().get_bytes(&config_url, MAX_BYTES).await?)
+                .map_err(|e| fail(&config_url, format!("not a SMART configuration: {e}")))?;
+        if !config.smart_permission_ticket_issuer {
+            return Err(fail(
+                &issuer,
+                "this server does not say it issues Permission Tickets",
+            ));
+        }
+        let key = Arc::new(self.vault().signing_key()?);
+        let engine = Engine::new(
+            self.http().clone(),
+            key.clone(),
+            Trace::new(false),
+            Default::default(),
+        );
+        let (verifier, challenge) = pkce();
+        let state = uuid::Uuid::new_v4().simple().to_string();
+        let redirect_uri = interactor.redirect_uri();
+        let client_id = "ticket-wallet";
+        let mut url = url::Url::parse(&config.authorization_endpoint)
+            .map_err(|e| fail(&issuer, e.to_string()))?;
+        crate::http::check_url(&url).map_err(|e| fail(&issuer, e))?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("scope", "permission_ticket patient/*.rs")
+            .append_pair("state", &state)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        let callback = interactor
+            .authorize(url.to_string())
+            .await
+            .map_err(|e| fail(&issuer, e))?;
+        let callback =
+            url::Url::parse(&callback).map_err(|e| fail(&issuer, format!("bad redirect: {e}")))?;
+        let param = |k: &str| {
+            callback
+                .query_pairs()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.into_owned())
+        };
+        if param("state").as_deref() != Some(state.as_str()) {
+            return Err(fail(
+                &issuer,
+                "the redirect's state does not match: ignored",
+            ));
+        }
+        if let Some(e) = param("error") {
+            return Err(fail(
+                &issuer,
+                format!("the issuer did not hand out tickets ({e})"),
+            ));
+        }
+        let code = param("code").ok_or_else(|| fail(&issuer, "the redirect carries no code"))?;
+        let mut headers = Vec::new();
+        if config
+            .dpop_signing_alg_values_supported
+            .iter()
+            .any(|a| a == "ES256")
+        {
+            headers.push((
+                "DPoP",
+                dpop_proof(&key, "POST", &config.token_endpoint, None, None),
+            ));
+        }
+        let form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+            ("client_id", client_id.to_string()),
+        ];
+        let reply = engine
+            .send(
+                Outgoing {
+                    holder: &issuer,
+                    method: Method::POST,
+                    url: config.token_endpoint.clone(),
+                    headers,
+                    form: Some(form),
+                    json: None,
+                },
+                MAX_BYTES,
+            )
+            .await
+            .map_err(|e| fail(&issuer, e.to_string()))?;
+        let body = reply.json().unwrap_or(Value::Null);
+        if !(200..300).contains(&reply.status) {
+            return Err(fail(
+                &issuer,
+                format!(
+                    "the token request failed ({}): {}",
+                    reply.status,
+                    body["error_description"].as_str().unwrap_or_default()
+                ),
+            ));
+        }
+        let tickets: Vec<&str> = body["smart_permission_ticket"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if tickets.is_empty() {
+            return Err(fail(&issuer, "the issuer's answer carries no tickets"));
+        }
+        let mut report = OnboardReport {
+            tickets: Vec::new(),
+            holders: Vec::new(),
+            problems: Vec::new(),
+        };
+        for t in &tickets {
+            report.tickets.push(self.import(t, "issuer").await?);
+        }
+        for hint in body["smart_permission_ticket_endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(base) = hint["fhir_base_url"].as_str() else {
+                report
+                    .problems
+                    .push("a holder hint without fhir_base_url".into());
+                continue;
+            };
+            let mut template = HolderRecord::new(base.to_string());
+            template.organization = hint.get("organization").filter(|o| o.is_object()).cloned();
+            template.name = template
+                .organization
+                .as_ref()
+                .and_then(|o| o["name"].as_str())
+                .map(str::to_string);
+            template.hinted_tickets = hint["ticket_indices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64)
+                .filter_map(|i| report.tickets.get(i as usize))
+                .map(|r| r.ticket.jti.clone())
+                .collect();
+            match self.add_holder_record(template, None).await {
+                Ok(v) => report.holders.push(v),
+                Err(e) => report.problems.push(format!("{base}: {e}")),
+            }
+        }
+        Ok(report)
+    }
+}

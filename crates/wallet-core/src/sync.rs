@@ -1,0 +1,476 @@
+//! A sync: every kept ticket presented to every known holder it may be used
+//! at, all holders at once (bounded), each reporting progress and ending with
+//! an outcome a person can act on. One failing holder never stops the others.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use ts_rs::TS;
+
+use crate::engine::interaction::Interactor;
+use crate::engine::{Engine, ExchangeError, FetchError, Limits, Reauth, download, exchange};
+use crate::holders::{HolderRecord, SmartConfig, discover, ticket_problems};
+use crate::trace::Trace;
+use crate::wallet::now;
+use crate::{Wallet, WalletError};
+
+/// Types searched when a grant covers every type (`patient/*.rs`).
+pub const DEFAULT_TYPES: [&str; 9] = [
+    "Condition",
+    "Observation",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Immunization",
+    "Procedure",
+    "Encounter",
+    "DiagnosticReport",
+    "DocumentReference",
+];
+
+#[derive(Default)]
+pub struct SyncOptions {
+    /// Only this ticket (`jti`).
+    pub ticket: Option<String>,
+    /// Only this holder (FHIR base URL).
+    pub holder: Option<String>,
+    /// Runs the one interactive step; without it, `interaction_required` is reported and skipped.
+    pub interactor: Option<Arc<dyn Interactor>>,
+    /// Holders synced at once (default 16).
+    pub concurrency: Option<usize>,
+    pub limits: Limits,
+    /// Show secrets in the trace.
+    pub tester_mode: bool,
+}
+
+/// Progress for the UI and the command line.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SyncEvent {
+    pub holder: String,
+    /// `discovery`, `registration`, `exchange`, `interaction`, `download`, `done`.
+    pub stage: String,
+    pub resource_type: Option<String>,
+    #[ts(type = "number")]
+    pub pages: usize,
+    #[ts(type = "number")]
+    pub resources: usize,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TypeCount {
+    pub resource_type: String,
+    #[ts(type = "number")]
+    pub count: usize,
+}
+
+/// How one holder (for one ticket) went.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct HolderOutcome {
+    pub fhir_base: String,
+    pub name: Option<String>,
+    pub ticket_jti: Option<String>,
+    /// `synced`, `skipped`, `needs_interaction`, `failed`.
+    pub status: String,
+    pub message: String,
+    pub patient_id: Option<String>,
+    #[ts(type = "number")]
+    pub resources: usize,
+    #[ts(type = "number")]
+    pub pages: usize,
+    pub by_type: Vec<TypeCount>,
+}
+
+/// One downloaded resource and where it came from.
+#[derive(Debug, Clone)]
+pub struct SyncedRecord {
+    pub holder: String,
+    pub ticket_jti: String,
+    pub fetched_at: i64,
+    /// The resource exactly as the holder sent it.
+    pub resource: crate::engine::Record,
+}
+
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    pub outcomes: Vec<HolderOutcome>,
+    pub records: Vec<SyncedRecord>,
+    pub trace: Vec<crate::trace::TraceEntry>,
+}
+
+fn outcome(
+    holder: &HolderRecord,
+    jti: Option<&str>,
+    status: &str,
+    message: impl Into<String>,
+) -> HolderOutcome {
+    HolderOutcome {
+        fhir_base: holder.fhir_base.clone(),
+        name: holder.name.clone(),
+        ticket_jti: jti.map(str::to_string),
+        status: status.into(),
+        message: message.into(),
+        patient_id: None,
+        resources: 0,
+        pages: 0,
+        by_type: Vec::new(),
+    }
+}
+
+/// Resource types a grant lets the wallet search.
+pub fn searchable_types(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scope
+        .split_whitespace()
+        .filter_map(|s| permission_ticket::SmartScope::parse(s).ok())
+    {
+        if !s.permissions.contains('s') {
+            continue;
+        }
+        let types: Vec<String> = if s.resource_type == "*" {
+            DEFAULT_TYPES.iter().map(|t| t.to_string()).collect()
+        } else {
+            vec![s.resource_type.clone()]
+        };
+        for t in types {
+            if t != "Patient" && !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+struct Job {
+    holder: HolderRecord,
+    config: SmartConfig,
+    ticket: String,
+    jti: String,
+    bound_jkt: Option<String>,
+    scope: Option<String>,
+}
+
+impl Wallet {
+    pub async fn sync(
+        &self,
+        opts: SyncOptions,
+        events: Option<mpsc::UnboundedSender<SyncEvent>>,
+    ) -> Result<SyncReport, WalletError> {
+        let engine = Engine {
+            http: self.http().clone(),
+            key: Arc::new(self.vault().signing_key()?),
+            trace: Trace::new(opts.tester_mode),
+            limits: opts.limits.clone(),
+            tokens: self.tokens().clone(),
+        };
+        let emit = |holder: &str, stage: &str| {
+            if let Some(tx) = &events {
+                let _ = tx.send(SyncEvent {
+                    holder: holder.into(),
+                    stage: stage.into(),
+                    resource_type: None,
+                    pages: 0,
+                    resources: 0,
+                });
+            }
+        };
+        let mut report = SyncReport::default();
+        let mut holders = self.holder_records()?;
+        if let Some(only) = &opts.holder {
+            let only = crate::holders::normalise_base(only)?;
+            holders.retain(|h| h.fhir_base == only);
+            if holders.is_empty() {
+                return Err(WalletError::Invalid(format!(
+                    "{only} is not one of this wallet's holders: add it first"
+                )));
+            }
+        }
+        let mut tickets = Vec::new();
+        for record in self.vault().list_tickets()? {
+            if opts.ticket.as_deref().is_some_and(|j| j != record.jti) {
+                continue;
+            }
+            let text = self.vault().load_ticket(&record.jti)?;
+            if let Ok(d) = permission_ticket::decode(&text) {
+                tickets.push(d);
+            }
+        }
+        if tickets.is_empty() {
+            return Err(WalletError::Invalid(
+                "no ticket to present: add one first".into(),
+            ));
+        }
+
+        let concurrency = opts.concurrency.unwrap_or(16).max(1);
+        let redirect_uri = opts
+            .interactor
+            .as_ref()
+            .map(|i| i.redirect_uri())
+            .unwrap_or_else(|| "http://127.0.0.1/callback".into());
+        // Every holder's configuration at once: one slow holder does not hold up the rest.
+        let configs: Vec<_> = futures_util::stream::iter(holders.iter().map(|h| {
+            emit(&h.fhir_base, "discovery");
+            discover(self.http(), &h.fhir_base)
+        }))
+        .buffered(concurrency)
+        .collect()
+        .await;
+        let mut jobs = Vec::new();
+        for (holder, config) in holders.iter_mut().zip(configs) {
+            let config = match config {
+                Ok(c) => c,
+                Err(e) => {
+                    report.outcomes.push(outcome(
+                        holder,
+                        None,
+                        "failed",
+                        format!("could not read its SMART configuration: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            if !config.token_exchange() {
+                report.outcomes.push(outcome(
+                    holder,
+                    None,
+                    "skipped",
+                    "it does not accept Permission Tickets",
+                ));
+                continue;
+            }
+            if holder.client_id.is_none() {
+                emit(&holder.fhir_base, "registration");
+                match crate::engine::register(&engine, holder, &config, &redirect_uri).await {
+                    Ok(id) => {
+                        holder.client_id = Some(id);
+                        holder.client_id_source = Some("registered".into());
+                        holder.redirect_uri = Some(redirect_uri.clone());
+                        self.save_holder(holder.clone())?;
+                    }
+                    Err(e) => {
+                        report
+                            .outcomes
+                            .push(outcome(holder, None, "failed", e.to_string()));
+                        continue;
+                    }
+                }
+            }
+            for d in &tickets {
+                let t = &d.ticket;
+                if t.exp <= now() {
+                    report.outcomes.push(outcome(
+                        holder,
+                        Some(&t.jti),
+                        "skipped",
+                        format!(
+                            "the ticket expired on {}: get a new one from its issuer",
+                            permission_ticket::human_time(t.exp)
+                        ),
+                    ));
+                    continue;
+                }
+                if !holder.hinted_tickets.is_empty() && !holder.hinted_tickets.contains(&t.jti) {
+                    report.outcomes.push(outcome(
+                        holder,
+                        Some(&t.jti),
+                        "skipped",
+                        "its issuer gave other tickets for this holder",
+                    ));
+                    continue;
+                }
+                let problems = ticket_problems(t, holder, &config);
+                if !problems.is_empty() {
+                    report.outcomes.push(outcome(
+                        holder,
+                        Some(&t.jti),
+                        "skipped",
+                        problems.join("; "),
+                    ));
+                    continue;
+                }
+                let scopes: Vec<String> =
+                    t.access.scopes().iter().map(ToString::to_string).collect();
+                jobs.push(Job {
+                    holder: holder.clone(),
+                    config: config.clone(),
+                    ticket: d.compact.clone(),
+                    jti: t.jti.clone(),
+                    bound_jkt: match &t.presenter_binding {
+                        Some(permission_ticket::PresenterBinding::Jkt { jkt }) => Some(jkt.clone()),
+                        _ => None,
+                    },
+                    scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+                });
+            }
+        }
+
+        let limit = Arc::new(Semaphore::new(concurrency));
+        let mut set = tokio::task::JoinSet::new();
+        for job in jobs {
+            let engine = engine.clone();
+            let limit = limit.clone();
+            let events = events.clone();
+            let interactor = opts.interactor.clone();
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                run_job(&engine, job, interactor.as_deref(), events).await
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok((o, records)) => {
+                    report.outcomes.push(o);
+                    report.records.extend(records);
+                }
+                Err(e) => tracing::error!("a holder's sync task failed: {e}"),
+            }
+        }
+        report
+            .outcomes
+            .sort_by(|a, b| a.fhir_base.cmp(&b.fhir_base));
+        report.trace = engine.trace.entries();
+        // A tester-mode trace holds secrets: it is returned, never written to a file.
+        if !opts.tester_mode {
+            self.save_trace(&report.trace)?;
+        }
+        Ok(report)
+    }
+}
+
+async fn run_job(
+    engine: &Engine,
+    job: Job,
+    interactor: Option<&dyn Interactor>,
+    events: Option<mpsc::UnboundedSender<SyncEvent>>,
+) -> (HolderOutcome, Vec<SyncedRecord>) {
+    let base = job.holder.fhir_base.clone();
+    let tokens = &engine.tokens;
+    let send = |stage: &str, resource_type: Option<&str>, pages: usize, resources: usize| {
+        if let Some(tx) = &events {
+            let _ = tx.send(SyncEvent {
+                holder: base.clone(),
+                stage: stage.into(),
+                resource_type: resource_type.map(str::to_string),
+                pages,
+                resources,
+            });
+        }
+    };
+    send("exchange", None, 0, 0);
+    let cached = tokens.get(&base, &job.jti);
+    let session = match cached {
+        Some(s) => Ok(s),
+        None => {
+            exchange(
+                engine,
+                &job.holder,
+                &job.config,
+                &job.ticket,
+                job.bound_jkt.clone(),
+                job.scope.clone(),
+                interactor,
+            )
+            .await
+        }
+    };
+    let session = match session {
+        Ok(s) => s,
+        Err(ExchangeError::InteractionRequired { .. }) => {
+            send("done", None, 0, 0);
+            return (
+                outcome(
+                    &job.holder,
+                    Some(&job.jti),
+                    "needs_interaction",
+                    "this holder needs you to confirm which patient record is yours, once: sync interactively",
+                ),
+                Vec::new(),
+            );
+        }
+        Err(e) => {
+            send("done", None, 0, 0);
+            return (
+                outcome(&job.holder, Some(&job.jti), "failed", e.to_string()),
+                Vec::new(),
+            );
+        }
+    };
+    let types = searchable_types(
+        session
+            .scope
+            .as_deref()
+            .or(job.scope.as_deref())
+            .unwrap_or("patient/*.rs"),
+    );
+    let reauth = Reauth {
+        holder: &job.holder,
+        config: &job.config,
+        ticket: &job.ticket,
+        bound_jkt: job.bound_jkt.clone(),
+        scope: job.scope.clone(),
+    };
+    let progress =
+        |t: &str, pages: usize, resources: usize| send("download", Some(t), pages, resources);
+    let result = download(engine, &reauth, session, &types, &progress).await;
+    send("done", None, 0, 0);
+    match result {
+        Ok(mut d) => {
+            if let Some(s) = d.session.take() {
+                tokens.put(&job.jti, s);
+            }
+            let fetched_at = now();
+            let mut o = outcome(&job.holder, Some(&job.jti), "synced", "");
+            o.patient_id = d.patient.as_ref().and_then(|p| p.id.clone());
+            o.resources = d.resources.len() + usize::from(d.patient.is_some());
+            o.pages = d.pages;
+            o.by_type = d
+                .by_type
+                .iter()
+                .map(|(t, c)| TypeCount {
+                    resource_type: t.clone(),
+                    count: *c,
+                })
+                .collect();
+            o.message = if d.skipped.is_empty() {
+                format!("{} records", o.resources)
+            } else {
+                format!(
+                    "{} records; not shared by the holder: {}",
+                    o.resources,
+                    d.skipped.join(", ")
+                )
+            };
+            let records = d
+                .patient
+                .into_iter()
+                .chain(d.resources)
+                .map(|resource| SyncedRecord {
+                    holder: job.holder.fhir_base.clone(),
+                    ticket_jti: job.jti.clone(),
+                    fetched_at,
+                    resource,
+                })
+                .collect();
+            (o, records)
+        }
+        Err(FetchError::Exchange(e)) => {
+            tokens.forget(&base, &job.jti);
+            (
+                outcome(
+                    &job.holder,
+                    Some(&job.jti),
+                    "failed",
+                    format!("presenting the ticket again failed: {e}"),
+                ),
+                Vec::new(),
+            )
+        }
+        Err(e @ (FetchError::Stopped(_) | FetchError::Withheld(_))) => (
+            outcome(&job.holder, Some(&job.jti), "failed", e.to_string()),
+            Vec::new(),
+        ),
+    }
+}

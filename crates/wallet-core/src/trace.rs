@@ -1,0 +1,254 @@
+//! A protocol trace of every HTTP exchange the engine makes, for testers:
+//! method, URL, status, timing, headers and bodies, with tokens, assertions,
+//! proofs, codes and tickets redacted (JWTs shown decoded, never signed
+//! whole) unless tester mode is on. FHIR response bodies, which hold health
+//! records, are summarised, never kept.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TraceEntry {
+    pub holder: String,
+    pub method: String,
+    pub url: String,
+    pub status: Option<u16>,
+    #[ts(type = "number")]
+    pub millis: u64,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Option<Value>,
+    pub response_headers: Vec<(String, String)>,
+    pub response: Option<Value>,
+    /// JWTs in the exchange, decoded: `{role, header, claims}`.
+    pub jwts: Vec<Value>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    entries: Arc<Mutex<Vec<TraceEntry>>>,
+    /// Show secrets (tokens, tickets, proofs) in full: for testers on their own machine.
+    pub tester_mode: bool,
+}
+
+/// Form fields and JSON members whose values are secrets.
+const SECRET_FIELDS: [&str; 7] = [
+    "access_token",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "subject_token",
+    "client_assertion",
+    "id_token",
+];
+
+impl Trace {
+    pub fn new(tester_mode: bool) -> Self {
+        Self {
+            entries: Arc::default(),
+            tester_mode,
+        }
+    }
+
+    /// Adds an entry; returns its place, for `set_response`.
+    pub fn push(&self, entry: TraceEntry) -> usize {
+        match self.entries.lock() {
+            Ok(mut e) => {
+                e.push(entry);
+                e.len() - 1
+            }
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Fills in what an answer showed, once its reader has parsed it (large
+    /// pages are read once, by the reader, not again for the trace).
+    pub fn set_response(&self, index: usize, shown: Value) {
+        if let Ok(mut e) = self.entries.lock()
+            && let Some(entry) = e.get_mut(index)
+        {
+            entry.response = Some(shown);
+        }
+    }
+
+    pub fn entries(&self) -> Vec<TraceEntry> {
+        self.entries.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// A request header as it may be shown.
+    pub fn header(&self, name: &str, value: &str, jwts: &mut Vec<Value>) -> (String, String) {
+        let shown = match name.to_ascii_lowercase().as_str() {
+            "authorization" if !self.tester_mode => {
+                let scheme = value.split(' ').next().unwrap_or_default();
+                format!("{scheme} [redacted]")
+            }
+            "dpop" => {
+                jwts.push(decode_jwt("DPoP proof", value));
+                if self.tester_mode {
+                    value.to_string()
+                } else {
+                    "[DPoP proof, decoded below]".into()
+                }
+            }
+            _ => value.to_string(),
+        };
+        (name.to_string(), shown)
+    }
+
+    /// A form body as it may be shown; JWTs in it are decoded into `jwts`.
+    pub fn form(&self, fields: &[(&str, String)], jwts: &mut Vec<Value>) -> Value {
+        let mut out = serde_json::Map::new();
+        for (k, v) in fields {
+            match *k {
+                "client_assertion" => jwts.push(decode_jwt("client assertion", v)),
+                "subject_token" => jwts.push(self.ticket_summary(v)),
+                _ => {}
+            }
+            let shown = if SECRET_FIELDS.contains(k) && !self.tester_mode {
+                json!("[redacted]")
+            } else {
+                json!(v)
+            };
+            out.insert(k.to_string(), shown);
+        }
+        Value::Object(out)
+    }
+
+    /// A JSON response as it may be shown: secrets redacted, FHIR bodies summarised.
+    pub fn response(&self, body: &[u8]) -> Option<Value> {
+        // FHIR answers are summarised from a light read that skips resources
+        // without building them; everything else is read whole to redact it.
+        if let Ok(light) = serde_json::from_slice::<LightFhir>(body)
+            && let Some(t) = light.resource_type.as_deref()
+            && t != "OperationOutcome"
+        {
+            return Some(match t {
+                "Bundle" => json!({
+                    "resourceType": "Bundle",
+                    "total": light.total,
+                    "entries": light.entry.map(|e| e.len()).unwrap_or(0),
+                    "next": light.link.unwrap_or_default().into_iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url),
+                }),
+                _ => json!({ "resourceType": t, "id": light.id }),
+            });
+        }
+        let mut v: Value = serde_json::from_slice(body).ok()?;
+        if v.get("resourceType").is_some() {
+            return Some(fhir_summary(&v));
+        }
+        if let Some(obj) = v.as_object_mut() {
+            for k in SECRET_FIELDS {
+                if obj.contains_key(k) && !self.tester_mode {
+                    obj.insert(k.into(), json!("[redacted]"));
+                }
+            }
+            if let Some(Value::Array(tickets)) = obj.get_mut("smart_permission_ticket")
+                && !self.tester_mode
+            {
+                for t in tickets.iter_mut() {
+                    *t = json!("[ticket redacted]");
+                }
+            }
+        }
+        Some(v)
+    }
+
+    /// Tickets carry the patient's identity: by default only their kind and id are shown.
+    fn ticket_summary(&self, ticket: &str) -> Value {
+        let mut decoded = decode_jwt("permission ticket", ticket);
+        if !self.tester_mode
+            && let Some(claims) = decoded.get("claims").cloned()
+        {
+            decoded["claims"] = json!({
+                "iss": claims["iss"], "jti": claims["jti"], "ticket_type": claims["ticket_type"],
+                "exp": claims["exp"], "presenter_binding": claims["presenter_binding"],
+                "subject": "[redacted]",
+            });
+        }
+        decoded
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LightFhir {
+    #[serde(rename = "resourceType")]
+    resource_type: Option<String>,
+    id: Option<Value>,
+    total: Option<Value>,
+    entry: Option<Vec<serde::de::IgnoredAny>>,
+    link: Option<Vec<LightLink>>,
+}
+
+#[derive(serde::Deserialize)]
+struct LightLink {
+    relation: Option<String>,
+    url: Option<String>,
+}
+
+fn fhir_summary(v: &Value) -> Value {
+    match v["resourceType"].as_str() {
+        Some("Bundle") => json!({
+            "resourceType": "Bundle",
+            "total": v["total"],
+            "entries": v["entry"].as_array().map(Vec::len).unwrap_or(0),
+            "next": v["link"].as_array().and_then(|l| l.iter().find(|x| x["relation"] == "next")).map(|x| x["url"].clone()),
+        }),
+        Some("OperationOutcome") => v.clone(),
+        Some(t) => json!({ "resourceType": t, "id": v["id"] }),
+        None => Value::Null,
+    }
+}
+
+/// Header and claims of a compact JWS, without its signature.
+pub fn decode_jwt(role: &str, text: &str) -> Value {
+    match permission_ticket::jws::CompactJws::parse(text) {
+        Ok(j) => json!({ "role": role, "header": j.header, "claims": j.claims }),
+        Err(e) => json!({ "role": role, "error": e.to_string() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_by_default() {
+        let t = Trace::new(false);
+        let mut jwts = Vec::new();
+        let form = t.form(
+            &[
+                ("code", "abc".into()),
+                ("grant_type", "authorization_code".into()),
+            ],
+            &mut jwts,
+        );
+        assert_eq!(form["code"], "[redacted]");
+        assert_eq!(form["grant_type"], "authorization_code");
+        let (_, auth) = t.header("Authorization", "DPoP secret-token", &mut jwts);
+        assert_eq!(auth, "DPoP [redacted]");
+        let resp = t
+            .response(br#"{"access_token":"secret","token_type":"DPoP"}"#)
+            .unwrap();
+        assert_eq!(resp["access_token"], "[redacted]");
+        assert!(!serde_json::to_string(&resp).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn tester_mode_shows_everything() {
+        let t = Trace::new(true);
+        let resp = t.response(br#"{"access_token":"secret"}"#).unwrap();
+        assert_eq!(resp["access_token"], "secret");
+    }
+
+    #[test]
+    fn fhir_bodies_are_summarised() {
+        let t = Trace::new(true);
+        let resp = t.response(br#"{"resourceType":"Bundle","total":3,"entry":[{"resource":{"name":"Ana"}}],"link":[]}"#).unwrap();
+        assert_eq!(resp["entries"], 1);
+        assert!(!resp.to_string().contains("Ana"));
+    }
+}

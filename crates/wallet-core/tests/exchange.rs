@@ -1,0 +1,918 @@
+//! The exchange engine against the sandbox's data holders over real loopback
+//! HTTP, with the wallet's key in the real keyring (run through `make test`).
+//! Each test asks what a person syncing would check: which holders synced,
+//! how many records came, what they are told when something goes wrong.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use permission_ticket::TicketType;
+use sandbox::{Faults, MintRequest, Profile, Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+use vault::Backend;
+use wallet_core::engine::interaction::{BoxFuture, Interactor};
+use wallet_core::engine::{Engine, ExchangeError, Limits, exchange};
+use wallet_core::holders::{HolderRecord, discover};
+use wallet_core::sync::SyncReport;
+use wallet_core::{HolderOutcome, SyncOptions, Wallet, WalletOptions};
+
+fn open(dir: &std::path::Path, profile: &str) -> Wallet {
+    Wallet::open(WalletOptions {
+        profile: format!("{profile}-{}", std::process::id()),
+        data_dir: dir.into(),
+        backend: Backend::SecretService,
+    })
+    .unwrap_or_else(|e| panic!("{e} (run through `make test`, which starts a keyring)"))
+}
+
+async fn sandbox(holders: usize, profile: Profile) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        holders,
+        profile,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A wallet holding one ticket of `req`'s shape (bound to its key), knowing every holder.
+async fn wallet_with(
+    sb: &Sandbox,
+    dir: &std::path::Path,
+    profile: &str,
+    mut req: MintRequest,
+) -> (Wallet, String) {
+    let w = open(dir, profile);
+    req.jkt = Some(w.key_info().unwrap().jkt);
+    let ticket = sb.issuer.mint(&req).unwrap();
+    let imported = w.import(&ticket, "test").await.unwrap();
+    for h in &sb.holders {
+        w.add_holder(&h.fhir_base(), None, None).await.unwrap();
+    }
+    (w, imported.ticket.jti)
+}
+
+fn everything() -> MintRequest {
+    let mut req = MintRequest::new(TicketType::PatientSelfAccess, None);
+    req.smart_scopes = Some(vec!["patient/*.rs".into()]);
+    req
+}
+
+fn at<'a>(report: &'a SyncReport, holder: &sandbox::Holder) -> &'a HolderOutcome {
+    let base = holder.fhir_base();
+    report
+        .outcomes
+        .iter()
+        .find(|o| o.fhir_base == base)
+        .unwrap_or_else(|| panic!("no outcome for {base}: {:?}", report.outcomes))
+}
+
+/// What the holder keeps for `patient`, counted from the sandbox's own data, not the wallet's.
+fn expected(holder_index: usize, patient: &str) -> usize {
+    let data = sandbox::data::holder_data(
+        holder_index,
+        SandboxConfig::default().seed,
+        SandboxConfig::default().size,
+    );
+    let reference = format!("Patient/{patient}");
+    data.resources
+        .iter()
+        .filter(|r| {
+            wallet_core::sync::DEFAULT_TYPES
+                .iter()
+                .any(|t| r["resourceType"] == *t)
+        })
+        .filter(|r| {
+            r["subject"]["reference"] == reference.as_str()
+                || r["patient"]["reference"] == reference.as_str()
+        })
+        .count()
+}
+
+async fn sync(w: &Wallet, opts: SyncOptions) -> SyncReport {
+    w.sync(opts, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn several_dpop_holders_at_once() {
+    let sb = sandbox(3, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, jti) = wallet_with(&sb, dir.path(), "several", everything()).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = w.sync(SyncOptions::default(), Some(tx)).await.unwrap();
+
+    for (i, slug) in [(0, "h1"), (2, "h3")] {
+        let o = at(&report, &sb.holders[i]);
+        assert_eq!(o.status, "synced", "{o:?}");
+        assert_eq!(o.ticket_jti.as_deref(), Some(jti.as_str()));
+        let patient = format!("{slug}-ana");
+        assert_eq!(o.patient_id.as_deref(), Some(patient.as_str()));
+        // Every record of hers, plus the Patient itself; nobody else's.
+        assert_eq!(o.resources, expected(i, &patient) + 1, "{o:?}");
+        let from_here: Vec<Value> = report
+            .records
+            .iter()
+            .filter(|r| r.holder == o.fhir_base)
+            .map(|r| r.resource.value())
+            .collect();
+        let own = format!("Patient/{patient}");
+        assert!(
+            from_here
+                .iter()
+                .filter(|r| r["resourceType"] != "Patient")
+                .all(|r| {
+                    r["subject"]["reference"] == own.as_str()
+                        || r["patient"]["reference"] == own.as_str()
+                }),
+            "only her records"
+        );
+        assert_eq!(from_here.len(), o.resources);
+        assert!(
+            from_here
+                .iter()
+                .any(|r| r["resourceType"] == "Patient" && r["name"][0]["family"] == "Rivera")
+        );
+        assert!(
+            o.by_type
+                .iter()
+                .any(|t| t.resource_type == "Observation" && t.count > 10),
+            "{o:?}"
+        );
+    }
+    // The holder with two matching records waits for the patient, and says so.
+    let h2 = at(&report, &sb.holders[1]);
+    assert_eq!(h2.status, "needs_interaction");
+    assert!(
+        h2.message.contains("confirm which patient record"),
+        "{}",
+        h2.message
+    );
+
+    // Progress came for each holder, ending in `done`.
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    for h in &sb.holders {
+        let mine: Vec<_> = events
+            .iter()
+            .filter(|e| e.holder == h.fhir_base())
+            .collect();
+        assert_eq!(mine.first().map(|e| e.stage.as_str()), Some("discovery"));
+        assert_eq!(mine.last().map(|e| e.stage.as_str()), Some("done"));
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e.stage == "download" && e.pages > 0 && e.resources > 0)
+    );
+
+    // DPoP throughout: the token endpoint's nonce challenge was answered, and
+    // every FHIR call carried a proof.
+    let token_calls: Vec<_> = report
+        .trace
+        .iter()
+        .filter(|e| e.url.ends_with("/token"))
+        .collect();
+    assert!(token_calls.iter().any(
+        |e| e.status == Some(400) && e.response.as_ref().unwrap()["error"] == "use_dpop_nonce"
+    ));
+    assert!(token_calls.iter().any(|e| e.status == Some(200)));
+    let fhir_calls: Vec<_> = report
+        .trace
+        .iter()
+        .filter(|e| e.method == "GET" && e.url.contains("/fhir/"))
+        .collect();
+    assert!(!fhir_calls.is_empty());
+    for e in &fhir_calls {
+        assert!(
+            e.request_headers
+                .iter()
+                .any(|(k, v)| k == "Authorization" && v.starts_with("DPoP ")),
+            "{e:?}"
+        );
+        let proof = e.jwts.iter().find(|j| j["role"] == "DPoP proof").unwrap();
+        assert_eq!(proof["claims"]["htm"], "GET");
+        assert!(proof["claims"]["ath"].is_string());
+    }
+
+    // A second sync reuses the cached tokens: no ticket is presented again.
+    let again = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&again, &sb.holders[0]).status, "synced");
+    assert!(
+        !again
+            .trace
+            .iter()
+            .any(|e| e.url.ends_with("/token") && e.status == Some(200))
+    );
+
+    // Without cached tokens the tickets are presented again, and the DPoP
+    // nonce each token endpoint gave last time spares the challenge.
+    w.forget_tokens();
+    let fresh = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&fresh, &sb.holders[0]).status, "synced");
+    let token_calls: Vec<_> = fresh
+        .trace
+        .iter()
+        .filter(|e| e.url.ends_with("/token"))
+        .collect();
+    assert!(token_calls.iter().any(|e| e.status == Some(200)));
+    assert!(
+        token_calls.iter().all(|e| e.status == Some(200)
+            || e.response.as_ref().unwrap()["error"] == "interaction_required"),
+        "{token_calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn bearer_and_reference_style_holders() {
+    for profile in [Profile::Bearer, Profile::Reference] {
+        let sb = sandbox(1, profile).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (w, _) = wallet_with(&sb, dir.path(), &format!("{profile:?}"), everything()).await;
+        let report = sync(&w, SyncOptions::default()).await;
+        let o = at(&report, &sb.holders[0]);
+        assert_eq!(o.status, "synced", "{profile:?}: {o:?}");
+        assert_eq!(o.resources, expected(0, "h1-ana") + 1, "{profile:?}");
+        let jkt = w.key_info().unwrap().jkt;
+        for e in report
+            .trace
+            .iter()
+            .filter(|e| e.method == "GET" && e.url.contains("/fhir/"))
+        {
+            assert!(
+                e.request_headers
+                    .iter()
+                    .any(|(k, v)| k == "Authorization" && v.starts_with("Bearer "))
+            );
+            assert!(
+                e.jwts.is_empty(),
+                "no DPoP proofs where the holder gives Bearer"
+            );
+            // The reference server identifies a key-bound ticket's presenter by this header.
+            if profile == Profile::Reference {
+                assert!(
+                    e.request_headers
+                        .iter()
+                        .any(|(k, v)| k == "x-client-jkt" && *v == jkt),
+                    "{e:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Plays the patient at the holder's page: picks `record` and follows the form
+/// back to the wallet's redirect URI, as a browser would.
+struct Patient {
+    record: String,
+    pages_seen: std::sync::Mutex<Vec<String>>,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// `name`/`value` pairs of the hidden inputs in a page.
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split("name=\"").nth(1)?.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((name.to_string(), unescape(value)))
+        })
+        .collect()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl Interactor for Patient {
+    fn redirect_uri(&self) -> String {
+        "http://127.0.0.1:9/callback".into()
+    }
+    fn authorize(&self, url: String) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let client = no_redirects();
+            let page = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            self.pages_seen.lock().unwrap().push(page.clone());
+            let mut form = hidden_inputs(&page);
+            form.push(("patient".into(), self.record.clone()));
+            let action = url.split('?').next().unwrap().to_string();
+            let resp = client
+                .post(action)
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            resp.headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string)
+                .ok_or_else(|| format!("no redirect ({})", resp.status()))
+        })
+    }
+}
+
+#[tokio::test]
+async fn interaction_fallback_end_to_end() {
+    let sb = sandbox(2, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "interaction", everything()).await;
+    let patient = Arc::new(Patient {
+        record: "h2-ana".into(),
+        pages_seen: Default::default(),
+    });
+    let report = sync(
+        &w,
+        SyncOptions {
+            interactor: Some(patient.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    // She saw both records at the holder, picked hers, and the sync carried on there.
+    let pages = patient.pages_seen.lock().unwrap().clone();
+    assert_eq!(
+        pages.len(),
+        1,
+        "one interaction, at the holder that needs it"
+    );
+    assert!(pages[0].contains("value=\"h2-ana\"") && pages[0].contains("value=\"h2-ana-2\""));
+    let h2 = at(&report, &sb.holders[1]);
+    assert_eq!(h2.status, "synced", "{h2:?}");
+    assert_eq!(h2.patient_id.as_deref(), Some("h2-ana"));
+    assert_eq!(h2.resources, expected(1, "h2-ana") + 1);
+    assert_eq!(at(&report, &sb.holders[0]).status, "synced");
+
+    // Later exchanges of the same ticket succeed without asking again (a
+    // fresh wallet on the same profile, so no cached token helps).
+    drop(w);
+    let w = open(dir.path(), "interaction");
+    let later = sync(&w, SyncOptions::default()).await;
+    assert_eq!(
+        at(&later, &sb.holders[1]).status,
+        "synced",
+        "{:?}",
+        later.outcomes
+    );
+}
+
+/// The engine alone against one holder, to see each OAuth error as the user would.
+struct Direct {
+    engine: Engine,
+    holder: HolderRecord,
+    config: wallet_core::holders::SmartConfig,
+}
+
+async fn direct(w: &Wallet, sb: &Sandbox, i: usize) -> Direct {
+    let holder = w
+        .holder_records()
+        .unwrap()
+        .into_iter()
+        .find(|h| h.fhir_base == sb.holders[i].fhir_base())
+        .unwrap();
+    let config = discover(w.http(), &holder.fhir_base).await.unwrap();
+    let engine = Engine::new(
+        w.http().clone(),
+        Arc::new(w.vault().signing_key().unwrap()),
+        wallet_core::trace::Trace::new(false),
+        Limits::default(),
+    );
+    Direct {
+        engine,
+        holder,
+        config,
+    }
+}
+
+impl Direct {
+    async fn present(
+        &self,
+        ticket: &str,
+        scope: Option<&str>,
+    ) -> Result<wallet_core::engine::Session, ExchangeError> {
+        exchange(
+            &self.engine,
+            &self.holder,
+            &self.config,
+            ticket,
+            None,
+            scope.map(str::to_string),
+            None,
+        )
+        .await
+    }
+}
+
+/// The same ticket with one signature character changed.
+fn tampered(ticket: &str) -> String {
+    let (head, sig) = ticket.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { 'B' } else { 'A' };
+    format!("{head}.{flipped}{}", &sig[1..])
+}
+
+fn oauth(r: Result<wallet_core::engine::Session, ExchangeError>) -> (String, String) {
+    match r {
+        Err(ExchangeError::OAuth { error, advice, .. }) => (error, advice),
+        other => panic!("expected an OAuth error, got {:?}", other.map(|s| s.holder)),
+    }
+}
+
+#[tokio::test]
+async fn every_error_code_becomes_advice() {
+    let sb = sandbox(2, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(dir.path(), "errors");
+    let jkt = w.key_info().unwrap().jkt;
+    for h in &sb.holders {
+        w.add_holder(&h.fhir_base(), None, None).await.unwrap();
+    }
+    let d = direct(&w, &sb, 0).await;
+    let mint = |f: &dyn Fn(&mut MintRequest)| {
+        let mut req = MintRequest::new(TicketType::PatientSelfAccess, Some(jkt.clone()));
+        f(&mut req);
+        sb.issuer.mint(&req).unwrap()
+    };
+    let good = mint(&|_| {});
+    assert!(d.present(&good, None).await.is_ok());
+
+    let cases: Vec<(&str, String, Option<&str>, &str, &str)> = vec![
+        (
+            "expired",
+            mint(&|r| r.lifetime = Some(-60)),
+            None,
+            "invalid_grant",
+            "expired",
+        ),
+        (
+            "bound elsewhere",
+            mint(&|r| r.jkt = Some("A".repeat(43))),
+            None,
+            "invalid_grant",
+            "bound to another key",
+        ),
+        (
+            "other audience",
+            mint(&|r| r.aud = Some(vec!["https://elsewhere.example/fhir".into()])),
+            None,
+            "invalid_grant",
+            "not meant for this holder",
+        ),
+        (
+            "tampered",
+            tampered(&good),
+            None,
+            "invalid_grant",
+            "damaged or forged",
+        ),
+        (
+            "unknown must_understand",
+            mint(&|r| {
+                r.extra_claims = Some(
+                    json!({"must_understand": ["https://example.org/new-rule"]})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                )
+            }),
+            None,
+            "invalid_grant",
+            "cannot enforce",
+        ),
+        (
+            "unknown constraint",
+            mint(&|r| {
+                r.extra_access = Some(
+                    json!({"https://example.org/geofence": {"radius": 5}})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                )
+            }),
+            None,
+            "invalid_grant",
+            "cannot enforce",
+        ),
+        (
+            "nobody matches",
+            mint(&|r| {
+                r.patient = Some(
+                    json!({"resourceType": "Patient", "name": [{"family": "Nobody", "given": ["Nora"]}], "birthDate": "1950-01-01"}),
+                )
+            }),
+            None,
+            "invalid_grant",
+            "No matching patient record",
+        ),
+        (
+            "scope outside the grant",
+            mint(&|r| r.smart_scopes = Some(vec!["patient/Condition.rs".into()])),
+            Some("patient/Immunization.rs"),
+            "invalid_scope",
+            "grants nothing this holder can share",
+        ),
+    ];
+    for (what, ticket, scope, code, advice) in cases {
+        let (error, said) = oauth(d.present(&ticket, scope).await);
+        assert_eq!(error, code, "{what}");
+        assert!(said.contains(advice), "{what}: {said}");
+    }
+
+    // Revoked after it was issued.
+    let revoked = mint(&|_| {});
+    sb.issuer
+        .revoke(&permission_ticket::decode(&revoked).unwrap().ticket.jti)
+        .unwrap();
+    let (error, said) = oauth(d.present(&revoked, None).await);
+    assert_eq!(
+        (error.as_str(), said.contains("revoked")),
+        ("invalid_grant", true),
+        "{said}"
+    );
+
+    // A ticket from an issuer this holder does not trust.
+    let stranger = sandbox::Issuer::start(0).await.unwrap();
+    let foreign = stranger
+        .mint(&MintRequest::new(
+            TicketType::PatientSelfAccess,
+            Some(jkt.clone()),
+        ))
+        .unwrap();
+    let (error, said) = oauth(d.present(&foreign, None).await);
+    assert_eq!(error, "invalid_grant");
+    assert!(
+        said.contains("does not accept this kind of ticket from this issuer"),
+        "{said}"
+    );
+
+    // A type the holder does not take.
+    sb.holders[0].accept_types(vec![TicketType::PatientSelfAccess]);
+    let delegated = sb
+        .issuer
+        .mint(&MintRequest::new(
+            TicketType::PatientDelegatedAccess,
+            Some(jkt.clone()),
+        ))
+        .unwrap();
+    let (error, said) = oauth(d.present(&delegated, None).await);
+    assert_eq!(error, "invalid_grant");
+    assert!(
+        said.contains("does not accept this kind of ticket"),
+        "{said}"
+    );
+
+    // A client id the holder does not know.
+    let mut stranger_client = d.holder.clone();
+    stranger_client.client_id = Some("no-such-client".into());
+    let r = exchange(
+        &d.engine,
+        &stranger_client,
+        &d.config,
+        &good,
+        None,
+        None,
+        None,
+    )
+    .await;
+    let (error, said) = oauth(r);
+    assert_eq!(error, "invalid_client");
+    assert!(said.contains("register"), "{said}");
+
+    // Two records match at the second holder: without someone to ask, it is reported.
+    let d2 = direct(&w, &sb, 1).await;
+    assert!(matches!(
+        d2.present(&good, None).await,
+        Err(ExchangeError::InteractionRequired { .. })
+    ));
+}
+
+#[tokio::test]
+async fn misbehaving_holder_still_syncs_everything() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "faults", everything()).await;
+    sb.holders[0].set_faults(Faults {
+        nonce_every_call: true,
+        rate_limit_every: 9,
+        fail_every: 7,
+        drop_every: 11,
+        truncate_every: 13,
+        expire_tokens_after: 6,
+        ..Default::default()
+    });
+    // One request at a time makes the fault pattern deterministic: no five
+    // consecutive requests can all be hit (7, 9, 11, 13 each exceed 4), so five
+    // tries always suffice, and nothing may be lost.
+    let opts = SyncOptions {
+        limits: Limits {
+            page_size: 10,
+            type_concurrency: 1,
+            ..Limits::default()
+        },
+        ..Default::default()
+    };
+    let report = sync(&w, opts).await;
+    let o = at(&report, &sb.holders[0]);
+    assert_eq!(o.status, "synced", "{o:?}");
+    assert_eq!(
+        o.resources,
+        expected(0, "h1-ana") + 1,
+        "nothing lost to the faults"
+    );
+    let statuses: Vec<Option<u16>> = report.trace.iter().map(|e| e.status).collect();
+    assert!(
+        statuses.contains(&Some(429)) && statuses.contains(&Some(503)),
+        "{statuses:?}"
+    );
+    assert!(
+        report.trace.iter().any(|e| e.error.is_some()),
+        "a dropped connection was retried"
+    );
+    assert!(report.trace.iter().any(|e| {
+        e.status == Some(401)
+            && e.response_headers
+                .iter()
+                .any(|(_, v)| v.contains("use_dpop_nonce"))
+    }));
+    // The token stopped working mid-sync and the ticket was presented again.
+    let exchanges = report
+        .trace
+        .iter()
+        .filter(|e| e.url.ends_with("/token") && e.status == Some(200))
+        .count();
+    assert!(exchanges >= 2, "{exchanges} token exchanges");
+}
+
+#[tokio::test]
+async fn hostile_holders_are_stopped() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "hostile", everything()).await;
+    sb.holders[0].set_faults(Faults {
+        endless_next: true,
+        ..Default::default()
+    });
+    let limits = Limits {
+        max_pages: 40,
+        ..Limits::default()
+    };
+    let report = sync(
+        &w,
+        SyncOptions {
+            limits: limits.clone(),
+            holder: Some(sb.holders[0].fhir_base()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let o = at(&report, &sb.holders[0]);
+    assert_eq!(o.status, "failed");
+    assert!(o.message.contains("more than 40 pages"), "{}", o.message);
+
+    // A 1 GB answer: the wallet stops reading at its limit and says why.
+    sb.holders[0].set_faults(Faults {
+        huge_body_bytes: 1 << 30,
+        ..Default::default()
+    });
+    let report = sync(
+        &w,
+        SyncOptions {
+            holder: Some(sb.holders[0].fhir_base()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let o = at(&report, &sb.holders[0]);
+    assert_eq!(o.status, "failed");
+    assert!(o.message.contains("larger than"), "{}", o.message);
+    let read: usize = report
+        .trace
+        .iter()
+        .filter(|e| {
+            e.error
+                .as_deref()
+                .is_some_and(|m| m.contains("larger than"))
+        })
+        .count();
+    assert!(read >= 1);
+}
+
+#[tokio::test]
+async fn tickets_go_only_where_they_may() {
+    let sb = sandbox(3, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = everything();
+    req.aud = Some(vec![sb.holders[0].fhir_base()]);
+    let (w, _) = wallet_with(&sb, dir.path(), "aud", req).await;
+    let report = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&report, &sb.holders[0]).status, "synced");
+    for h in &sb.holders[1..] {
+        let o = at(&report, h);
+        assert_eq!(o.status, "skipped", "{o:?}");
+        assert!(o.message.contains("not this holder"), "{}", o.message);
+    }
+    // Nothing was sent to the holders the ticket is not for.
+    assert!(
+        !report
+            .trace
+            .iter()
+            .any(|e| e.url.starts_with(&sb.holders[1].fhir_base()) && e.url.ends_with("/token"))
+    );
+}
+
+#[tokio::test]
+async fn an_expired_ticket_stops_its_holders_with_a_clear_message() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = everything();
+    req.lifetime = Some(2);
+    let (w, _) = wallet_with(&sb, dir.path(), "expiry", req).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let report = sync(&w, SyncOptions::default()).await;
+    let o = at(&report, &sb.holders[0]);
+    assert_eq!(o.status, "skipped");
+    assert!(
+        o.message.contains("expired") && o.message.contains("get a new one"),
+        "{}",
+        o.message
+    );
+}
+
+#[tokio::test]
+async fn the_saved_trace_holds_no_secrets() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, jti) = wallet_with(&sb, dir.path(), "trace", everything()).await;
+    let ticket = w.ticket_text(&jti).unwrap();
+
+    let report = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&report, &sb.holders[0]).status, "synced");
+    // Tester mode shows the secrets (here the cached token), so it is the witness
+    // of what must not leak.
+    let shown = sync(
+        &w,
+        SyncOptions {
+            tester_mode: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let token = shown
+        .trace
+        .iter()
+        .flat_map(|e| e.request_headers.iter())
+        .find_map(|(k, v)| {
+            (k == "Authorization").then(|| v.trim_start_matches("DPoP ").to_string())
+        })
+        .unwrap();
+    assert!(token.len() > 10 && !token.contains("redacted"));
+
+    let saved = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
+        .map(|f| f.unwrap().path())
+        .find(|p| p.ends_with("last-trace.json"))
+        .unwrap();
+    let text = std::fs::read_to_string(saved).unwrap();
+    let signature = ticket.rsplit('.').next().unwrap();
+    assert!(
+        !text.contains(signature),
+        "the ticket is not in the saved trace"
+    );
+    assert!(!text.contains(&token), "no access token in the saved trace");
+    assert!(
+        !text.contains("SB-1001"),
+        "the patient's identifiers are not in the saved trace"
+    );
+    // What is shown instead: decoded proofs and assertions, redacted tokens.
+    let entries: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert!(entries.iter().any(|e| {
+        e["jwts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["role"] == "client assertion")
+    }));
+    assert!(text.contains("[redacted]"));
+    assert_eq!(w.last_trace().unwrap().len(), entries.len());
+}
+
+/// Signs in at the sandbox issuer's page and allows.
+struct Allow;
+
+impl Interactor for Allow {
+    fn redirect_uri(&self) -> String {
+        "http://127.0.0.1:9/callback".into()
+    }
+    fn authorize(&self, url: String) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let client = no_redirects();
+            let page = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut form = hidden_inputs(&page);
+            form.push(("decision".into(), "allow".into()));
+            let action = url.split('?').next().unwrap().to_string();
+            let resp = client
+                .post(action)
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            resp.headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string)
+                .ok_or_else(|| format!("no redirect ({})", resp.status()))
+        })
+    }
+}
+
+#[tokio::test]
+async fn onboarding_from_an_issuer_brings_tickets_and_holders() {
+    let sb = sandbox(3, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(dir.path(), "onboard");
+    let report = w.onboard(&sb.issuer.url(), &Allow).await.unwrap();
+    assert_eq!(report.tickets.len(), 1);
+    let ticket = &report.tickets[0].ticket;
+    assert!(ticket.usable, "{:?}", ticket.checks);
+    assert!(
+        ticket.binding.method == "jkt" && ticket.binding.matches_wallet,
+        "bound to this wallet's key: {:?}",
+        ticket.binding
+    );
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let names: Vec<_> = report
+        .holders
+        .iter()
+        .filter_map(|h| h.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Springfield General Hospital",
+            "Lakeside Family Clinic",
+            "Riverside Labs"
+        ]
+    );
+    assert!(
+        report.holders.iter().all(|h| h.client_id.is_some()),
+        "registered at each"
+    );
+
+    let synced = sync(&w, SyncOptions::default()).await;
+    assert_eq!(
+        at(&synced, &sb.holders[0]).status,
+        "synced",
+        "{:?}",
+        synced.outcomes
+    );
+}
+
+#[tokio::test]
+async fn a_holder_that_is_not_there_fails_alone() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "gone", everything()).await;
+    // A holder added while it was up, then gone: its port now refuses connections.
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = gone.local_addr().unwrap().port();
+    drop(gone);
+    let mut record = HolderRecord::new(format!("http://127.0.0.1:{port}/fhir"));
+    record.client_id = Some("c".into());
+    w.save_holder(record).unwrap();
+    let report = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&report, &sb.holders[0]).status, "synced");
+    let o = report
+        .outcomes
+        .iter()
+        .find(|o| o.fhir_base.contains(&port.to_string()))
+        .unwrap();
+    assert_eq!(o.status, "failed");
+    assert!(o.message.contains("SMART configuration"), "{}", o.message);
+}
