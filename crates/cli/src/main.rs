@@ -37,6 +37,31 @@ enum Command {
     /// Tickets: inspect, import, list, remove.
     #[command(subcommand)]
     Ticket(TicketCommand),
+    /// Data holders: add, list, remove.
+    #[command(subcommand)]
+    Holder(HolderCommand),
+    /// Present tickets to holders and download the patient's records.
+    Sync {
+        /// Only this ticket (its jti).
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Only this holder (its FHIR base URL).
+        #[arg(long)]
+        holder: Option<String>,
+        /// When a holder needs the patient to confirm their record, open the browser for it.
+        #[arg(long)]
+        interactive: bool,
+        /// Show secrets in the printed trace (never saved to a file).
+        #[arg(long)]
+        tester: bool,
+    },
+    /// The last sync's HTTP exchanges, secrets redacted.
+    Trace,
+    /// Get tickets from an issuer (sign in there in the browser) and add the holders it names.
+    Onboard {
+        /// The issuer's base URL (where `.well-known/smart-configuration` lives).
+        issuer: String,
+    },
     /// Run an issuer and data holders on loopback until stopped; prints one JSON line when ready.
     Sandbox {
         /// How many data holders.
@@ -61,6 +86,24 @@ enum Command {
 enum KeyCommand {
     /// Show the key's thumbprint (the `jkt` issuers bind tickets to) and public JWK.
     Show,
+}
+
+#[derive(Subcommand)]
+enum HolderCommand {
+    /// Add a holder by its FHIR base URL; registers this wallet there when the holder allows.
+    Add {
+        fhir_base: String,
+        /// A client id you were given, instead of registering.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// A name to show for it.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List holders and what each supports.
+    List,
+    /// Forget a holder.
+    Remove { fhir_base: String },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +181,90 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
     let wallet = Wallet::open(WalletOptions::from_env(cli.profile)?)?;
     match cli.command {
         Command::Sandbox { .. } => unreachable!("handled above"),
+        Command::Holder(HolderCommand::Add {
+            fhir_base,
+            client_id,
+            name,
+        }) => {
+            out.holders(&[wallet.add_holder(&fhir_base, client_id, name).await?]);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Holder(HolderCommand::List) => {
+            out.holders(&wallet.holders().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Holder(HolderCommand::Remove { fhir_base }) => {
+            wallet.remove_holder(&fhir_base)?;
+            out.removed(&fhir_base);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync {
+            ticket,
+            holder,
+            interactive,
+            tester,
+        } => {
+            let interactor: Option<
+                std::sync::Arc<dyn wallet_core::engine::interaction::Interactor>,
+            > = if interactive {
+                let i = wallet_core::engine::interaction::LoopbackInteractor::bind()
+                    .await
+                    .map_err(|e| {
+                        WalletError::Invalid(format!(
+                            "cannot listen for the holder's redirect: {e}"
+                        ))
+                    })?;
+                Some(std::sync::Arc::new(i))
+            } else {
+                None
+            };
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let show = !out.json;
+            let printer = tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    if show {
+                        output::progress(&e);
+                    }
+                }
+            });
+            let opts = wallet_core::SyncOptions {
+                ticket,
+                holder,
+                interactor,
+                tester_mode: tester,
+                ..Default::default()
+            };
+            let report = wallet.sync(opts, Some(tx)).await;
+            let _ = printer.await;
+            let report = report?;
+            out.sync(&report);
+            if tester {
+                out.trace(&report.trace);
+            }
+            let all_ok = report
+                .outcomes
+                .iter()
+                .all(|o| o.status == "synced" || o.status == "skipped");
+            Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Onboard { issuer } => {
+            let i = wallet_core::engine::interaction::LoopbackInteractor::bind()
+                .await
+                .map_err(|e| {
+                    WalletError::Invalid(format!("cannot listen for the issuer's redirect: {e}"))
+                })?;
+            let report = wallet.onboard(&issuer, &i).await?;
+            out.onboard(&report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Trace => {
+            out.trace(&wallet.last_trace()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Key(KeyCommand::Show) => {
             out.key(&wallet.key_info()?);
             Ok(ExitCode::SUCCESS)

@@ -3,8 +3,22 @@
 use std::process::ExitCode;
 
 use serde::Serialize;
+use wallet_core::holders::HolderView;
+use wallet_core::onboard::OnboardReport;
+use wallet_core::trace::TraceEntry;
 use wallet_core::view::{TicketSummary, TicketView};
-use wallet_core::{ImportResult, KeyInfo, WalletError};
+use wallet_core::{ImportResult, KeyInfo, SyncEvent, SyncReport, WalletError};
+
+/// One progress line on standard error.
+pub fn progress(e: &SyncEvent) {
+    match (e.stage.as_str(), &e.resource_type) {
+        ("download", Some(t)) => eprintln!(
+            "{}: {} pages, {} records (now {t})",
+            e.holder, e.pages, e.resources
+        ),
+        (stage, _) => eprintln!("{}: {stage}", e.holder),
+    }
+}
 
 pub struct Out {
     pub json: bool,
@@ -162,6 +176,104 @@ impl Out {
         }
     }
 
+    pub fn holders(&self, holders: &[HolderView]) {
+        if self.json {
+            print_json(&holders);
+            return;
+        }
+        if holders.is_empty() {
+            println!("no holders yet: add one with `tw holder add <fhir-base>`");
+        }
+        for h in holders {
+            println!(
+                "{}{}",
+                h.fhir_base,
+                h.name
+                    .as_deref()
+                    .map(|n| format!("  ({n})"))
+                    .unwrap_or_default()
+            );
+            println!(
+                "  token exchange: {}   DPoP: {}   interaction page: {}   client id: {}",
+                yes(h.token_exchange),
+                yes(h.dpop),
+                yes(h.authorize),
+                h.client_id.as_deref().unwrap_or("none")
+            );
+            if !h.ticket_types.is_empty() {
+                let short: Vec<&str> = h
+                    .ticket_types
+                    .iter()
+                    .map(|t| t.rsplit('/').next().unwrap_or(t))
+                    .collect();
+                println!("  ticket types: {}", short.join(", "));
+            }
+            for p in &h.problems {
+                println!("  ! {p}");
+            }
+        }
+    }
+
+    pub fn sync(&self, report: &SyncReport) {
+        if self.json {
+            print_json(&report.outcomes);
+            return;
+        }
+        for o in &report.outcomes {
+            println!("{:<17} {}  {}", o.status, o.fhir_base, o.message);
+            for t in &o.by_type {
+                println!("                    {:>6}  {}", t.count, t.resource_type);
+            }
+        }
+    }
+
+    pub fn trace(&self, entries: &[TraceEntry]) {
+        if self.json {
+            print_json(&entries);
+            return;
+        }
+        if entries.is_empty() {
+            println!("no exchanges recorded: run `tw sync` first");
+        }
+        for e in entries {
+            let status = e
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "---".into());
+            println!("{status} {:>5} ms  {} {}", e.millis, e.method, e.url);
+            if let Some(err) = &e.error {
+                println!("        error: {err}");
+            }
+            for j in &e.jwts {
+                println!(
+                    "        {}: {}",
+                    j["role"].as_str().unwrap_or("jwt"),
+                    j["claims"]
+                );
+            }
+            if let Some(body) = &e.request_body {
+                println!("        sent: {body}");
+            }
+            if let Some(r) = &e.response {
+                println!("        got:  {r}");
+            }
+        }
+    }
+
+    pub fn onboard(&self, report: &OnboardReport) {
+        if self.json {
+            print_json(report);
+            return;
+        }
+        for r in &report.tickets {
+            self.imported(r);
+        }
+        self.holders(&report.holders);
+        for p in &report.problems {
+            println!("! {p}");
+        }
+    }
+
     pub fn removed(&self, jti: &str) {
         if self.json {
             print_json(&serde_json::json!({ "removed": jti }));
@@ -169,4 +281,8 @@ impl Out {
             println!("removed {jti}");
         }
     }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
 }

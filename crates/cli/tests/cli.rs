@@ -283,3 +283,88 @@ async fn sandbox_prints_a_ready_line_and_serves_until_stopped() {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn holders_sync_and_trace() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let tw = Tw::new("sync");
+    let (_, key) = tw.json(&["key", "show"]).await;
+    let ticket = sb
+        .issuer
+        .mint(&MintRequest::new(
+            TicketType::PatientSelfAccess,
+            Some(key["jkt"].as_str().unwrap().into()),
+        ))
+        .unwrap();
+    assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+
+    let h1 = sb.holders[0].fhir_base();
+    let h2 = sb.holders[1].fhir_base();
+    for h in [&h1, &h2] {
+        let (ok, added) = tw.json(&["holder", "add", h]).await;
+        assert!(ok, "{added}");
+        assert_eq!(added[0]["fhir_base"], h.as_str());
+        assert_eq!(added[0]["token_exchange"], true);
+        assert_eq!(added[0]["dpop"], true);
+        assert!(added[0]["client_id"].is_string(), "registered: {added}");
+    }
+    let (_, listed) = tw.json(&["holder", "list"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    // One holder needs the patient to confirm her record: without --interactive
+    // the sync says so and exits non-zero, having synced the other.
+    let (ok, outcomes) = tw.json(&["sync"]).await;
+    assert!(!ok);
+    let by_base = |b: &str| {
+        outcomes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["fhir_base"] == b)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_base(&h1)["status"], "synced");
+    assert!(by_base(&h1)["resources"].as_u64().unwrap() > 10);
+    assert_eq!(by_base(&h2)["status"], "needs_interaction");
+
+    let (ok, outcomes) = tw.json(&["sync", "--holder", &h1]).await;
+    assert!(ok, "{outcomes}");
+    assert_eq!(outcomes.as_array().unwrap().len(), 1);
+
+    // The people-facing output: one line per holder, counts per type.
+    let text = tw.run(&["sync", "--holder", &h1], None).await;
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains("synced") && stdout.contains("Observation"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&text.stderr).contains("done"),
+        "progress on stderr"
+    );
+
+    let (ok, trace) = tw.json(&["trace"]).await;
+    assert!(ok);
+    let entries = trace.as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["url"].as_str().unwrap().contains("/Observation"))
+    );
+    let text = trace.to_string();
+    assert!(!text.contains(&ticket), "no ticket in the trace");
+
+    let (ok, _) = tw.json(&["holder", "remove", &h2]).await;
+    assert!(ok);
+    let (ok, err) = tw.json(&["holder", "remove", &h2]).await;
+    assert!(!ok);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not one of")
+    );
+}
