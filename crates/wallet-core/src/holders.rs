@@ -282,3 +282,70 @@ pub fn filter_excludes(
         described.join(" or ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use permission_ticket::model::DataHolderFilter;
+    use serde_json::json;
+
+    fn holder(org: serde_json::Value) -> HolderRecord {
+        let mut h = HolderRecord::new("https://h.example/fhir".into());
+        h.organization = Some(org);
+        h
+    }
+
+    fn org_filter(system: &str, value: &str) -> DataHolderFilter {
+        let o = permission_ticket::model::OrganizationRef {
+            display: Some("Springfield General".into()),
+            identifier: vec![permission_ticket::fhir::Identifier {
+                system: Some(system.into()),
+                value: Some(value.into()),
+            }],
+        };
+        DataHolderFilter::Organization {
+            organizations: vec![o],
+        }
+    }
+
+    #[test]
+    fn data_holder_filter_decides_only_on_what_is_known() {
+        let npi = "http://hl7.org/fhir/sid/us-npi";
+        let springfield = holder(
+            json!({ "name": "Springfield General", "identifier": [{ "system": npi, "value": "111" }],
+                                         "address": [{ "state": "IL", "country": "US" }] }),
+        );
+        // The same NPI: in. Another NPI: out, with the allowed one named.
+        assert_eq!(
+            filter_excludes(&[org_filter(npi, "111")], &springfield),
+            None
+        );
+        let out = filter_excludes(&[org_filter(npi, "222")], &springfield).unwrap_or_default();
+        assert!(out.contains("Springfield General"), "{out}");
+        // Entries combine by OR: a matching jurisdiction lets it in.
+        let illinois = DataHolderFilter::Jurisdiction {
+            country: Some("US".into()),
+            state: Some("IL".into()),
+        };
+        assert_eq!(
+            filter_excludes(&[org_filter(npi, "222"), illinois], &springfield),
+            None
+        );
+        let texas = DataHolderFilter::Jurisdiction {
+            country: Some("US".into()),
+            state: Some("TX".into()),
+        };
+        assert!(
+            filter_excludes(std::slice::from_ref(&texas), &springfield)
+                .is_some_and(|m| m.contains("TX"))
+        );
+        // Nothing known about the holder: the wallet tries and the holder decides.
+        assert_eq!(
+            filter_excludes(
+                &[texas],
+                &HolderRecord::new("https://x.example/fhir".into())
+            ),
+            None
+        );
+    }
+}

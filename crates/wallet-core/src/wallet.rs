@@ -187,11 +187,42 @@ impl Wallet {
     }
 
     /// Every holder, with what its configuration says now.
+    /// Every holder, with what its configuration says now and why any kept
+    /// ticket cannot be used there.
     pub async fn holders(&self) -> Result<Vec<crate::holders::HolderView>, WalletError> {
+        let mut tickets = Vec::new();
+        for entry in self.vault.list_tickets()? {
+            if let Ok(d) = self
+                .vault
+                .load_ticket(&entry.jti)
+                .map_err(WalletError::from)
+                .and_then(|t| Ok(permission_ticket::decode(&t)?))
+            {
+                tickets.push(d.ticket);
+            }
+        }
+        let records = self.holder_records()?;
+        let configs = futures_util::future::join_all(
+            records
+                .iter()
+                .map(|r| crate::holders::discover(&self.http, &r.fhir_base)),
+        )
+        .await;
         let mut out = Vec::new();
-        for record in self.holder_records()? {
-            let config = crate::holders::discover(&self.http, &record.fhir_base).await;
-            out.push(crate::holders::view(&record, config.as_ref()));
+        for (record, config) in records.iter().zip(configs) {
+            let mut view = crate::holders::view(record, config.as_ref());
+            if let Ok(config) = &config {
+                for t in &tickets {
+                    for p in crate::holders::ticket_problems(t, record, config) {
+                        view.problems.push(format!(
+                            "{} ticket {}: {p}",
+                            t.ticket_type.label(),
+                            t.jti
+                        ));
+                    }
+                }
+            }
+            out.push(view);
         }
         Ok(out)
     }

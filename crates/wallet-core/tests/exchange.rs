@@ -737,6 +737,17 @@ async fn tickets_go_only_where_they_may() {
             .iter()
             .any(|e| e.url.starts_with(&sb.holders[1].fhir_base()) && e.url.ends_with("/token"))
     );
+    // The holder list says the same before any sync.
+    let views = w.holders().await.unwrap();
+    assert!(views[0].problems.is_empty(), "{:?}", views[0].problems);
+    assert!(
+        views[1]
+            .problems
+            .iter()
+            .any(|p| p.contains("not this holder")),
+        "{:?}",
+        views[1].problems
+    );
 }
 
 #[tokio::test]
