@@ -115,6 +115,11 @@ impl Sandbox {
                 .collect(),
         );
         let app: Router = app;
+        // Answers go out as written, as a production server's would; Nagle's
+        // algorithm would hold back the tail of every page.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("sandbox stopped: {e}");

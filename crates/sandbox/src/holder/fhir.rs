@@ -321,22 +321,22 @@ pub async fn search(
             .map(|&i| (&s.data.resources[i], &*s.raw[i]))
             .collect()
     };
+    // Looked up once, not once per resource.
+    let (category, code, date) = (
+        params.get("category"),
+        params.get("code"),
+        params.get("date"),
+    );
     let matches: Vec<(&Value, &RawValue)> = pool
         .into_iter()
         .filter(|(r, _)| scopes.iter().any(|sc| scope_allows(sc, r)))
         .filter(|(r, _)| within_period(r, &grant.data_period))
         .filter(|(r, _)| {
-            params
-                .get("category")
-                .is_none_or(|vals| vals.iter().all(|v| token_matches(categories(r), v)))
+            category.is_none_or(|vals| vals.iter().all(|v| token_matches(categories(r), v)))
         })
+        .filter(|(r, _)| code.is_none_or(|vals| vals.iter().all(|v| token_matches(codes(r), v))))
         .filter(|(r, _)| {
-            params
-                .get("code")
-                .is_none_or(|vals| vals.iter().all(|v| token_matches(codes(r), v)))
-        })
-        .filter(|(r, _)| {
-            params.get("date").is_none_or(|vals| {
+            date.is_none_or(|vals| {
                 vals.iter()
                     .all(|v| date_matches(designated_date(r).as_deref(), v))
             })
