@@ -22,6 +22,10 @@ pub enum VaultError {
     DamagedIndex { path: String, reason: String },
     #[error("profile name `{0}` is not allowed: use letters, digits, `-` and `_`")]
     BadProfile(String),
+    #[error(
+        "the record database exists but its key is missing from the keyring; the database was left untouched"
+    )]
+    MissingDatabaseKey,
 }
 
 impl VaultError {
@@ -38,6 +42,7 @@ impl VaultError {
             Self::DataDir { .. } => "data_dir",
             Self::DamagedIndex { .. } => "damaged_index",
             Self::BadProfile(_) => "bad_profile",
+            Self::MissingDatabaseKey => "missing_database_key",
         }
     }
 }

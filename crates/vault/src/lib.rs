@@ -118,6 +118,29 @@ impl Vault {
         }
     }
 
+    /// The key of the profile's encrypted record database: 32 random bytes,
+    /// kept next to the signing key. With `create`, made and stored when there
+    /// is none; without, a missing key is an error (a database whose key is
+    /// gone must never be given a new one).
+    pub fn database_key(&self, create: bool) -> Result<DatabaseKey, VaultError> {
+        let entry = self.entry("records-key")?;
+        match entry.get_secret() {
+            Ok(bytes) if bytes.len() == 32 => Ok(DatabaseKey(bytes)),
+            Ok(bytes) => Err(VaultError::DamagedKey(format!(
+                "the record database key has {} bytes, not 32",
+                bytes.len()
+            ))),
+            Err(keyring_core::Error::NoEntry) if !create => Err(VaultError::MissingDatabaseKey),
+            Err(keyring_core::Error::NoEntry) => {
+                let mut bytes = vec![0u8; 32];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+                entry.set_secret(&bytes)?;
+                Ok(DatabaseKey(bytes))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Saves a ticket (the compact JWS) and lists it. A ticket with the same
     /// `jti` is recognised and kept as it was.
     pub fn save_ticket(
@@ -193,6 +216,27 @@ fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
     }
     Ok(())
+}
+
+/// The record database's key. Its `Debug` shows nothing of it.
+pub struct DatabaseKey(Vec<u8>);
+
+impl DatabaseKey {
+    /// For SQLCipher's `PRAGMA key = "x'…'"`.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A key that is not this profile's, to show what a wrong key does.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes.to_vec())
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey([redacted])")
+    }
 }
 
 #[cfg(test)]

@@ -120,3 +120,24 @@ fn keyutils_child() {
     assert_eq!(again.signing_key().unwrap().jkt(), jkt);
     assert_eq!(again.load_ticket("k1").unwrap(), "a.b.c");
 }
+
+#[test]
+fn the_record_database_key_is_made_once_and_never_remade() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = unique("dbkey");
+    let vault = open(dir.path(), &profile, Backend::SecretService);
+    // Without permission to create, a missing key is an error, not a new key.
+    assert!(matches!(
+        vault.database_key(false),
+        Err(vault::VaultError::MissingDatabaseKey)
+    ));
+    let made = vault.database_key(true).unwrap().hex();
+    assert_eq!(made.len(), 64);
+    let again = open(dir.path(), &profile, Backend::SecretService);
+    assert_eq!(again.database_key(false).unwrap().hex(), made);
+    assert_eq!(again.database_key(true).unwrap().hex(), made);
+    assert_eq!(
+        format!("{:?}", again.database_key(false).unwrap()),
+        "DatabaseKey([redacted])"
+    );
+}
