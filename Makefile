@@ -9,7 +9,7 @@ SHELL := /bin/bash
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CARGO ?= cargo
 APP_FEATURES := --features custom-protocol
-SYSTEM_PACKAGES := build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev \
+SYSTEM_PACKAGES := build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev libssl-dev \
 	xvfb xauth x11-utils webkit2gtk-driver dbus gnome-keyring keyutils imagemagick
 MOBILE_TARGETS := aarch64-linux-android aarch64-apple-ios
 # Crates that compile no C, so they can be checked for mobile targets without an NDK or Xcode.

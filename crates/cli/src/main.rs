@@ -54,6 +54,9 @@ enum Command {
         /// Show secrets in the printed trace (never saved to a file).
         #[arg(long)]
         tester: bool,
+        /// Fetch everything but leave the stored records as they are.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// The last sync's HTTP exchanges, secrets redacted.
     Trace,
@@ -203,6 +206,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             holder,
             interactive,
             tester,
+            dry_run,
         } => {
             let interactor: Option<
                 std::sync::Arc<dyn wallet_core::engine::interaction::Interactor>,
@@ -232,6 +236,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
                 holder,
                 interactor,
                 tester_mode: tester,
+                dry_run,
                 ..Default::default()
             };
             let report = wallet.sync(opts, Some(tx)).await;
@@ -316,32 +321,42 @@ async fn run_sandbox(config: sandbox::SandboxConfig) -> Result<ExitCode, WalletE
         .map_err(|e| WalletError::Invalid(format!("the sandbox could not start: {e}")))?;
     let ready =
         serde_json::to_string(&sb.ready()).map_err(|e| WalletError::Invalid(e.to_string()))?;
+    // Listen for the stop signals before saying "ready": a script may send one at once.
+    let stop = stopped();
     println!("{ready}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    stopped().await;
+    stop.await;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, not when it is first awaited.
 #[cfg(unix)]
-async fn stopped() {
+fn stopped() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn stopped() {
-    let _ = tokio::signal::ctrl_c().await;
+fn stopped() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// `-` reads standard input, `@path` reads a file, anything else is the value itself.

@@ -368,3 +368,88 @@ async fn holders_sync_and_trace() {
             .contains("not one of")
     );
 }
+
+/// A `tw sync` killed (SIGKILL) while one holder is still answering leaves
+/// the store consistent: the finished holder's set whole, the other absent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_sync_leaves_a_consistent_store() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let tw = Tw::new("kill");
+    let (_, key) = tw.json(&["key", "show"]).await;
+    let ticket = sb
+        .issuer
+        .mint(&MintRequest::new(
+            TicketType::PatientSelfAccess,
+            Some(key["jkt"].as_str().unwrap().into()),
+        ))
+        .unwrap();
+    assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+    let (fast, slow) = (sb.holders[0].fhir_base(), sb.holders[2].fhir_base());
+    assert!(tw.json(&["holder", "add", &fast]).await.0);
+    assert!(tw.json(&["holder", "add", &slow]).await.0);
+    sb.holders[2].set_faults(sandbox::Faults {
+        latency_ms: 30_000,
+        ..Default::default()
+    });
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
+        .args(["sync"])
+        .env("TW_DATA_DIR", tw.data.path())
+        .env("TW_PROFILE", &tw.profile)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wallet = wallet_core::Wallet::open(wallet_core::WalletOptions {
+        profile: tw.profile.clone(),
+        data_dir: tw.data.path().into(),
+        backend: vault::Backend::SecretService,
+    })
+    .unwrap();
+    let stored = |w: &wallet_core::Wallet, base: &str| {
+        w.record_store()
+            .unwrap()
+            .counts()
+            .unwrap()
+            .iter()
+            .filter(|c| c.holder == base)
+            .map(|c| c.count)
+            .sum::<usize>()
+    };
+    let started = std::time::Instant::now();
+    while stored(&wallet, &fast) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the fast holder never landed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let after_kill = stored(&wallet, &fast);
+    assert_eq!(
+        stored(&wallet, &slow),
+        0,
+        "nothing half-written for the holder cut off"
+    );
+    // The fast holder's set is whole: a complete sync later finds the same.
+    sb.holders[2].set_faults(sandbox::Faults::default());
+    let (ok, outcomes) = tw.json(&["sync"]).await;
+    assert!(ok, "{outcomes}");
+    assert_eq!(stored(&wallet, &fast), after_kill);
+    assert!(stored(&wallet, &slow) > 0);
+    let fast_outcome = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["fhir_base"] == fast.as_str())
+        .unwrap();
+    assert_eq!(
+        fast_outcome["resources"].as_u64().unwrap() as usize,
+        after_kill
+    );
+    assert_eq!(fast_outcome["removed"], 0);
+}

@@ -22,6 +22,8 @@ pub enum WalletError {
     NoTicketFound,
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl WalletError {
@@ -44,6 +46,7 @@ impl WalletError {
             Self::Fetch { .. } => "network",
             Self::NoTicketFound => "no_ticket_found",
             Self::Invalid(_) => "invalid_input",
+            Self::Store(e) => e.code(),
         }
     }
 

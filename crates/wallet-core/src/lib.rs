@@ -11,6 +11,7 @@ pub mod issuer;
 mod jsonfile;
 pub mod onboard;
 pub mod proofs;
+pub mod store;
 pub mod sync;
 pub mod trace;
 pub mod view;

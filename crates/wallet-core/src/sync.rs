@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use ts_rs::TS;
@@ -42,6 +41,8 @@ pub struct SyncOptions {
     pub limits: Limits,
     /// Show secrets in the trace.
     pub tester_mode: bool,
+    /// Fetch everything but leave the record store as it is (a tester's dry run).
+    pub dry_run: bool,
 }
 
 /// Progress for the UI and the command line.
@@ -82,6 +83,9 @@ pub struct HolderOutcome {
     #[ts(type = "number")]
     pub pages: usize,
     pub by_type: Vec<TypeCount>,
+    /// Records this holder had sent before and no longer returns (they are gone from the store).
+    #[ts(type = "number")]
+    pub removed: usize,
 }
 
 /// One downloaded resource and where it came from.
@@ -117,6 +121,7 @@ fn outcome(
         resources: 0,
         pages: 0,
         by_type: Vec::new(),
+        removed: 0,
     }
 }
 
@@ -166,17 +171,6 @@ impl Wallet {
             limits: opts.limits.clone(),
             tokens: self.tokens().clone(),
         };
-        let emit = |holder: &str, stage: &str| {
-            if let Some(tx) = &events {
-                let _ = tx.send(SyncEvent {
-                    holder: holder.into(),
-                    stage: stage.into(),
-                    resource_type: None,
-                    pages: 0,
-                    resources: 0,
-                });
-            }
-        };
         let mut report = SyncReport::default();
         let mut holders = self.holder_records()?;
         if let Some(only) = &opts.holder {
@@ -204,128 +198,108 @@ impl Wallet {
             ));
         }
 
+        // Opened first: a store that cannot be opened stops the sync before anything is fetched.
+        let store = Arc::new(std::sync::Mutex::new(self.record_store()?));
         let concurrency = opts.concurrency.unwrap_or(16).max(1);
         let redirect_uri = opts
             .interactor
             .as_ref()
             .map(|i| i.redirect_uri())
             .unwrap_or_else(|| "http://127.0.0.1/callback".into());
-        // Every holder's configuration at once: one slow holder does not hold up the rest.
-        let configs: Vec<_> = futures_util::stream::iter(holders.iter().map(|h| {
-            emit(&h.fhir_base, "discovery");
-            discover(self.http(), &h.fhir_base)
-        }))
-        .buffered(concurrency)
-        .collect()
-        .await;
-        let mut jobs = Vec::new();
-        for (holder, config) in holders.iter_mut().zip(configs) {
-            let config = match config {
-                Ok(c) => c,
+        // One task per holder, from discovery to its last page: a slow or
+        // silent holder holds up nobody else.
+        let limit = Arc::new(Semaphore::new(concurrency));
+        let tickets = Arc::new(tickets);
+        let mut set = tokio::task::JoinSet::new();
+        for holder in holders {
+            let (engine, limit, events, tickets) = (
+                engine.clone(),
+                limit.clone(),
+                events.clone(),
+                tickets.clone(),
+            );
+            let (interactor, redirect_uri) = (opts.interactor.clone(), redirect_uri.clone());
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                holder_sync(
+                    &engine,
+                    holder,
+                    &tickets,
+                    &redirect_uri,
+                    interactor.as_deref(),
+                    events,
+                )
+                .await
+            });
+        }
+        // Each holder's records are stored as soon as it finishes, in a
+        // transaction of their own: an interrupted sync keeps every holder
+        // either as it was or as it is now.
+        while let Some(done) = set.join_next().await {
+            let done = match done {
+                Ok(d) => d,
                 Err(e) => {
-                    report.outcomes.push(outcome(
-                        holder,
-                        None,
-                        "failed",
-                        format!("could not read its SMART configuration: {e}"),
-                    ));
+                    tracing::error!("a holder's sync task failed: {e}");
                     continue;
                 }
             };
-            if !config.token_exchange() {
-                report.outcomes.push(outcome(
-                    holder,
-                    None,
-                    "skipped",
-                    "it does not accept Permission Tickets",
-                ));
-                continue;
+            if let Some(h) = done.registered
+                && let Err(e) = self.save_holder(h)
+            {
+                tracing::warn!("could not save a holder's registration: {e}");
             }
-            if holder.client_id.is_none() {
-                emit(&holder.fhir_base, "registration");
-                match crate::engine::register(&engine, holder, &config, &redirect_uri).await {
-                    Ok(id) => {
-                        holder.client_id = Some(id);
-                        holder.client_id_source = Some("registered".into());
-                        holder.redirect_uri = Some(redirect_uri.clone());
-                        self.save_holder(holder.clone())?;
+            for (mut o, records) in done.results {
+                let mut records = records;
+                if o.status == "synced"
+                    && !opts.dry_run
+                    && let Some(jti) = o.ticket_jti.clone()
+                {
+                    // SQLite work goes to a blocking thread: the holders still
+                    // downloading keep the async workers.
+                    let (store, base) = (store.clone(), o.fhir_base.clone());
+                    let written = tokio::task::spawn_blocking(move || {
+                        let fetched_at = records.first().map(|r| r.fetched_at).unwrap_or_else(now);
+                        let mine: Vec<&crate::engine::Record> =
+                            records.iter().map(|r| &r.resource).collect();
+                        let result = store
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .replace(&base, &jti, fetched_at, &mine);
+                        drop(mine);
+                        (result, records)
+                    })
+                    .await;
+                    let result = match written {
+                        Ok((result, back)) => {
+                            records = back;
+                            result.map_err(|e| e.to_string())
+                        }
+                        Err(e) => {
+                            records = Vec::new();
+                            Err(e.to_string())
+                        }
+                    };
+                    match result {
+                        Ok(r) => {
+                            o.removed = r.removed;
+                            if r.removed > 0 {
+                                o.message = format!(
+                                    "{}; {} no longer returned by the holder, removed",
+                                    o.message, r.removed
+                                );
+                            }
+                        }
+                        Err(e) => {
+                            o.status = "failed".into();
+                            o.message = format!(
+                                "downloaded {} records but could not store them: {e}",
+                                o.resources
+                            );
+                        }
                     }
-                    Err(e) => {
-                        report
-                            .outcomes
-                            .push(outcome(holder, None, "failed", e.to_string()));
-                        continue;
-                    }
                 }
-            }
-            for d in &tickets {
-                let t = &d.ticket;
-                if t.exp <= now() {
-                    report.outcomes.push(outcome(
-                        holder,
-                        Some(&t.jti),
-                        "skipped",
-                        format!(
-                            "the ticket expired on {}: get a new one from its issuer",
-                            permission_ticket::human_time(t.exp)
-                        ),
-                    ));
-                    continue;
-                }
-                if !holder.hinted_tickets.is_empty() && !holder.hinted_tickets.contains(&t.jti) {
-                    report.outcomes.push(outcome(
-                        holder,
-                        Some(&t.jti),
-                        "skipped",
-                        "its issuer gave other tickets for this holder",
-                    ));
-                    continue;
-                }
-                let problems = ticket_problems(t, holder, &config);
-                if !problems.is_empty() {
-                    report.outcomes.push(outcome(
-                        holder,
-                        Some(&t.jti),
-                        "skipped",
-                        problems.join("; "),
-                    ));
-                    continue;
-                }
-                let scopes: Vec<String> =
-                    t.access.scopes().iter().map(ToString::to_string).collect();
-                jobs.push(Job {
-                    holder: holder.clone(),
-                    config: config.clone(),
-                    ticket: d.compact.clone(),
-                    jti: t.jti.clone(),
-                    bound_jkt: match &t.presenter_binding {
-                        Some(permission_ticket::PresenterBinding::Jkt { jkt }) => Some(jkt.clone()),
-                        _ => None,
-                    },
-                    scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
-                });
-            }
-        }
-
-        let limit = Arc::new(Semaphore::new(concurrency));
-        let mut set = tokio::task::JoinSet::new();
-        for job in jobs {
-            let engine = engine.clone();
-            let limit = limit.clone();
-            let events = events.clone();
-            let interactor = opts.interactor.clone();
-            set.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                run_job(&engine, job, interactor.as_deref(), events).await
-            });
-        }
-        while let Some(done) = set.join_next().await {
-            match done {
-                Ok((o, records)) => {
-                    report.outcomes.push(o);
-                    report.records.extend(records);
-                }
-                Err(e) => tracing::error!("a holder's sync task failed: {e}"),
+                report.outcomes.push(o);
+                report.records.extend(records);
             }
         }
         report
@@ -338,6 +312,118 @@ impl Wallet {
         }
         Ok(report)
     }
+}
+
+/// What one holder's task brings back.
+struct HolderDone {
+    /// The holder with its new client id, when this sync registered there.
+    registered: Option<HolderRecord>,
+    results: Vec<(HolderOutcome, Vec<SyncedRecord>)>,
+}
+
+/// Discovery, registration when needed, then every ticket that may be used here.
+async fn holder_sync(
+    engine: &Engine,
+    mut holder: HolderRecord,
+    tickets: &[permission_ticket::DecodedTicket],
+    redirect_uri: &str,
+    interactor: Option<&dyn Interactor>,
+    events: Option<mpsc::UnboundedSender<SyncEvent>>,
+) -> HolderDone {
+    let emit = |stage: &str| {
+        if let Some(tx) = &events {
+            let _ = tx.send(SyncEvent {
+                holder: holder.fhir_base.clone(),
+                stage: stage.into(),
+                resource_type: None,
+                pages: 0,
+                resources: 0,
+            });
+        }
+    };
+    let mut done = HolderDone {
+        registered: None,
+        results: Vec::new(),
+    };
+    let finish = |o: HolderOutcome| (o, Vec::new());
+    emit("discovery");
+    let config = match discover(&engine.http, &holder.fhir_base).await {
+        Ok(c) => c,
+        Err(e) => {
+            emit("done");
+            done.results.push(finish(outcome(
+                &holder,
+                None,
+                "failed",
+                format!("could not read its SMART configuration: {e}"),
+            )));
+            return done;
+        }
+    };
+    if !config.token_exchange() {
+        emit("done");
+        done.results.push(finish(outcome(
+            &holder,
+            None,
+            "skipped",
+            "it does not accept Permission Tickets",
+        )));
+        return done;
+    }
+    if holder.client_id.is_none() {
+        emit("registration");
+        match crate::engine::register(engine, &holder, &config, redirect_uri).await {
+            Ok(id) => {
+                holder.client_id = Some(id);
+                holder.client_id_source = Some("registered".into());
+                holder.redirect_uri = Some(redirect_uri.to_string());
+                done.registered = Some(holder.clone());
+            }
+            Err(e) => {
+                emit("done");
+                done.results
+                    .push(finish(outcome(&holder, None, "failed", e.to_string())));
+                return done;
+            }
+        }
+    }
+    for d in tickets {
+        let t = &d.ticket;
+        let skip = if t.exp <= now() {
+            Some(format!(
+                "the ticket expired on {}: get a new one from its issuer",
+                permission_ticket::human_time(t.exp)
+            ))
+        } else if !holder.hinted_tickets.is_empty() && !holder.hinted_tickets.contains(&t.jti) {
+            Some("its issuer gave other tickets for this holder".to_string())
+        } else {
+            let problems = ticket_problems(t, &holder, &config);
+            (!problems.is_empty()).then(|| problems.join("; "))
+        };
+        if let Some(why) = skip {
+            done.results
+                .push(finish(outcome(&holder, Some(&t.jti), "skipped", why)));
+            continue;
+        }
+        let scopes: Vec<String> = t.access.scopes().iter().map(ToString::to_string).collect();
+        let job = Job {
+            holder: holder.clone(),
+            config: config.clone(),
+            ticket: d.compact.clone(),
+            jti: t.jti.clone(),
+            bound_jkt: match &t.presenter_binding {
+                Some(permission_ticket::PresenterBinding::Jkt { jkt }) => Some(jkt.clone()),
+                _ => None,
+            },
+            scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        };
+        done.results
+            .push(run_job(engine, job, interactor, events.clone()).await);
+    }
+    if done.results.iter().all(|(o, _)| o.status == "skipped") {
+        emit("done");
+    }
+    done
 }
 
 async fn run_job(

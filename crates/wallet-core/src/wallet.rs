@@ -101,6 +101,30 @@ impl Wallet {
         &self.tokens
     }
 
+    /// The profile's encrypted record store, opened with its key from the
+    /// keyring; created with a new key on first use.
+    pub fn record_store(&self) -> Result<crate::store::RecordStore, WalletError> {
+        let path = self.vault.dir().join("records.db");
+        // The app and `tw` may both open the store first: a lock file makes
+        // "create the key, then the database" happen once, not race to two keys.
+        let lock_path = self.vault.dir().join("records.lock");
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                WalletError::Invalid(format!("cannot open {}: {e}", lock_path.display()))
+            })?;
+        lock.lock().map_err(|e| {
+            WalletError::Invalid(format!("cannot lock {}: {e}", lock_path.display()))
+        })?;
+        let key = self.vault.database_key(!path.exists())?;
+        let store = crate::store::RecordStore::open(&path, &key)?;
+        drop(lock);
+        Ok(store)
+    }
+
     /// Drops every cached access token: the next sync presents the tickets again.
     pub fn forget_tokens(&self) {
         self.tokens.clear();

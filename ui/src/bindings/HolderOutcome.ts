@@ -8,4 +8,8 @@ export type HolderOutcome = { fhir_base: string, name: string | null, ticket_jti
 /**
  * `synced`, `skipped`, `needs_interaction`, `failed`.
  */
-status: string, message: string, patient_id: string | null, resources: number, pages: number, by_type: Array<TypeCount>, };
+status: string, message: string, patient_id: string | null, resources: number, pages: number, by_type: Array<TypeCount>, 
+/**
+ * Records this holder had sent before and no longer returns (they are gone from the store).
+ */
+removed: number, };
