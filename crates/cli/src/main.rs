@@ -60,6 +60,9 @@ enum Command {
     },
     /// The last sync's HTTP exchanges, secrets redacted.
     Trace,
+    /// The records kept in the encrypted store.
+    #[command(subcommand)]
+    Records(RecordsCommand),
     /// Get tickets from an issuer (sign in there in the browser) and add the holders it names.
     Onboard {
         /// The issuer's base URL (where `.well-known/smart-configuration` lives).
@@ -89,6 +92,17 @@ enum Command {
 enum KeyCommand {
     /// Show the key's thumbprint (the `jkt` issuers bind tickets to) and public JWK.
     Show,
+}
+
+#[derive(Subcommand)]
+enum RecordsCommand {
+    /// How many records each holder gave, per ticket and type.
+    List,
+    /// One holder's records as a FHIR collection Bundle, on standard output.
+    Export {
+        #[arg(long)]
+        holder: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -264,6 +278,15 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
                 })?;
             let report = wallet.onboard(&issuer, &i).await?;
             out.onboard(&report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Records(RecordsCommand::List) => {
+            out.record_counts(&wallet.record_store()?.counts()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Records(RecordsCommand::Export { holder }) => {
+            let base = wallet_core::holders::normalise_base(&holder)?;
+            println!("{}", wallet.record_store()?.export_holder(&base)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Trace => {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use wallet_core::holders::HolderView;
 use wallet_core::onboard::OnboardReport;
+use wallet_core::store::SourceCount;
 use wallet_core::trace::TraceEntry;
 use wallet_core::view::{TicketSummary, TicketView};
 use wallet_core::{ImportResult, KeyInfo, SyncEvent, SyncReport, WalletError};
@@ -271,6 +272,24 @@ impl Out {
         self.holders(&report.holders);
         for p in &report.problems {
             println!("! {p}");
+        }
+    }
+
+    pub fn record_counts(&self, counts: &[SourceCount]) {
+        if self.json {
+            print_json(&counts);
+            return;
+        }
+        if counts.is_empty() {
+            println!("no records yet: run `tw sync`");
+        }
+        let mut last = None;
+        for c in counts {
+            if last != Some((&c.holder, &c.ticket_jti)) {
+                println!("{}  (ticket {})", c.holder, c.ticket_jti);
+                last = Some((&c.holder, &c.ticket_jti));
+            }
+            println!("  {:>6}  {}", c.count, c.resource_type);
         }
     }
 

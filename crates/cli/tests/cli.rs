@@ -357,6 +357,31 @@ async fn holders_sync_and_trace() {
     let text = trace.to_string();
     assert!(!text.contains(&ticket), "no ticket in the trace");
 
+    // What was kept: counts per holder and type, and the holder's records as a Bundle.
+    let (ok, counts) = tw.json(&["records", "list"]).await;
+    assert!(ok, "{counts}");
+    let kept: u64 = counts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["holder"] == h1.as_str())
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(kept, by_base(&h1)["resources"].as_u64().unwrap());
+    let export = tw.run(&["records", "export", "--holder", &h1], None).await;
+    assert!(export.status.success());
+    let bundle: Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "collection");
+    let entries = bundle["entry"].as_array().unwrap();
+    assert_eq!(entries.len() as u64, kept);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["resource"]["resourceType"] == "Patient"
+                && e["resource"]["name"][0]["family"] == "Rivera")
+    );
+
     let (ok, _) = tw.json(&["holder", "remove", &h2]).await;
     assert!(ok);
     let (ok, err) = tw.json(&["holder", "remove", &h2]).await;

@@ -212,6 +212,27 @@ impl RecordStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every record `holder` gave (for any ticket), as a FHIR `collection`
+    /// Bundle of the resources exactly as they were received.
+    pub fn export_holder(&self, holder: &str) -> Result<String, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT json FROM resources WHERE holder = ?1 ORDER BY resource_type, rowid",
+        )?;
+        let rows = stmt.query_map(params![holder], |r| r.get::<_, String>(0))?;
+        let mut out = String::from(r#"{"resourceType":"Bundle","type":"collection","entry":["#);
+        for (i, json) in rows.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            // The stored text is JSON the holder sent and the wallet parsed; it is spliced as is.
+            out.push_str(r#"{"resource":"#);
+            out.push_str(&json?);
+            out.push('}');
+        }
+        out.push_str("]}");
+        Ok(out)
+    }
+
     /// The raw JSON of every record of `resource_type` from `holder`.
     pub fn records(&self, holder: &str, resource_type: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(
