@@ -57,6 +57,9 @@ enum Command {
         /// Fetch everything but leave the stored records as they are.
         #[arg(long)]
         dry_run: bool,
+        /// Carry on a sync that was interrupted: only the holders it had not finished.
+        #[arg(long, conflicts_with = "dry_run")]
+        resume: bool,
     },
     /// The last sync's HTTP exchanges, secrets redacted.
     Trace,
@@ -221,6 +224,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             interactive,
             tester,
             dry_run,
+            resume,
         } => {
             let interactor: Option<
                 std::sync::Arc<dyn wallet_core::engine::interaction::Interactor>,
@@ -251,6 +255,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
                 interactor,
                 tester_mode: tester,
                 dry_run,
+                resume,
                 ..Default::default()
             };
             let report = wallet.sync(opts, Some(tx)).await;

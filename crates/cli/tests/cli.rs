@@ -460,12 +460,32 @@ async fn a_killed_sync_leaves_a_consistent_store() {
         0,
         "nothing half-written for the holder cut off"
     );
-    // The fast holder's set is whole: a complete sync later finds the same.
+    // Resuming syncs only the holder that was cut off.
     sb.holders[2].set_faults(sandbox::Faults::default());
+    let (ok, resumed) = tw.json(&["sync", "--resume"]).await;
+    assert!(ok, "{resumed}");
+    let resumed = resumed.as_array().unwrap();
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    assert_eq!(resumed[0]["fhir_base"], slow.as_str());
+    assert!(stored(&wallet, &slow) > 0);
+    let (_, trace) = tw.json(&["trace"]).await;
+    assert!(
+        !trace.to_string().contains(&fast),
+        "nothing asked of the finished holder"
+    );
+    let (ok, err) = tw.json(&["sync", "--resume"]).await;
+    assert!(!ok);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no interrupted sync")
+    );
+
+    // The fast holder's set was whole: a complete sync later finds the same.
     let (ok, outcomes) = tw.json(&["sync"]).await;
     assert!(ok, "{outcomes}");
     assert_eq!(stored(&wallet, &fast), after_kill);
-    assert!(stored(&wallet, &slow) > 0);
     let fast_outcome = outcomes
         .as_array()
         .unwrap()

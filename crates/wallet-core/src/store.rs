@@ -37,7 +37,28 @@ const MIGRATIONS: &[&str] = &[
         removed INTEGER NOT NULL,
         PRIMARY KEY (holder, ticket_jti)
      );",
+    // 2: sync runs, so an interrupted one can be resumed where it stopped.
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        holders TEXT NOT NULL
+     );
+     CREATE TABLE run_holders (
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        holder TEXT NOT NULL,
+        PRIMARY KEY (run_id, holder)
+     );",
 ];
+
+/// A sync run that started and did not finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: i64,
+    pub started_at: i64,
+    /// The holders (FHIR bases) it set out to sync.
+    pub holders: Vec<String>,
+}
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -96,6 +117,11 @@ pub struct RecordStore {
 impl RecordStore {
     /// Opens (or creates) the store at `path` with `key`, bringing the schema up to date.
     pub fn open(path: &Path, key: &DatabaseKey) -> Result<Self, StoreError> {
+        Self::open_at(path, key, MIGRATIONS.len())
+    }
+
+    /// As `open`, running migrations only up to `version` (tests of old schemas).
+    fn open_at(path: &Path, key: &DatabaseKey, version: usize) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         // A wrong key is reported as an error here; SQLCipher need not also print it.
         conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
@@ -117,7 +143,7 @@ impl RecordStore {
         // last commits, never half of one.
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
         let mut store = Self { conn };
-        store.migrate(path)?;
+        store.migrate(path, version)?;
         Ok(store)
     }
 
@@ -127,7 +153,7 @@ impl RecordStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
-    fn migrate(&mut self, path: &Path) -> Result<(), StoreError> {
+    fn migrate(&mut self, path: &Path, upto: usize) -> Result<(), StoreError> {
         let found = self.schema_version()?;
         let known = MIGRATIONS.len() as i64;
         if found > known {
@@ -137,7 +163,12 @@ impl RecordStore {
                 known,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .take(upto)
+            .skip(found.max(0) as usize)
+        {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
@@ -195,6 +226,76 @@ impl RecordStore {
         })
     }
 
+    /// Records that a sync run has started.
+    pub fn begin_run(&mut self, started_at: i64, holders: &[String]) -> Result<i64, StoreError> {
+        let list = serde_json::to_string(holders).unwrap_or_else(|_| "[]".into());
+        self.conn.execute(
+            "INSERT INTO runs (started_at, holders) VALUES (?1, ?2)",
+            params![started_at, list],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&mut self, id: i64, finished_at: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?2 WHERE id = ?1",
+            params![id, finished_at],
+        )?;
+        Ok(())
+    }
+
+    /// The latest run, when it never finished (the process was killed or crashed).
+    pub fn interrupted_run(&self) -> Result<Option<Run>, StoreError> {
+        let latest = self
+            .conn
+            .query_row(
+                "SELECT id, started_at, finished_at, holders FROM runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .map(Some)
+            .or_else(|e| {
+                if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })?;
+        Ok(latest.and_then(|(id, started_at, finished, holders)| {
+            finished.is_none().then(|| Run {
+                id,
+                started_at,
+                holders: serde_json::from_str(&holders).unwrap_or_default(),
+            })
+        }))
+    }
+
+    /// Notes that run `run_id` stored everything `holder` gave. Written after
+    /// the records: a kill in between only means the holder is fetched again.
+    pub fn holder_done(&mut self, run_id: i64, holder: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO run_holders (run_id, holder) VALUES (?1, ?2)",
+            params![run_id, holder],
+        )?;
+        Ok(())
+    }
+
+    /// Whether run `run_id` finished with `holder`.
+    pub fn holder_finished(&self, run_id: i64, holder: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM run_holders WHERE run_id = ?1 AND holder = ?2)",
+            params![run_id, holder],
+            |r| r.get(0),
+        )?)
+    }
+
     /// How many records each holder gave, per ticket and type.
     pub fn counts(&self) -> Result<Vec<SourceCount>, StoreError> {
         let mut stmt = self.conn.prepare(
@@ -240,5 +341,64 @@ impl RecordStore {
         )?;
         let rows = stmt.query_map(params![holder, resource_type], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(ty: &str, id: &str) -> Record {
+        let json = format!(r#"{{"resourceType":"{ty}","id":"{id}"}}"#);
+        Record {
+            resource_type: ty.into(),
+            id: Some(id.into()),
+            json: serde_json::value::RawValue::from_string(json).unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    fn ok<T>(r: Result<T, StoreError>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_first_version_database_migrates_and_keeps_its_records() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("records.db");
+        let key = DatabaseKey::from_bytes([3; 32]);
+        {
+            let mut v1 = ok(RecordStore::open_at(&path, &key, 1));
+            assert_eq!(ok(v1.schema_version()), 1);
+            let c = record("Condition", "c1");
+            ok(v1.replace("https://h.example/fhir", "t1", 10, &[&c]));
+        }
+        let mut now = ok(RecordStore::open(&path, &key));
+        assert_eq!(ok(now.schema_version()), MIGRATIONS.len() as i64);
+        assert_eq!(
+            ok(now.records("https://h.example/fhir", "Condition")).len(),
+            1
+        );
+        // Version 2's table works on the migrated file.
+        let id = ok(now.begin_run(20, &["https://h.example/fhir".into()]));
+        assert_eq!(ok(now.interrupted_run()).map(|r| r.id), Some(id));
+        ok(now.finish_run(id, 30));
+        assert_eq!(ok(now.interrupted_run()), None);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("records.db");
+        let key = DatabaseKey::from_bytes([4; 32]);
+        {
+            let s = RecordStore::open(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+            s.conn
+                .execute_batch("PRAGMA user_version = 99")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(matches!(
+            RecordStore::open(&path, &key),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
     }
 }

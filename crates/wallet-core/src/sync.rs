@@ -43,6 +43,8 @@ pub struct SyncOptions {
     pub tester_mode: bool,
     /// Fetch everything but leave the record store as it is (a tester's dry run).
     pub dry_run: bool,
+    /// Carry on an interrupted sync: only the holders it had not stored yet.
+    pub resume: bool,
 }
 
 /// Progress for the UI and the command line.
@@ -199,7 +201,28 @@ impl Wallet {
         }
 
         // Opened first: a store that cannot be opened stops the sync before anything is fetched.
-        let store = Arc::new(std::sync::Mutex::new(self.record_store()?));
+        let mut store = self.record_store()?;
+        let run = if opts.dry_run {
+            None
+        } else if opts.resume {
+            let run = store.interrupted_run()?.ok_or_else(|| {
+                WalletError::Invalid("there is no interrupted sync to resume".into())
+            })?;
+            let mut left = Vec::new();
+            for h in holders {
+                if run.holders.contains(&h.fhir_base)
+                    && !store.holder_finished(run.id, &h.fhir_base)?
+                {
+                    left.push(h);
+                }
+            }
+            holders = left;
+            Some(run.id)
+        } else {
+            let bases: Vec<String> = holders.iter().map(|h| h.fhir_base.clone()).collect();
+            Some(store.begin_run(now(), &bases)?)
+        };
+        let store = Arc::new(std::sync::Mutex::new(store));
         let concurrency = opts.concurrency.unwrap_or(16).max(1);
         let redirect_uri = opts
             .interactor
@@ -248,6 +271,8 @@ impl Wallet {
             {
                 tracing::warn!("could not save a holder's registration: {e}");
             }
+            let base = done.results.first().map(|(o, _)| o.fhir_base.clone());
+            let mut finished = true;
             for (mut o, records) in done.results {
                 let mut records = records;
                 if o.status == "synced"
@@ -298,9 +323,32 @@ impl Wallet {
                         }
                     }
                 }
+                finished &= o.status == "synced" || o.status == "skipped";
                 report.outcomes.push(o);
                 report.records.extend(records);
             }
+            // A resumed sync skips this holder only if all went through here.
+            if let (Some(id), Some(base), true) = (run, base, finished) {
+                let store = store.clone();
+                let marked = tokio::task::spawn_blocking(move || {
+                    store
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .holder_done(id, &base)
+                })
+                .await;
+                if !matches!(marked, Ok(Ok(()))) {
+                    tracing::warn!(
+                        "could not note a finished holder; a resumed sync would fetch it again"
+                    );
+                }
+            }
+        }
+        if let Some(id) = run {
+            store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .finish_run(id, now())?;
         }
         report
             .outcomes
