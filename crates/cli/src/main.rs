@@ -106,6 +106,25 @@ enum RecordsCommand {
         #[arg(long)]
         holder: String,
     },
+    /// Newest first, across every holder and type.
+    Timeline {
+        /// conditions, medications, allergies, immunizations, labs, vitals, procedures, encounters, documents.
+        #[arg(long)]
+        category: Option<String>,
+        /// Only records dated before this (YYYY-MM-DD), to page on.
+        #[arg(long)]
+        before: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One code's values over time (e.g. 4548-4 for HbA1c), oldest first.
+    Series { code: String },
+    /// Records whose name, notes or text contain every word given.
+    Search {
+        words: Vec<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -287,6 +306,26 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
         }
         Command::Records(RecordsCommand::List) => {
             out.record_counts(&wallet.record_store()?.counts()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Records(RecordsCommand::Timeline {
+            category,
+            before,
+            limit,
+        }) => {
+            out.items(&wallet.record_store()?.timeline(
+                category.as_deref(),
+                before.as_deref(),
+                limit,
+            )?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Records(RecordsCommand::Series { code }) => {
+            out.series(&wallet.record_store()?.series(&code)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Records(RecordsCommand::Search { words, limit }) => {
+            out.items(&wallet.record_store()?.search(&words.join(" "), limit)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Records(RecordsCommand::Export { holder }) => {

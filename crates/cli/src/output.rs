@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use wallet_core::holders::HolderView;
 use wallet_core::onboard::OnboardReport;
-use wallet_core::store::SourceCount;
+use wallet_core::store::{Item, SeriesPoint, SourceCount};
 use wallet_core::trace::TraceEntry;
 use wallet_core::view::{TicketSummary, TicketView};
 use wallet_core::{ImportResult, KeyInfo, SyncEvent, SyncReport, WalletError};
@@ -290,6 +290,49 @@ impl Out {
                 last = Some((&c.holder, &c.ticket_jti));
             }
             println!("  {:>6}  {}", c.count, c.resource_type);
+        }
+    }
+
+    pub fn items(&self, items: &[Item]) {
+        if self.json {
+            print_json(&items);
+            return;
+        }
+        if items.is_empty() {
+            println!("nothing found");
+        }
+        for i in items {
+            let value = match (i.value, &i.unit) {
+                (Some(v), Some(u)) => format!("  {v} {u}"),
+                (Some(v), None) => format!("  {v}"),
+                _ => String::new(),
+            };
+            println!(
+                "{:<10}  {:<13} {}{value}  ({})",
+                i.date.as_deref().unwrap_or("undated"),
+                i.category,
+                i.display.as_deref().unwrap_or(&i.resource_type),
+                i.holder
+            );
+        }
+    }
+
+    pub fn series(&self, points: &[SeriesPoint]) {
+        if self.json {
+            print_json(&points);
+            return;
+        }
+        if points.is_empty() {
+            println!("no values for this code");
+        }
+        for p in points {
+            println!(
+                "{}  {} {}  ({})",
+                p.date,
+                p.value,
+                p.unit.as_deref().unwrap_or(""),
+                p.holder
+            );
         }
     }
 

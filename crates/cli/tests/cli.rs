@@ -381,6 +381,15 @@ async fn holders_sync_and_trace() {
             .any(|e| e["resource"]["resourceType"] == "Patient"
                 && e["resource"]["name"][0]["family"] == "Rivera")
     );
+    let (ok, timeline) = tw.json(&["records", "timeline", "--limit", "5"]).await;
+    assert!(ok);
+    assert_eq!(timeline.as_array().unwrap().len(), 5);
+    let (_, series) = tw.json(&["records", "series", "4548-4"]).await;
+    assert!(series.as_array().unwrap().len() > 3, "{series}");
+    let text = tw
+        .run(&["records", "search", "hemoglobin", "a1c"], None)
+        .await;
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Hemoglobin A1c"));
 
     let (ok, _) = tw.json(&["holder", "remove", &h2]).await;
     assert!(ok);

@@ -93,6 +93,48 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
         observations[0].contains("\"resourceType\":\"Observation\""),
         "kept as the holder sent it"
     );
+
+    // The view's queries over what was stored.
+    let timeline = store.timeline(None, None, 20).unwrap();
+    assert_eq!(timeline.len(), 20);
+    assert!(
+        timeline.windows(2).all(|w| w[0].date >= w[1].date),
+        "newest first"
+    );
+    let before = timeline[19].date.clone().unwrap();
+    let next = store.timeline(None, Some(&before), 10).unwrap();
+    assert!(
+        next.iter()
+            .all(|i| i.date.as_deref().unwrap() < before.as_str()),
+        "pages on"
+    );
+    let labs = store.timeline(Some("labs"), None, 1000).unwrap();
+    assert!(
+        !labs.is_empty()
+            && labs
+                .iter()
+                .all(|i| i.category == "labs" && i.resource_type == "Observation")
+    );
+    let a1c = store.series("4548-4").unwrap();
+    assert!(a1c.len() > 3, "a chartable HbA1c series");
+    assert!(
+        a1c.windows(2).all(|w| w[0].date <= w[1].date),
+        "oldest first"
+    );
+    assert!(
+        a1c.iter()
+            .all(|p| (4.0..12.0).contains(&p.value) && p.unit.as_deref() == Some("%"))
+    );
+    let found = store.search("hemoglobin", 500).unwrap();
+    assert_eq!(
+        found.len(),
+        a1c.len(),
+        "every HbA1c result, found by its display"
+    );
+    assert!(
+        store.search("\"unbalanced AND (", 5).is_ok(),
+        "what a person types is text, not query syntax"
+    );
     drop(store);
 
     // Not a byte of the records is readable on disk.

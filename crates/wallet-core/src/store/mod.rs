@@ -15,6 +15,9 @@ use vault::DatabaseKey;
 
 use crate::engine::Record;
 
+mod extract;
+pub use extract::{Entry, extract};
+
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how
 /// many have run. Entries are never edited once released, only appended.
 const MIGRATIONS: &[&str] = &[
@@ -49,7 +52,29 @@ const MIGRATIONS: &[&str] = &[
         holder TEXT NOT NULL,
         PRIMARY KEY (run_id, holder)
      );",
+    // 3: what the view queries, derived from the raw JSON (see `rebuild_index`).
+    "CREATE TABLE entries (
+        resource INTEGER PRIMARY KEY,
+        holder TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id TEXT,
+        category TEXT NOT NULL,
+        date TEXT,
+        code_system TEXT,
+        code TEXT,
+        display TEXT,
+        value REAL,
+        unit TEXT
+     );
+     CREATE INDEX entries_by_date ON entries (date);
+     CREATE INDEX entries_by_category ON entries (category, date);
+     CREATE INDEX entries_by_code ON entries (code, date);
+     CREATE VIRTUAL TABLE entries_text USING fts5 (text);",
 ];
+
+/// The schema version that introduced the derived index: reaching it means
+/// filling the index from the records already stored.
+const INDEX_VERSION: usize = 3;
 
 /// A sync run that started and did not finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +139,154 @@ pub struct RecordStore {
     conn: Connection,
 }
 
+/// Where a stored resource came from, as the index repeats it (so queries
+/// never read the large raw rows).
+struct Source<'a> {
+    holder: &'a str,
+    resource_type: &'a str,
+    resource_id: Option<&'a str>,
+}
+
+fn index_one(
+    tx: &rusqlite::Transaction<'_>,
+    rowid: i64,
+    src: &Source<'_>,
+    json: &str,
+) -> Result<(), StoreError> {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let e = extract(&value);
+    tx.prepare_cached(
+        "INSERT INTO entries (resource, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![rowid, src.holder, src.resource_type, src.resource_id, e.category, e.date, e.code_system, e.code, e.display, e.value, e.unit])?;
+    if !e.text.is_empty() {
+        tx.prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?
+            .execute(params![rowid, e.text])?;
+    }
+    Ok(())
+}
+
+fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch("DELETE FROM entries; DELETE FROM entries_text;")?;
+    type Row = (i64, String, String, Option<String>, String);
+    let rows: Vec<Row> = {
+        let mut stmt =
+            tx.prepare("SELECT rowid, holder, resource_type, resource_id, json FROM resources")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (rowid, holder, resource_type, resource_id, json) in rows {
+        let src = Source {
+            holder: &holder,
+            resource_type: &resource_type,
+            resource_id: resource_id.as_deref(),
+        };
+        index_one(tx, rowid, &src, &json)?;
+    }
+    Ok(())
+}
+
+/// One line of the timeline, a category list or search results.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct Item {
+    pub holder: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub category: String,
+    pub date: Option<String>,
+    pub display: Option<String>,
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+}
+
+/// One point of an observation series, for a chart.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct SeriesPoint {
+    pub date: String,
+    pub value: f64,
+    pub unit: Option<String>,
+    pub holder: String,
+}
+
+const ITEM_COLUMNS: &str =
+    "e.holder, e.resource_type, e.resource_id, e.category, e.date, e.display, e.value, e.unit";
+
+fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    Ok(Item {
+        holder: r.get(0)?,
+        resource_type: r.get(1)?,
+        resource_id: r.get(2)?,
+        category: r.get(3)?,
+        date: r.get(4)?,
+        display: r.get(5)?,
+        value: r.get(6)?,
+        unit: r.get(7)?,
+    })
+}
+
+/// Each word of what a person typed, quoted, so FTS5 syntax in it is just text.
+fn fts_query(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl RecordStore {
+    /// Newest first, across every type; `category` narrows it, `before` pages on.
+    pub fn timeline(
+        &self,
+        category: Option<&str>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM entries e
+             WHERE e.date IS NOT NULL AND (?1 IS NULL OR e.category = ?1) AND (?2 IS NULL OR e.date < ?2)
+             ORDER BY e.date DESC LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![category, before, limit as i64], item)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The values of one code over time (lab trends, vitals), oldest first.
+    pub fn series(&self, code: &str) -> Result<Vec<SeriesPoint>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.date, e.value, e.unit, e.holder FROM entries e
+             WHERE e.code = ?1 AND e.value IS NOT NULL AND e.date IS NOT NULL ORDER BY e.date",
+        )?;
+        let rows = stmt.query_map(params![code], |r| {
+            Ok(SeriesPoint {
+                date: r.get(0)?,
+                value: r.get(1)?,
+                unit: r.get(2)?,
+                holder: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records whose display, notes or text values contain every word of `text`.
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let query = fts_query(text);
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM entries_text t JOIN entries e ON e.resource = t.rowid
+             WHERE entries_text MATCH ?1 ORDER BY e.date DESC LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![query, limit as i64], item)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Opens (or creates) the store at `path` with `key`, bringing the schema up to date.
     pub fn open(path: &Path, key: &DatabaseKey) -> Result<Self, StoreError> {
         Self::open_at(path, key, MIGRATIONS.len())
@@ -141,7 +313,10 @@ impl RecordStore {
         // WAL with NORMAL sync: a commit is atomic against a crash or a kill
         // (the previous state or the new one); a power cut may roll back the
         // last commits, never half of one.
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        // A 32 MiB page cache: index inserts of a large sync stay in memory until commit.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;",
+        )?;
         let mut store = Self { conn };
         store.migrate(path, version)?;
         Ok(store)
@@ -171,9 +346,20 @@ impl RecordStore {
         {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            if i + 1 == INDEX_VERSION {
+                rebuild_index(&tx)?;
+            }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
             tx.commit()?;
         }
+        Ok(())
+    }
+
+    /// Recomputes every derived row from the raw JSON (after a change to what is extracted).
+    pub fn rebuild_index(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        rebuild_index(&tx)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -192,6 +378,17 @@ impl RecordStore {
                 stmt.query_map(params![holder, ticket_jti], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
+        for table in ["entries", "entries_text"] {
+            let key = if table == "entries" {
+                "resource"
+            } else {
+                "rowid"
+            };
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE {key} IN (SELECT rowid FROM resources WHERE holder = ?1 AND ticket_jti = ?2)"),
+                params![holder, ticket_jti],
+            )?;
+        }
         tx.execute(
             "DELETE FROM resources WHERE holder = ?1 AND ticket_jti = ?2",
             params![holder, ticket_jti],
@@ -210,6 +407,12 @@ impl RecordStore {
                     fetched_at,
                     r.json.get()
                 ])?;
+                let src = Source {
+                    holder,
+                    resource_type: &r.resource_type,
+                    resource_id: r.id.as_deref(),
+                };
+                index_one(&tx, tx.last_insert_rowid(), &src, r.json.get())?;
                 now.insert((r.resource_type.clone(), r.id.clone()));
             }
         }
@@ -348,15 +551,6 @@ impl RecordStore {
 mod tests {
     use super::*;
 
-    fn record(ty: &str, id: &str) -> Record {
-        let json = format!(r#"{{"resourceType":"{ty}","id":"{id}"}}"#);
-        Record {
-            resource_type: ty.into(),
-            id: Some(id.into()),
-            json: serde_json::value::RawValue::from_string(json).unwrap_or_else(|e| panic!("{e}")),
-        }
-    }
-
     fn ok<T>(r: Result<T, StoreError>) -> T {
         r.unwrap_or_else(|e| panic!("{e}"))
     }
@@ -367,17 +561,36 @@ mod tests {
         let path = dir.path().join("records.db");
         let key = DatabaseKey::from_bytes([3; 32]);
         {
-            let mut v1 = ok(RecordStore::open_at(&path, &key, 1));
+            let v1 = ok(RecordStore::open_at(&path, &key, 1));
             assert_eq!(ok(v1.schema_version()), 1);
-            let c = record("Condition", "c1");
-            ok(v1.replace("https://h.example/fhir", "t1", 10, &[&c]));
+            // Rows as version 1 wrote them.
+            for (id, json) in [
+                ("c1", r#"{"resourceType":"Condition","id":"c1"}"#),
+                (
+                    "c2",
+                    r#"{"resourceType":"Condition","id":"c2","recordedDate":"2024-02-03","code":{"text":"Type 2 diabetes"}}"#,
+                ),
+            ] {
+                ok(v1
+                    .conn
+                    .execute(
+                        "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json) VALUES ('https://h.example/fhir', 't1', 'Condition', ?1, 10, ?2)",
+                        params![id, json],
+                    )
+                    .map_err(StoreError::from));
+            }
         }
         let mut now = ok(RecordStore::open(&path, &key));
         assert_eq!(ok(now.schema_version()), MIGRATIONS.len() as i64);
         assert_eq!(
             ok(now.records("https://h.example/fhir", "Condition")).len(),
-            1
+            2
         );
+        // The index introduced later was filled from the records already there.
+        let timeline = ok(now.timeline(None, None, 10));
+        assert_eq!(timeline.len(), 1);
+        assert_eq!(timeline[0].display.as_deref(), Some("Type 2 diabetes"));
+        assert_eq!(ok(now.search("diabetes", 10)).len(), 1);
         // Version 2's table works on the migrated file.
         let id = ok(now.begin_run(20, &["https://h.example/fhir".into()]));
         assert_eq!(ok(now.interrupted_run()).map(|r| r.id), Some(id));

@@ -1,0 +1,91 @@
+//! The record store on this machine: ingest rate into the encrypted file,
+//! query latency on 100,000 resources, and size. See docs/BENCHMARKS.md.
+//!
+//! `cargo bench -p wallet-core --bench store [-- HOLDERS PER_HOLDER]`
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::value::RawValue;
+use vault::DatabaseKey;
+use wallet_core::engine::Record;
+use wallet_core::store::RecordStore;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let holders = args.first().copied().unwrap_or(10);
+    let per_holder = args.get(1).copied().unwrap_or(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    let mut store = RecordStore::open(&path, &DatabaseKey::from_bytes([9; 32])).unwrap();
+
+    let mut ingest = Duration::ZERO;
+    let mut total = 0;
+    for i in 0..holders {
+        let data = sandbox::data::holder_data(i, 1, per_holder);
+        let records: Vec<Record> = data
+            .resources
+            .iter()
+            .map(|r| Record {
+                resource_type: r["resourceType"].as_str().unwrap().into(),
+                id: r["id"].as_str().map(str::to_string),
+                json: RawValue::from_string(r.to_string()).unwrap(),
+            })
+            .collect();
+        let refs: Vec<&Record> = records.iter().collect();
+        let started = Instant::now();
+        store
+            .replace(&format!("https://h{i}.example/fhir"), "t1", 1, &refs)
+            .unwrap();
+        ingest += started.elapsed();
+        total += records.len();
+    }
+    let size: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+
+    let time = |f: &mut dyn FnMut() -> usize| {
+        let mut best = Duration::MAX;
+        let mut found = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            found = f();
+            best = best.min(t.elapsed());
+        }
+        (best, found)
+    };
+    let (timeline, n1) = time(&mut || store.timeline(None, None, 50).unwrap().len());
+    let (labs, n2) = time(&mut || {
+        store
+            .timeline(Some("labs"), Some("2024-01-01"), 50)
+            .unwrap()
+            .len()
+    });
+    let (series, n3) = time(&mut || store.series("4548-4").unwrap().len());
+    let (search, n4) = time(&mut || store.search("hemoglobin", 50).unwrap().len());
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("resources            {total} from {holders} holders");
+    println!(
+        "ingest               {:.0} resources/s ({:.0} ms in all, one transaction per holder)",
+        total as f64 / ingest.as_secs_f64(),
+        ms(ingest)
+    );
+    println!(
+        "size                 {:.1} MiB in all, {:.2} MiB per 10,000 resources",
+        size as f64 / 1048576.0,
+        size as f64 / 1048576.0 / (total as f64 / 10_000.0)
+    );
+    println!("timeline, newest 50  {:.2} ms ({n1} rows)", ms(timeline));
+    println!("labs before a date   {:.2} ms ({n2} rows)", ms(labs));
+    println!("HbA1c series         {:.2} ms ({n3} points)", ms(series));
+    println!(
+        "search \"hemoglobin\"  {:.2} ms ({n4} rows, newest 50)",
+        ms(search)
+    );
+}
