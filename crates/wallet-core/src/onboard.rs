@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
-use crate::engine::interaction::{Interactor, pkce};
+use crate::engine::interaction::{CodeError, CodeGrant, Interactor, authorization_code};
 use crate::engine::{Engine, Outgoing};
 use crate::holders::{HolderRecord, HolderView};
 use crate::proofs::dpop_proof;
@@ -74,46 +74,26 @@ impl Wallet {
             Trace::new(false),
             Default::default(),
         );
-        let (verifier, challenge) = pkce();
-        let state = uuid::Uuid::new_v4().simple().to_string();
-        let redirect_uri = interactor.redirect_uri();
         let client_id = "ticket-wallet";
-        let mut url = url::Url::parse(&config.authorization_endpoint)
-            .map_err(|e| fail(&issuer, e.to_string()))?;
-        crate::http::check_url(&url).map_err(|e| fail(&issuer, e))?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
-            .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("scope", "permission_ticket patient/*.rs")
-            .append_pair("state", &state)
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256");
-        let callback = interactor
-            .authorize(url.to_string())
-            .await
-            .map_err(|e| fail(&issuer, e))?;
-        let callback =
-            url::Url::parse(&callback).map_err(|e| fail(&issuer, format!("bad redirect: {e}")))?;
-        let param = |k: &str| {
-            callback
-                .query_pairs()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.into_owned())
-        };
-        if param("state").as_deref() != Some(state.as_str()) {
-            return Err(fail(
+        let CodeGrant {
+            code,
+            verifier,
+            redirect_uri,
+        } = authorization_code(
+            interactor,
+            &config.authorization_endpoint,
+            client_id,
+            "permission_ticket patient/*.rs",
+            &[],
+        )
+        .await
+        .map_err(|e| match e {
+            CodeError::Transport(m) => fail(&issuer, m),
+            CodeError::Denied { error, .. } => fail(
                 &issuer,
-                "the redirect's state does not match: ignored",
-            ));
-        }
-        if let Some(e) = param("error") {
-            return Err(fail(
-                &issuer,
-                format!("the issuer did not hand out tickets ({e})"),
-            ));
-        }
-        let code = param("code").ok_or_else(|| fail(&issuer, "the redirect carries no code"))?;
+                format!("the issuer did not hand out tickets ({error})"),
+            ),
+        })?;
         let mut headers = Vec::new();
         if config
             .dpop_signing_alg_values_supported

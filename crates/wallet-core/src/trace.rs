@@ -127,12 +127,16 @@ impl Trace {
             && t != "OperationOutcome"
         {
             return Some(match t {
-                "Bundle" => json!({
-                    "resourceType": "Bundle",
-                    "total": light.total,
-                    "entries": light.entry.map(|e| e.len()).unwrap_or(0),
-                    "next": light.link.unwrap_or_default().into_iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url),
-                }),
+                "Bundle" => bundle_summary(
+                    light.total,
+                    light.entry.map(|e| e.len()).unwrap_or(0),
+                    light
+                        .link
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|l| l.relation.as_deref() == Some("next"))
+                        .and_then(|l| l.url),
+                ),
                 _ => json!({ "resourceType": t, "id": light.id }),
             });
         }
@@ -189,14 +193,22 @@ struct LightLink {
     url: Option<String>,
 }
 
+/// How a Bundle shows in the trace: its size and where it goes next, never its resources.
+pub(crate) fn bundle_summary(total: Option<Value>, entries: usize, next: Option<String>) -> Value {
+    json!({ "resourceType": "Bundle", "total": total, "entries": entries, "next": next })
+}
+
 fn fhir_summary(v: &Value) -> Value {
     match v["resourceType"].as_str() {
-        Some("Bundle") => json!({
-            "resourceType": "Bundle",
-            "total": v["total"],
-            "entries": v["entry"].as_array().map(Vec::len).unwrap_or(0),
-            "next": v["link"].as_array().and_then(|l| l.iter().find(|x| x["relation"] == "next")).map(|x| x["url"].clone()),
-        }),
+        Some("Bundle") => bundle_summary(
+            Some(v["total"].clone()),
+            v["entry"].as_array().map(Vec::len).unwrap_or(0),
+            v["link"]
+                .as_array()
+                .and_then(|l| l.iter().find(|x| x["relation"] == "next"))
+                .and_then(|x| x["url"].as_str())
+                .map(str::to_string),
+        ),
         Some("OperationOutcome") => v.clone(),
         Some(t) => json!({ "resourceType": t, "id": v["id"] }),
         None => Value::Null,

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::interaction::{Interactor, pkce};
+use super::interaction::{CodeError, CodeGrant, Interactor, authorization_code};
 use super::{Engine, Outgoing, Reply, SendError, backoff, retry_wait};
 use crate::holders::{HolderRecord, SmartConfig, TOKEN_EXCHANGE};
 use crate::proofs::{client_assertion, dpop_proof};
@@ -362,51 +362,23 @@ async fn interact(
             "the holder asked for an interaction but has no authorize endpoint".into(),
         )
     })?;
-    let (verifier, challenge) = pkce();
-    let state = uuid::Uuid::new_v4().simple().to_string();
-    let redirect_uri = interactor.redirect_uri();
-    let mut url =
-        url::Url::parse(&authorize).map_err(|e| ExchangeError::Transport(e.to_string()))?;
-    crate::http::check_url(&url).map_err(ExchangeError::Transport)?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair(
-            "scope",
-            format!("launch {}", scope.unwrap_or_default()).trim(),
-        )
-        .append_pair("state", &state)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("launch", launch)
-        .append_pair("aud", &holder.fhir_base);
-    let callback = interactor
-        .authorize(url.to_string())
+    let scope = format!("launch {}", scope.unwrap_or_default());
+    let extra = [("launch", launch), ("aud", holder.fhir_base.as_str())];
+    let grant = authorization_code(interactor, &authorize, client_id, scope.trim(), &extra)
         .await
-        .map_err(ExchangeError::Transport)?;
-    let callback = url::Url::parse(&callback)
-        .map_err(|e| ExchangeError::Transport(format!("bad redirect: {e}")))?;
-    let param = |k: &str| {
-        callback
-            .query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-    };
-    if param("state").as_deref() != Some(state.as_str()) {
-        return Err(ExchangeError::Transport(
-            "the redirect's state does not match: ignored".into(),
-        ));
-    }
-    if let Some(err) = param("error") {
-        return Err(ExchangeError::OAuth {
-            advice: "The confirmation at the holder did not complete.".into(),
-            description: param("error_description").unwrap_or_default(),
-            error: err,
-        });
-    }
-    let code = param("code")
-        .ok_or_else(|| ExchangeError::Transport("the redirect carries no code".into()))?;
+        .map_err(|e| match e {
+            CodeError::Transport(m) => ExchangeError::Transport(m),
+            CodeError::Denied { error, description } => ExchangeError::OAuth {
+                advice: "The confirmation at the holder did not complete.".into(),
+                description,
+                error,
+            },
+        })?;
+    let CodeGrant {
+        code,
+        verifier,
+        redirect_uri,
+    } = grant;
     let form = vec![
         ("grant_type", "authorization_code".to_string()),
         ("code", code),

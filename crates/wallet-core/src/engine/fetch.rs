@@ -289,7 +289,11 @@ async fn search_all(
             .map(|l| l.url.clone());
         shared.engine.trace.set_response(
             reply.trace_index,
-            serde_json::json!({ "resourceType": "Bundle", "total": bundle.total, "entries": bundle.entry.len(), "next": next }),
+            crate::trace::bundle_summary(
+                bundle.total.map(Value::from),
+                bundle.entry.len(),
+                next.clone(),
+            ),
         );
         let before = out.len();
         // Search results are kept as the holder sent them; only the type and id are read.

@@ -30,6 +30,82 @@ pub fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
+/// What the authorization-code leg brings back, ready for the token request.
+pub struct CodeGrant {
+    pub code: String,
+    pub verifier: String,
+    pub redirect_uri: String,
+}
+
+pub enum CodeError {
+    /// The page could not be shown, or the redirect is unusable.
+    Transport(String),
+    /// The server redirected back with an OAuth `error`.
+    Denied { error: String, description: String },
+}
+
+/// Sends the person to `authorize_endpoint` (PKCE S256, a fresh `state`, plus
+/// `extra` parameters) and reads the code from the redirect, refusing one
+/// whose `state` is not ours. Used for a holder's confirmation and an
+/// issuer's launch alike.
+pub async fn authorization_code(
+    interactor: &dyn Interactor,
+    authorize_endpoint: &str,
+    client_id: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> Result<CodeGrant, CodeError> {
+    let (verifier, challenge) = pkce();
+    let state = uuid::Uuid::new_v4().simple().to_string();
+    let redirect_uri = interactor.redirect_uri();
+    let mut url =
+        url::Url::parse(authorize_endpoint).map_err(|e| CodeError::Transport(e.to_string()))?;
+    crate::http::check_url(&url).map_err(CodeError::Transport)?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("scope", scope)
+            .append_pair("state", &state)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    let callback = interactor
+        .authorize(url.to_string())
+        .await
+        .map_err(CodeError::Transport)?;
+    let callback = url::Url::parse(&callback)
+        .map_err(|e| CodeError::Transport(format!("bad redirect: {e}")))?;
+    let param = |k: &str| {
+        callback
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    if param("state").as_deref() != Some(state.as_str()) {
+        return Err(CodeError::Transport(
+            "the redirect's state does not match: ignored".into(),
+        ));
+    }
+    if let Some(error) = param("error") {
+        return Err(CodeError::Denied {
+            error,
+            description: param("error_description").unwrap_or_default(),
+        });
+    }
+    let code =
+        param("code").ok_or_else(|| CodeError::Transport("the redirect carries no code".into()))?;
+    Ok(CodeGrant {
+        code,
+        verifier,
+        redirect_uri,
+    })
+}
+
 /// Opens the system browser and waits for the redirect on 127.0.0.1.
 pub struct LoopbackInteractor {
     listener: tokio::sync::Mutex<TcpListener>,
