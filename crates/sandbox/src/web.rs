@@ -21,6 +21,31 @@ pub fn url_encode(text: &str) -> String {
         .collect()
 }
 
+/// Hidden form fields carrying `fields` through a page unchanged.
+pub fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v)))
+        .collect()
+}
+
+/// The end of an authorization request: back to `redirect_uri` with `params`
+/// (each percent-encoded) and the client's `state`.
+pub fn redirect_back(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    let query: Vec<String> = params
+        .iter()
+        .chain(std::iter::once(&("state", state)))
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect();
+    axum::response::Redirect::to(&format!("{redirect_uri}{sep}{}", query.join("&"))).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -30,5 +55,19 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
         assert_eq!(super::url_encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
+    }
+
+    #[test]
+    fn redirects_back_keep_the_callers_query() {
+        let r = super::redirect_back("http://127.0.0.1:9/cb?x=1", &[("code", "c d")], "s&t");
+        assert_eq!(
+            r.headers()["location"],
+            "http://127.0.0.1:9/cb?x=1&code=c%20d&state=s%26t"
+        );
+        let r = super::redirect_back("http://127.0.0.1:9/cb", &[("error", "access_denied")], "s");
+        assert_eq!(
+            r.headers()["location"],
+            "http://127.0.0.1:9/cb?error=access_denied&state=s"
+        );
     }
 }

@@ -5,11 +5,11 @@
 use axum::Form;
 use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Code, Shared, State, describe_patient, lock, now, random_id};
-use crate::web::{escape, url_encode};
+use crate::web::{escape, hidden_inputs, redirect_back};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthorizeParams {
@@ -88,7 +88,7 @@ pub async fn page(AxState(state): AxState<Shared>, Query(p): Query<AuthorizePara
     let Some(launch) = s.launches.get(&p.launch) else {
         return problem("unknown launch");
     };
-    let hidden = [
+    let hidden = hidden_inputs(&[
         ("response_type", &p.response_type),
         ("client_id", &p.client_id),
         ("redirect_uri", &p.redirect_uri),
@@ -98,10 +98,7 @@ pub async fn page(AxState(state): AxState<Shared>, Query(p): Query<AuthorizePara
         ("code_challenge_method", &p.code_challenge_method),
         ("launch", &p.launch),
         ("aud", &p.aud),
-    ]
-    .iter()
-    .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v)))
-    .collect::<String>();
+    ]);
     let choices = launch
         .candidates
         .iter()
@@ -146,15 +143,5 @@ pub async fn decide(AxState(state): AxState<Shared>, Form(p): Form<AuthorizePara
             expires_at: now() + 120,
         },
     );
-    let sep = if p.redirect_uri.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let state_param: String = url_encode(&p.state);
-    Redirect::to(&format!(
-        "{}{sep}code={code}&state={state_param}",
-        p.redirect_uri
-    ))
-    .into_response()
+    redirect_back(&p.redirect_uri, &[("code", &code)], &p.state)
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use permission_ticket::TicketType;
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use sha2::Digest;
 
 use super::{Inner, MintRequest, mint};
 use crate::jose::check_dpop;
-use crate::web::{escape, url_encode};
+use crate::web::{escape, hidden_inputs, redirect_back};
 
 #[derive(Default)]
 pub(crate) struct LaunchState {
@@ -111,7 +111,7 @@ pub async fn page(Query(p): Query<AuthorizeParams>) -> Response {
     if let Err(e) = check(&p) {
         return (StatusCode::BAD_REQUEST, Html(format!("<p>{e}</p>"))).into_response();
     }
-    let hidden: String = [
+    let hidden = hidden_inputs(&[
         ("response_type", &p.response_type),
         ("client_id", &p.client_id),
         ("redirect_uri", &p.redirect_uri),
@@ -119,10 +119,7 @@ pub async fn page(Query(p): Query<AuthorizeParams>) -> Response {
         ("state", &p.state),
         ("code_challenge", &p.code_challenge),
         ("code_challenge_method", &p.code_challenge_method),
-    ]
-    .iter()
-    .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v)))
-    .collect();
+    ]);
     Html(format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>Sandbox issuer</title></head><body>
 <h1>Sandbox issuer</h1><p>Signed in as <b>Ana Rivera</b> (born 1984-03-12). <b>{}</b> asks for a ticket to your records ({}).</p>
@@ -137,18 +134,8 @@ pub async fn decide(State(state): State<Shared>, Form(p): Form<AuthorizeParams>)
     if let Err(e) = check(&p) {
         return (StatusCode::BAD_REQUEST, Html(format!("<p>{e}</p>"))).into_response();
     }
-    let sep = if p.redirect_uri.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let state_param = url_encode(&p.state);
     if p.decision.as_deref() != Some("allow") {
-        return Redirect::to(&format!(
-            "{}{sep}error=access_denied&state={state_param}",
-            p.redirect_uri
-        ))
-        .into_response();
+        return redirect_back(&p.redirect_uri, &[("error", "access_denied")], &p.state);
     }
     let code = uuid::Uuid::new_v4().simple().to_string();
     lock(&state).launch.codes.insert(
@@ -160,11 +147,7 @@ pub async fn decide(State(state): State<Shared>, Form(p): Form<AuthorizeParams>)
             expires_at: crate::holder::now() + 120,
         },
     );
-    Redirect::to(&format!(
-        "{}{sep}code={code}&state={state_param}",
-        p.redirect_uri
-    ))
-    .into_response()
+    redirect_back(&p.redirect_uri, &[("code", &code)], &p.state)
 }
 
 pub async fn token(
