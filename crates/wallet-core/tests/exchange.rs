@@ -297,36 +297,46 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// What a browser does with one of the sandbox's pages: shows it, submits its
+/// form with `field` set to `value`, and follows the answer to the redirect.
+/// Returns the page and where it redirected.
+async fn fill_in(url: &str, field: &str, value: &str) -> Result<(String, String), String> {
+    let client = no_redirects();
+    let page = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut form = hidden_inputs(&page);
+    form.push((field.into(), value.into()));
+    let action = url.split('?').next().unwrap().to_string();
+    let resp = client
+        .post(action)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| format!("no redirect ({})", resp.status()))?;
+    Ok((page, location))
+}
+
 impl Interactor for Patient {
     fn redirect_uri(&self) -> String {
         "http://127.0.0.1:9/callback".into()
     }
     fn authorize(&self, url: String) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
-            let client = no_redirects();
-            let page = client
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
-            self.pages_seen.lock().unwrap().push(page.clone());
-            let mut form = hidden_inputs(&page);
-            form.push(("patient".into(), self.record.clone()));
-            let action = url.split('?').next().unwrap().to_string();
-            let resp = client
-                .post(action)
-                .form(&form)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            resp.headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_string)
-                .ok_or_else(|| format!("no redirect ({})", resp.status()))
+            let (page, location) = fill_in(&url, "patient", &self.record).await?;
+            self.pages_seen.lock().unwrap().push(page);
+            Ok(location)
         })
     }
 }
@@ -835,31 +845,7 @@ impl Interactor for Allow {
         "http://127.0.0.1:9/callback".into()
     }
     fn authorize(&self, url: String) -> BoxFuture<'_, Result<String, String>> {
-        Box::pin(async move {
-            let client = no_redirects();
-            let page = client
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut form = hidden_inputs(&page);
-            form.push(("decision".into(), "allow".into()));
-            let action = url.split('?').next().unwrap().to_string();
-            let resp = client
-                .post(action)
-                .form(&form)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            resp.headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_string)
-                .ok_or_else(|| format!("no redirect ({})", resp.status()))
-        })
+        Box::pin(async move { Ok(fill_in(&url, "decision", "allow").await?.1) })
     }
 }
 
