@@ -158,11 +158,17 @@ pub fn holder_data(index: usize, seed: u64, size: usize) -> HolderData {
     };
 
     // Shared across holders (duplicates): same business identifier or same code, date and value.
+    // The third holder dates the shared vaccination a day later: a conflict to flag, not to hide.
+    let shot_date = if index == 2 {
+        "2021-04-21"
+    } else {
+        "2021-04-20"
+    };
     add(
         json!({ "resourceType": "Immunization", "status": "completed",
         "identifier": [{ "system": "https://registry.example/immunization", "value": "IMM-2021-0042" }],
         "vaccineCode": coding("http://hl7.org/fhir/sid/cvx", "208", "COVID-19, mRNA, 30 mcg/0.3 mL"),
-        "occurrenceDateTime": "2021-04-20" }),
+        "occurrenceDateTime": shot_date }),
         &mut d,
     );
     add(
@@ -235,13 +241,18 @@ pub fn holder_data(index: usize, seed: u64, size: usize) -> HolderData {
     );
 
     // Encounters and vitals, then labs until `size` is reached: HbA1c every quarter makes a chartable series.
+    // Spread evenly from the holder's first year to mid-2026, however many
+    // there are: a large history is dense, not centuries long.
     let target = size.max(40);
+    let first = days_from_civil(base_year, 1, 1);
+    let span = days_from_civil(2026, 6, 30) - first;
+    // About 1.2 resources per step (every fourth step adds two).
+    let steps = ((target.saturating_sub(d.resources.len())) as f64 / 1.25).max(1.0);
     let mut i = 0i64;
     while d.resources.len() < target {
-        let year = base_year + i / 12;
-        let month = 1 + i % 12;
-        let day = 1 + rng.below(27) as i64;
-        let when = date(year.min(2026), month, day);
+        let jitter = rng.below(3) as i64;
+        let day = first + ((i as f64) * span as f64 / steps) as i64 + jitter;
+        let when = civil_from_days(day.min(first + span));
         match i % 4 {
             0 => add(
                 json!({ "resourceType": "Encounter", "status": "finished",
@@ -301,6 +312,31 @@ pub fn holder_data(index: usize, seed: u64, size: usize) -> HolderData {
     d
 }
 
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD` of a day number from `days_from_civil`.
+fn civil_from_days(z: i64) -> String {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 fn patient(id: &str, p: &Person, mrn: &str, city: &str) -> Value {
     let mut v = p.fhir();
     v["id"] = json!(id);
@@ -335,6 +371,26 @@ mod tests {
         assert_eq!(a.resources, b.resources);
         assert!(a.resources.len() >= 500);
         assert_ne!(holder_data(0, 8, 500).resources, a.resources);
+    }
+
+    #[test]
+    fn calendar_days_round_trip() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), "2024-02-29");
+        assert_eq!(civil_from_days(days_from_civil(2026, 6, 30)), "2026-06-30");
+    }
+
+    #[test]
+    fn a_large_history_stays_within_real_years() {
+        let d = holder_data(0, 7, 10_000);
+        let last = d
+            .resources
+            .iter()
+            .filter_map(|r| r["effectiveDateTime"].as_str())
+            .max()
+            .unwrap_or_default()
+            .to_string();
+        assert!(last.as_str() <= "2026-07-03", "{last}");
     }
 
     #[test]
