@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wallet_core::permission_ticket::Jwks;
+use wallet_core::store::Query;
 use wallet_core::{InspectRequest, Wallet, WalletError, WalletOptions};
 
 use output::Out;
@@ -101,30 +102,50 @@ enum KeyCommand {
 enum RecordsCommand {
     /// How many records each holder gave, per ticket and type.
     List,
-    /// One holder's records as a FHIR collection Bundle, on standard output.
+    /// The people the records are about, and who they are at each holder.
+    People,
+    /// The merged record as a FHIR collection Bundle, on standard output.
     Export {
+        /// Only what this holder gave, exactly as it was received.
+        #[arg(long, conflicts_with_all = ["person", "html"])]
+        holder: Option<String>,
+        /// Only this person (see `tw records people`).
         #[arg(long)]
-        holder: String,
+        person: Option<i64>,
+        /// A readable summary to hand to a doctor (HTML; print it to PDF).
+        #[arg(long)]
+        html: bool,
     },
-    /// Newest first, across every holder and type.
+    /// Newest first, across every holder and type, each record once.
     Timeline {
         /// conditions, medications, allergies, immunizations, labs, vitals, procedures, encounters, documents.
         #[arg(long)]
         category: Option<String>,
-        /// Only records dated before this (YYYY-MM-DD), to page on.
+        /// Only this person (see `tw records people`).
+        #[arg(long)]
+        person: Option<i64>,
+        /// The cursor the previous page ended with, or a date (YYYY-MM-DD).
         #[arg(long)]
         before: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
     /// One code's values over time (e.g. 4548-4 for HbA1c), oldest first.
-    Series { code: String },
+    Series {
+        code: String,
+        #[arg(long)]
+        person: Option<i64>,
+    },
     /// Records whose name, notes or text contain every word given.
     Search {
         words: Vec<String>,
+        #[arg(long)]
+        person: Option<i64>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// One record with every holder's copy of it, as each holder sent it.
+    Show { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -308,29 +329,65 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             out.record_counts(&wallet.record_store()?.counts()?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Records(RecordsCommand::People) => {
+            out.people(&wallet.record_store()?.people()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Records(RecordsCommand::Timeline {
             category,
+            person,
             before,
             limit,
         }) => {
-            out.items(&wallet.record_store()?.timeline(
-                category.as_deref(),
-                before.as_deref(),
+            out.items(&wallet.record_store()?.timeline(&Query {
+                person,
+                category: category.as_deref(),
+                before: before.as_deref(),
                 limit,
-            )?);
+            })?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Records(RecordsCommand::Series { code }) => {
-            out.series(&wallet.record_store()?.series(&code)?);
+        Command::Records(RecordsCommand::Series { code, person }) => {
+            out.series(&wallet.record_store()?.series(&code, person)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Records(RecordsCommand::Search { words, limit }) => {
-            out.items(&wallet.record_store()?.search(&words.join(" "), limit)?);
+        Command::Records(RecordsCommand::Search {
+            words,
+            person,
+            limit,
+        }) => {
+            let q = Query {
+                person,
+                limit,
+                ..Query::default()
+            };
+            out.items(&wallet.record_store()?.search(&words.join(" "), &q)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Records(RecordsCommand::Export { holder }) => {
-            let base = wallet_core::holders::normalise_base(&holder)?;
-            println!("{}", wallet.record_store()?.export_holder(&base)?);
+        Command::Records(RecordsCommand::Show { id }) => {
+            let store = wallet.record_store()?;
+            let item = store
+                .item(id)?
+                .ok_or_else(|| WalletError::Invalid(format!("there is no record {id}")))?;
+            out.show(&item, &store.copies(id)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Records(RecordsCommand::Export {
+            holder,
+            person,
+            html,
+        }) => {
+            let store = wallet.record_store()?;
+            let text = match holder {
+                Some(h) => store.export_holder(&wallet_core::holders::normalise_base(&h)?)?,
+                None if html => {
+                    let today =
+                        wallet_core::permission_ticket::human_time(wallet_core::wallet::now());
+                    wallet_core::summary::html(&store, person, &today)?
+                }
+                None => store.export_merged(person)?,
+            };
+            println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Trace => {

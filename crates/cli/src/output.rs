@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use wallet_core::holders::HolderView;
 use wallet_core::onboard::OnboardReport;
-use wallet_core::store::{Item, SeriesPoint, SourceCount};
+use wallet_core::store::{Copy, Item, PersonRecords, SeriesPoint, SourceCount};
 use wallet_core::trace::TraceEntry;
 use wallet_core::view::{TicketSummary, TicketView};
 use wallet_core::{ImportResult, KeyInfo, SyncEvent, SyncReport, WalletError};
@@ -307,13 +307,22 @@ impl Out {
                 (Some(v), None) => format!("  {v}"),
                 _ => String::new(),
             };
+            let flag = if i.conflict {
+                format!("  [sources disagree: {}]", i.differs.join(", "))
+            } else {
+                String::new()
+            };
             println!(
-                "{:<10}  {:<13} {}{value}  ({})",
+                "{:>7}  {:<10}  {:<13} {}{value}{flag}  ({})",
+                i.id,
                 i.date.as_deref().unwrap_or("undated"),
                 i.category,
                 i.display.as_deref().unwrap_or(&i.resource_type),
-                i.holder
+                sources(i.sources.iter().map(|s| s.holder.as_str()))
             );
+        }
+        if let Some(last) = items.last() {
+            println!("next page: --before '{}'", last.cursor);
         }
     }
 
@@ -327,12 +336,84 @@ impl Out {
         }
         for p in points {
             println!(
-                "{}  {} {}  ({})",
+                "{}  {} {}{}  ({})",
                 p.date,
                 p.value,
                 p.unit.as_deref().unwrap_or(""),
-                p.holder
+                if p.conflict {
+                    "  [sources disagree]"
+                } else {
+                    ""
+                },
+                sources(p.holders.iter().map(String::as_str))
             );
+        }
+    }
+
+    pub fn people(&self, people: &[PersonRecords]) {
+        if self.json {
+            print_json(&people);
+            return;
+        }
+        if people.is_empty() {
+            println!("no records yet: run `tw sync`");
+        }
+        for p in people {
+            println!(
+                "{:>4}  {}{}  ({} records)",
+                p.id,
+                p.name.as_deref().unwrap_or("unnamed"),
+                p.birth_date
+                    .as_deref()
+                    .map(|b| format!(", born {b}"))
+                    .unwrap_or_default(),
+                p.records
+            );
+            for a in &p.at {
+                println!(
+                    "        {}  Patient/{}{}",
+                    a.holder,
+                    a.patient_id.as_deref().unwrap_or("?"),
+                    if a.matches {
+                        String::new()
+                    } else {
+                        format!(
+                            "  (the holder has {} born {}: not what the ticket says)",
+                            a.name.as_deref().unwrap_or("no name"),
+                            a.birth_date.as_deref().unwrap_or("?")
+                        )
+                    }
+                );
+            }
+        }
+    }
+
+    pub fn show(&self, item: &Item, copies: &[Copy]) {
+        if self.json {
+            print_json(&serde_json::json!({ "item": item, "copies": copies }));
+            return;
+        }
+        self.items(std::slice::from_ref(item));
+        if item.conflict {
+            println!(
+                "The holders disagree on the {}; every version is kept.",
+                item.differs.join(" and ")
+            );
+        }
+        for c in copies {
+            println!(
+                "\n{} {}/{} (ticket {}, fetched {})",
+                c.holder,
+                c.resource_type,
+                c.resource_id.as_deref().unwrap_or("?"),
+                c.ticket_jti,
+                wallet_core::permission_ticket::human_time(c.fetched_at)
+            );
+            let pretty = serde_json::from_str::<serde_json::Value>(&c.json)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or_else(|| c.json.clone());
+            println!("{pretty}");
         }
     }
 
@@ -343,6 +424,17 @@ impl Out {
             println!("removed {jti}");
         }
     }
+}
+
+/// Holders in a line, without repeats.
+fn sources<'a>(holders: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for h in holders {
+        if !seen.contains(&h) {
+            seen.push(h);
+        }
+    }
+    seen.join(", ")
 }
 
 fn yes(b: bool) -> &'static str {

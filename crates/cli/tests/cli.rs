@@ -386,6 +386,35 @@ async fn holders_sync_and_trace() {
     assert_eq!(timeline.as_array().unwrap().len(), 5);
     let (_, series) = tw.json(&["records", "series", "4548-4"]).await;
     assert!(series.as_array().unwrap().len() > 3, "{series}");
+    // One record, shown with every holder's copy as it was received.
+    let first = &timeline[0];
+    let id = first["id"].as_i64().unwrap().to_string();
+    let (ok, shown) = tw.json(&["records", "show", &id]).await;
+    assert!(ok, "{shown}");
+    assert_eq!(shown["item"]["id"], first["id"]);
+    let copies = shown["copies"].as_array().unwrap();
+    assert_eq!(copies.len(), first["sources"].as_array().unwrap().len());
+    let raw: Value = serde_json::from_str(copies[0]["json"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["resourceType"], first["resource_type"]);
+    let (ok, missing) = tw.json(&["records", "show", "999999999"]).await;
+    assert!(
+        !ok && missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no record")
+    );
+    // The people the records are about, and the merged record in two forms.
+    let (ok, people) = tw.json(&["records", "people"]).await;
+    assert!(ok);
+    assert_eq!(people[0]["name"], "Ana Rivera");
+    let merged = tw.run(&["records", "export"], None).await;
+    assert!(merged.status.success());
+    let merged: Value = serde_json::from_slice(&merged.stdout).unwrap();
+    assert_eq!(merged["type"], "collection");
+    assert!(!merged["entry"].as_array().unwrap().is_empty());
+    let html = tw.run(&["records", "export", "--html"], None).await;
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(html.starts_with("<!doctype html>") && html.contains("Ana Rivera"));
     let text = tw
         .run(&["records", "search", "hemoglobin", "a1c"], None)
         .await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 use vault::DatabaseKey;
 use wallet_core::engine::Record;
-use wallet_core::store::RecordStore;
+use wallet_core::store::{Person, Query, RecordStore};
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -23,7 +23,13 @@ fn main() {
     let path = dir.path().join("records.db");
     let mut store = RecordStore::open(&path, &DatabaseKey::from_bytes([9; 32])).unwrap();
 
+    let ana = Person {
+        name: Some("Ana Rivera".into()),
+        family: Some("Rivera".into()),
+        birth_date: Some("1984-03-12".into()),
+    };
     let mut ingest = Duration::ZERO;
+    let mut last = Vec::new();
     let mut total = 0;
     for i in 0..holders {
         let data = sandbox::data::holder_data(i, 1, per_holder);
@@ -39,11 +45,25 @@ fn main() {
         let refs: Vec<&Record> = records.iter().collect();
         let started = Instant::now();
         store
-            .replace(&format!("https://h{i}.example/fhir"), "t1", 1, &refs)
+            .replace(&format!("https://h{i}.example/fhir"), "t1", &ana, 1, &refs)
             .unwrap();
         ingest += started.elapsed();
         total += records.len();
+        last = records;
     }
+    // A re-sync of one holder: its set replaced and its copies regrouped.
+    let refs: Vec<&Record> = last.iter().collect();
+    let started = Instant::now();
+    store
+        .replace(
+            &format!("https://h{}.example/fhir", holders - 1),
+            "t1",
+            &ana,
+            2,
+            &refs,
+        )
+        .unwrap();
+    let resync = started.elapsed();
     let size: u64 = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
@@ -59,15 +79,33 @@ fn main() {
         }
         (best, found)
     };
-    let (timeline, n1) = time(&mut || store.timeline(None, None, 50).unwrap().len());
+    let q = |category: Option<&'static str>, before: Option<&'static str>| Query {
+        category,
+        before,
+        limit: 50,
+        ..Query::default()
+    };
+    let (timeline, n1) = time(&mut || store.timeline(&q(None, None)).unwrap().len());
     let (labs, n2) = time(&mut || {
         store
-            .timeline(Some("labs"), Some("2024-01-01"), 50)
+            .timeline(&q(Some("labs"), Some("2024-01-01")))
             .unwrap()
             .len()
     });
-    let (series, n3) = time(&mut || store.series("4548-4").unwrap().len());
-    let (search, n4) = time(&mut || store.search("hemoglobin", 50).unwrap().len());
+    let (series, n3) = time(&mut || store.series("4548-4", None).unwrap().len());
+    let (search, n4) = time(&mut || store.search("hemoglobin", &q(None, None)).unwrap().len());
+    let once = |f: &mut dyn FnMut() -> usize| {
+        let t = Instant::now();
+        let n = f();
+        (t.elapsed(), n)
+    };
+    let (export, bytes) = once(&mut || store.export_merged(None).unwrap().len());
+    let (summary, html) = once(&mut || {
+        wallet_core::summary::html(&store, None, "today")
+            .unwrap()
+            .len()
+    });
+    let distinct: usize = store.people().unwrap().iter().map(|p| p.records).sum();
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("resources            {total} from {holders} holders");
@@ -81,11 +119,27 @@ fn main() {
         size as f64 / 1048576.0,
         size as f64 / 1048576.0 / (total as f64 / 10_000.0)
     );
+    println!(
+        "re-sync of a holder   {:.0} ms ({} resources replaced and regrouped)",
+        ms(resync),
+        last.len()
+    );
+    println!("distinct records     {distinct} after merging copies");
     println!("timeline, newest 50  {:.2} ms ({n1} rows)", ms(timeline));
     println!("labs before a date   {:.2} ms ({n2} rows)", ms(labs));
     println!("HbA1c series         {:.2} ms ({n3} points)", ms(series));
     println!(
         "search \"hemoglobin\"  {:.2} ms ({n4} rows, newest 50)",
         ms(search)
+    );
+    println!(
+        "merged Bundle        {:.0} ms ({:.1} MiB)",
+        ms(export),
+        bytes as f64 / 1048576.0
+    );
+    println!(
+        "HTML summary         {:.0} ms ({:.0} KiB)",
+        ms(summary),
+        html as f64 / 1024.0
     );
 }

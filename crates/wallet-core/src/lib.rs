@@ -12,6 +12,7 @@ mod jsonfile;
 pub mod onboard;
 pub mod proofs;
 pub mod store;
+pub mod summary;
 pub mod sync;
 pub mod trace;
 pub mod view;

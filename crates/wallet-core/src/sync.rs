@@ -11,6 +11,7 @@ use ts_rs::TS;
 use crate::engine::interaction::Interactor;
 use crate::engine::{Engine, ExchangeError, FetchError, Limits, Reauth, download, exchange};
 use crate::holders::{HolderRecord, SmartConfig, discover, ticket_problems};
+use crate::store::Person;
 use crate::trace::Trace;
 use crate::wallet::now;
 use crate::{Wallet, WalletError};
@@ -282,6 +283,11 @@ impl Wallet {
                     // SQLite work goes to a blocking thread: the holders still
                     // downloading keep the async workers.
                     let (store, base) = (store.clone(), o.fhir_base.clone());
+                    let person = tickets
+                        .iter()
+                        .find(|d| d.ticket.jti == jti)
+                        .map(|d| Person::from_ticket(&d.ticket.subject.patient))
+                        .unwrap_or_default();
                     let written = tokio::task::spawn_blocking(move || {
                         let fetched_at = records.first().map(|r| r.fetched_at).unwrap_or_else(now);
                         let mine: Vec<&crate::engine::Record> =
@@ -289,7 +295,7 @@ impl Wallet {
                         let result = store
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .replace(&base, &jti, fetched_at, &mine);
+                            .replace(&base, &jti, &person, fetched_at, &mine);
                         drop(mine);
                         (result, records)
                     })

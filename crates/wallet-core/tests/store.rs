@@ -8,7 +8,7 @@ use sandbox::{MintRequest, Profile, Sandbox, SandboxConfig};
 use serde_json::value::RawValue;
 use vault::{Backend, DatabaseKey};
 use wallet_core::engine::Record;
-use wallet_core::store::{RecordStore, Replaced, StoreError};
+use wallet_core::store::{ALSO_FROM, Person, Query, RecordStore, Replaced, StoreError};
 use wallet_core::{SyncOptions, Wallet, WalletOptions};
 
 fn open(dir: &std::path::Path, profile: &str) -> Wallet {
@@ -95,27 +95,37 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
     );
 
     // The view's queries over what was stored.
-    let timeline = store.timeline(None, None, 20).unwrap();
+    let page = |category: Option<&'static str>, before: Option<String>, limit: usize| {
+        store
+            .timeline(&Query {
+                category,
+                before: before.as_deref(),
+                limit,
+                ..Query::default()
+            })
+            .unwrap()
+    };
+    let timeline = page(None, None, 20);
     assert_eq!(timeline.len(), 20);
     assert!(
         timeline.windows(2).all(|w| w[0].date >= w[1].date),
         "newest first"
     );
     let before = timeline[19].date.clone().unwrap();
-    let next = store.timeline(None, Some(&before), 10).unwrap();
+    let next = page(None, Some(before.clone()), 10);
     assert!(
         next.iter()
             .all(|i| i.date.as_deref().unwrap() < before.as_str()),
         "pages on"
     );
-    let labs = store.timeline(Some("labs"), None, 1000).unwrap();
+    let labs = page(Some("labs"), None, 1000);
     assert!(
         !labs.is_empty()
             && labs
                 .iter()
                 .all(|i| i.category == "labs" && i.resource_type == "Observation")
     );
-    let a1c = store.series("4548-4").unwrap();
+    let a1c = store.series("4548-4", None).unwrap();
     assert!(a1c.len() > 3, "a chartable HbA1c series");
     assert!(
         a1c.windows(2).all(|w| w[0].date <= w[1].date),
@@ -125,14 +135,30 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
         a1c.iter()
             .all(|p| (4.0..12.0).contains(&p.value) && p.unit.as_deref() == Some("%"))
     );
-    let found = store.search("hemoglobin", 500).unwrap();
+    let found = store
+        .search(
+            "hemoglobin",
+            &Query {
+                limit: 500,
+                ..Query::default()
+            },
+        )
+        .unwrap();
     assert_eq!(
         found.len(),
         a1c.len(),
         "every HbA1c result, found by its display"
     );
     assert!(
-        store.search("\"unbalanced AND (", 5).is_ok(),
+        store
+            .search(
+                "\"unbalanced AND (",
+                &Query {
+                    limit: 5,
+                    ..Query::default()
+                }
+            )
+            .is_ok(),
         "what a person types is text, not query syntax"
     );
     drop(store);
@@ -162,7 +188,13 @@ async fn a_wrong_key_is_refused_and_destroys_nothing() {
     let mut store = w.record_store().unwrap();
     let rec = record("Condition", "c1");
     store
-        .replace("https://h.example/fhir", "t1", 1, &[&rec])
+        .replace(
+            "https://h.example/fhir",
+            "t1",
+            &Person::default(),
+            1,
+            &[&rec],
+        )
         .unwrap();
     drop(store);
     let before = std::fs::read(&path).unwrap();
@@ -210,16 +242,22 @@ async fn a_resync_replaces_the_holders_set_and_counts_what_went() {
     );
     let h = "https://h.example/fhir";
     assert_eq!(
-        store.replace(h, "t1", 1, &[&a, &b, &c]).unwrap(),
+        store
+            .replace(h, "t1", &Person::default(), 1, &[&a, &b, &c])
+            .unwrap(),
         Replaced {
             stored: 3,
             removed: 0
         }
     );
     // Another ticket's records at the same holder are a separate set.
-    store.replace(h, "t2", 1, &[&a]).unwrap();
+    store
+        .replace(h, "t2", &Person::default(), 1, &[&a])
+        .unwrap();
     assert_eq!(
-        store.replace(h, "t1", 2, &[&a, &c]).unwrap(),
+        store
+            .replace(h, "t1", &Person::default(), 2, &[&a, &c])
+            .unwrap(),
         Replaced {
             stored: 2,
             removed: 1
@@ -240,4 +278,162 @@ async fn the_schema_is_versioned_from_the_first_version_on() {
     drop(store);
     // Reopening runs nothing twice.
     assert_eq!(w.record_store().unwrap().schema_version().unwrap(), first);
+}
+
+/// The sandbox's holders 1 and 3 both hold Ana's diabetes diagnosis, an HbA1c
+/// result and a vaccination with one registry identifier, which holder 3
+/// dates a day later.
+#[tokio::test]
+async fn overlapping_holders_merge_into_one_record_with_the_conflict_flagged() {
+    let sb = Sandbox::start(SandboxConfig {
+        holders: 3,
+        profile: Profile::Dpop,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(dir.path(), "merge");
+    let jkt = w.key_info().unwrap().jkt;
+    let ticket = sb
+        .issuer
+        .mint(&MintRequest::new(TicketType::PatientSelfAccess, Some(jkt)))
+        .unwrap();
+    w.import(&ticket, "test").await.unwrap();
+    // Holder 2 has two patients called Ana Rivera and would ask who is meant.
+    let (h1, h3) = (sb.holders[0].fhir_base(), sb.holders[2].fhir_base());
+    for base in [&h1, &h3] {
+        w.add_holder(base, None, None).await.unwrap();
+    }
+    let report = w.sync(SyncOptions::default(), None).await.unwrap();
+    assert!(report.outcomes.iter().all(|o| o.status == "synced"));
+    let store = w.record_store().unwrap();
+
+    // One person, known at both holders under their own ids.
+    let people = store.people().unwrap();
+    assert_eq!(people.len(), 1);
+    let ana = &people[0];
+    assert_eq!(ana.name.as_deref(), Some("Ana Rivera"));
+    assert_eq!(ana.birth_date.as_deref(), Some("1984-03-12"));
+    let mut ids: Vec<_> = ana.at.iter().map(|a| a.patient_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, [Some("h1-ana".into()), Some("h3-ana".into())]);
+    assert!(ana.at.iter().all(|a| a.matches));
+    let stored: usize = report.outcomes.iter().map(|o| o.resources).sum();
+    assert!(ana.records < stored, "copies count once");
+
+    let all = |category: &'static str| {
+        store
+            .timeline(&Query {
+                person: Some(ana.id),
+                category: Some(category),
+                limit: 10_000,
+                ..Query::default()
+            })
+            .unwrap()
+    };
+    let holders_of = |i: &wallet_core::store::Item| {
+        let mut h: Vec<String> = i.sources.iter().map(|s| s.holder.clone()).collect();
+        h.sort();
+        h.dedup();
+        h
+    };
+    let both = vec![h1.clone(), h3.clone()];
+
+    let diabetes: Vec<_> = all("conditions")
+        .into_iter()
+        .filter(|i| i.display.as_deref() == Some("Type 2 diabetes mellitus"))
+        .collect();
+    assert_eq!(diabetes.len(), 1, "{diabetes:?}");
+    assert_eq!(holders_of(&diabetes[0]), both);
+    assert!(!diabetes[0].conflict);
+
+    let a1c: Vec<_> = all("labs")
+        .into_iter()
+        .filter(|i| i.date.as_deref() == Some("2023-06-01") && i.value == Some(7.4))
+        .collect();
+    assert_eq!(a1c.len(), 1, "{a1c:?}");
+    assert_eq!(holders_of(&a1c[0]), both);
+    let point = store
+        .series("4548-4", Some(ana.id))
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.date == "2023-06-01" && p.value == 7.4)
+        .count();
+    assert_eq!(point, 1, "one point on the chart");
+
+    let shots = all("immunizations");
+    assert_eq!(shots.len(), 1, "{shots:?}");
+    let shot = &shots[0];
+    assert!(shot.conflict);
+    assert_eq!(shot.differs, ["date"]);
+    let mut dates: Vec<_> = shot.sources.iter().filter_map(|s| s.date.clone()).collect();
+    dates.sort();
+    assert_eq!(dates, ["2021-04-20", "2021-04-21"]);
+    let copies = store.copies(shot.id).unwrap();
+    assert_eq!(copies.len(), 2, "both versions are kept");
+    assert!(
+        copies
+            .iter()
+            .any(|c| c.holder == h3 && c.json.contains("2021-04-21"))
+    );
+
+    // The merged Bundle: the agreeing HbA1c once, naming the other holder;
+    // both versions of the vaccination, tagged; each Patient linking the other.
+    let bundle: serde_json::Value =
+        serde_json::from_str(&store.export_merged(Some(ana.id)).unwrap()).unwrap();
+    let entries = bundle["entry"].as_array().unwrap();
+    let is_shared_a1c = |r: &serde_json::Value| {
+        r["code"]["coding"][0]["code"] == "4548-4"
+            && r["effectiveDateTime"] == "2023-06-01"
+            && r["valueQuantity"]["value"] == 7.4
+            && r["resourceType"] == "Observation"
+    };
+    let a1c: Vec<_> = entries
+        .iter()
+        .filter(|e| is_shared_a1c(&e["resource"]))
+        .collect();
+    assert_eq!(a1c.len(), 1);
+    let other = a1c[0]["resource"]["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["url"] == ALSO_FROM)
+        .unwrap();
+    assert!(
+        other["valueUri"]
+            .as_str()
+            .unwrap()
+            .contains("/Observation/")
+    );
+    assert!(a1c[0]["fullUrl"].as_str().unwrap().starts_with("http"));
+    let shots: Vec<_> = entries
+        .iter()
+        .filter(|e| e["resource"]["identifier"][0]["value"] == "IMM-2021-0042")
+        .collect();
+    assert_eq!(shots.len(), 2);
+    assert!(
+        shots
+            .iter()
+            .all(|e| e["resource"]["meta"]["tag"][0]["code"] == "conflict")
+    );
+    let patients: Vec<_> = entries
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Patient")
+        .collect();
+    assert_eq!(patients.len(), 2);
+    for p in &patients {
+        let link = p["resource"]["link"][0]["other"]["reference"]
+            .as_str()
+            .unwrap();
+        assert_ne!(Some(link), p["fullUrl"].as_str());
+        assert!(link.ends_with("-ana"));
+    }
+
+    // The summary a doctor reads says the same.
+    let html = wallet_core::summary::html(&store, Some(ana.id), "2026-11-22").unwrap();
+    assert!(html.contains("Ana Rivera"));
+    assert!(html.contains("Sources disagree on the date: 2021-04-20 / 2021-04-21"));
+    assert_eq!(html.matches("Type 2 diabetes mellitus").count(), 1);
+    assert!(html.contains("<svg"), "a trend for the HbA1c series");
 }

@@ -3,11 +3,13 @@
 //! is the source of truth, with its provenance (holder, ticket, when fetched,
 //! the holder's own id). A holder's records for a ticket are replaced in one
 //! transaction, so a crash leaves the previous set or the new one, never half.
+//! Copies of one fact from several holders are merged in the index
+//! (`merge.rs`), and records are linked to the person their ticket is about.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use thiserror::Error;
 use ts_rs::TS;
@@ -15,8 +17,13 @@ use vault::DatabaseKey;
 
 use crate::engine::Record;
 
+mod export;
 mod extract;
+mod merge;
+mod query;
+pub use export::{ALSO_FROM, Copy, MERGE_TAGS};
 pub use extract::{Entry, extract};
+pub use query::{Item, ItemSource, LatestValue, PersonAtHolder, PersonRecords, Query, SeriesPoint};
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how
 /// many have run. Entries are never edited once released, only appended.
@@ -70,11 +77,54 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX entries_by_category ON entries (category, date);
      CREATE INDEX entries_by_code ON entries (code, date);
      CREATE VIRTUAL TABLE entries_text USING fts5 (text);",
+    // 4: the people records are about, and copies of one fact merged across
+    // holders (`merge.rs`). The index is derived, so it is recreated whole.
+    "CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        name TEXT,
+        family TEXT,
+        birth_date TEXT
+     );
+     CREATE TABLE tickets (
+        jti TEXT PRIMARY KEY,
+        person INTEGER NOT NULL REFERENCES people (id)
+     );
+     DROP TABLE entries;
+     DROP TABLE entries_text;
+     CREATE TABLE entries (
+        resource INTEGER PRIMARY KEY,
+        person INTEGER NOT NULL,
+        grp INTEGER NOT NULL,
+        conflict INTEGER NOT NULL DEFAULT 0,
+        fingerprint INTEGER NOT NULL,
+        keys BLOB NOT NULL,
+        holder TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id TEXT,
+        category TEXT NOT NULL,
+        date TEXT,
+        code_system TEXT,
+        code TEXT,
+        display TEXT,
+        value REAL,
+        unit TEXT
+     );
+     CREATE INDEX entries_by_date ON entries (date);
+     CREATE INDEX entries_by_category ON entries (category, date);
+     CREATE INDEX entries_by_code ON entries (code, date);
+     CREATE INDEX entries_by_group ON entries (grp);
+     CREATE VIRTUAL TABLE entries_text USING fts5 (text);
+     CREATE TABLE entry_keys (
+        key INTEGER NOT NULL,
+        resource INTEGER NOT NULL,
+        PRIMARY KEY (key, resource)
+     ) WITHOUT ROWID;",
 ];
 
-/// The schema version that introduced the derived index: reaching it means
-/// filling the index from the records already stored.
-const INDEX_VERSION: usize = 3;
+/// The first schema version with the derived index: a migration that reaches
+/// the current version from before the index's latest shape refills it.
+const INDEX_VERSIONS: [usize; 2] = [3, 4];
 
 /// A sync run that started and did not finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +185,43 @@ pub struct SourceCount {
     pub count: usize,
 }
 
+/// Who a ticket is about, as its `subject.patient` says: the person its
+/// records are linked to in the view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Person {
+    pub name: Option<String>,
+    pub family: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+impl Person {
+    pub fn from_ticket(p: &permission_ticket::fhir::Patient) -> Self {
+        Self {
+            name: p.display_name(),
+            family: p.name.first().and_then(|n| n.family.clone()),
+            birth_date: p.birth_date.clone(),
+        }
+    }
+
+    /// Two tickets about the same name and birth date are about one person;
+    /// a ticket that names nobody is a person of its own.
+    fn key(&self, jti: &str) -> String {
+        match (&self.name, &self.birth_date) {
+            (None, None) => format!("ticket:{jti}"),
+            (name, birth) => format!(
+                "{}|{}",
+                name.as_deref()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase(),
+                birth.as_deref().unwrap_or_default()
+            ),
+        }
+    }
+}
+
 pub struct RecordStore {
     conn: Connection,
 }
@@ -142,9 +229,35 @@ pub struct RecordStore {
 /// Where a stored resource came from, as the index repeats it (so queries
 /// never read the large raw rows).
 struct Source<'a> {
+    person: i64,
     holder: &'a str,
     resource_type: &'a str,
     resource_id: Option<&'a str>,
+}
+
+/// A row's match keys as stored beside it (8 bytes each, little-endian), so
+/// `entry_keys` needs no second index to find them.
+fn key_blob(keys: &[i64]) -> Vec<u8> {
+    keys.iter().flat_map(|k| k.to_le_bytes()).collect()
+}
+
+fn blob_keys(blob: &[u8]) -> Vec<i64> {
+    blob.chunks_exact(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            i64::from_le_bytes(b)
+        })
+        .collect()
+}
+
+/// What grouping needs to know of a row.
+struct RowInfo {
+    keys: Vec<i64>,
+    fingerprint: i64,
+    /// Its group and flag as stored now (a write is skipped when they stay).
+    grp: i64,
+    conflict: bool,
 }
 
 fn index_one(
@@ -152,141 +265,210 @@ fn index_one(
     rowid: i64,
     src: &Source<'_>,
     json: &str,
-) -> Result<(), StoreError> {
+    repeats: &mut merge::Repeats,
+) -> Result<RowInfo, StoreError> {
     let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let e = extract(&value);
+    let keys = merge::keys(
+        &merge::Origin {
+            person: src.person,
+            holder: src.holder,
+            resource_type: src.resource_type,
+            resource_id: src.resource_id,
+        },
+        &value,
+        &e,
+        repeats,
+    );
+    let fingerprint = merge::fingerprint(&e);
+    // Each row starts as a group of its own; `regroup` joins it to its copies.
     tx.prepare_cached(
-        "INSERT INTO entries (resource, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO entries (resource, person, grp, fingerprint, keys, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit)
+         VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
-    .execute(params![rowid, src.holder, src.resource_type, src.resource_id, e.category, e.date, e.code_system, e.code, e.display, e.value, e.unit])?;
+    .execute(params![rowid, src.person, fingerprint, key_blob(&keys), src.holder, src.resource_type, src.resource_id, e.category, e.date, e.code_system, e.code, e.display, e.value, e.unit])?;
     if !e.text.is_empty() {
         tx.prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?
             .execute(params![rowid, e.text])?;
+    }
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO entry_keys (key, resource) VALUES (?1, ?2)")?;
+    for k in &keys {
+        insert.execute(params![k, rowid])?;
+    }
+    Ok(RowInfo {
+        keys,
+        fingerprint,
+        grp: rowid,
+        conflict: false,
+    })
+}
+
+/// Recomputes the groups of the rows in `rows`, of rows that share a key
+/// with `seeds` or with rows since `new_from` (rows just inserted, all in
+/// `rows`), and of every row joined to those through further keys. With
+/// `complete`, `rows` is every row there is and nothing is looked up.
+fn regroup(
+    tx: &rusqlite::Transaction<'_>,
+    seeds: Vec<i64>,
+    new_from: i64,
+    mut rows: HashMap<i64, RowInfo>,
+    complete: bool,
+) -> Result<(), StoreError> {
+    if !complete {
+        let mut seen_keys: HashSet<i64> =
+            rows.values().flat_map(|i| i.keys.iter().copied()).collect();
+        let mut keys: Vec<i64> = seeds.into_iter().filter(|k| seen_keys.insert(*k)).collect();
+        // Older rows that share a key with a new one, found in one query
+        // (the new keys passed as one JSON array).
+        let mut found: Vec<i64> = {
+            let new_keys = serde_json::to_string(&seen_keys).unwrap_or_else(|_| "[]".into());
+            let mut stmt = tx.prepare_cached(
+                "SELECT DISTINCT o.resource FROM json_each(?2) n JOIN entry_keys o ON o.key = n.value
+                 WHERE o.resource < ?1",
+            )?;
+            stmt.query_map(params![new_from, new_keys], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut rows_by_key =
+            tx.prepare_cached("SELECT resource FROM entry_keys WHERE key = ?1")?;
+        let mut row_info = tx.prepare_cached(
+            "SELECT fingerprint, grp, conflict, keys FROM entries WHERE resource = ?1",
+        )?;
+        // Alternately: rows not yet known are read, and their unseen keys looked up.
+        while !found.is_empty() || !keys.is_empty() {
+            for row in std::mem::take(&mut found) {
+                if rows.contains_key(&row) {
+                    continue;
+                }
+                let info = row_info
+                    .query_row(params![row], |r| {
+                        Ok(RowInfo {
+                            fingerprint: r.get(0)?,
+                            grp: r.get(1)?,
+                            conflict: r.get(2)?,
+                            keys: blob_keys(&r.get::<_, Vec<u8>>(3)?),
+                        })
+                    })
+                    .optional()?;
+                if let Some(info) = info {
+                    keys.extend(info.keys.iter().filter(|k| seen_keys.insert(**k)));
+                    rows.insert(row, info);
+                }
+            }
+            for key in std::mem::take(&mut keys) {
+                let more = rows_by_key.query_map(params![key], |r| r.get::<_, i64>(0))?;
+                for row in more {
+                    let row = row?;
+                    if !rows.contains_key(&row) {
+                        found.push(row);
+                    }
+                }
+            }
+        }
+    }
+    // Pairs in a fixed order, so the groups do not depend on the order found.
+    let mut pairs: Vec<(i64, i64)> = rows
+        .iter()
+        .flat_map(|(&row, i)| i.keys.iter().map(move |&k| (k, row)))
+        .collect();
+    pairs.sort_unstable();
+    let mut groups = merge::Groups::default();
+    for &row in rows.keys() {
+        groups.row(row);
+    }
+    for (key, row) in pairs {
+        groups.add(row, key);
+    }
+    let assigned = groups.assignments();
+    let mut prints: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for &(row, grp) in &assigned {
+        if let Some(i) = rows.get(&row) {
+            prints.entry(grp).or_default().insert(i.fingerprint);
+        }
+    }
+    let mut update =
+        tx.prepare_cached("UPDATE entries SET grp = ?2, conflict = ?3 WHERE resource = ?1")?;
+    for (row, grp) in assigned {
+        let conflict = prints.get(&grp).is_some_and(|p| p.len() > 1);
+        if rows
+            .get(&row)
+            .is_some_and(|i| i.grp != grp || i.conflict != conflict)
+        {
+            update.execute(params![row, grp, conflict])?;
+        }
     }
     Ok(())
 }
 
 fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute_batch("DELETE FROM entries; DELETE FROM entries_text;")?;
-    type Row = (i64, String, String, Option<String>, String);
+    tx.execute_batch("DELETE FROM entries; DELETE FROM entries_text; DELETE FROM entry_keys;")?;
+    type Row = (i64, i64, String, String, String, Option<String>, String);
     let rows: Vec<Row> = {
-        let mut stmt =
-            tx.prepare("SELECT rowid, holder, resource_type, resource_id, json FROM resources")?;
+        // Records fetched before people were kept belong to person 0 until the next sync.
+        // In each holder's set in the order stored, as repeats are counted per set.
+        let mut stmt = tx.prepare(
+            "SELECT r.rowid, coalesce(t.person, 0), r.holder, r.ticket_jti, r.resource_type, r.resource_id, r.json
+             FROM resources r LEFT JOIN tickets t ON t.jti = r.ticket_jti
+             ORDER BY r.holder, r.ticket_jti, r.rowid",
+        )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
         })?;
         rows.collect::<Result<_, _>>()?
     };
-    for (rowid, holder, resource_type, resource_id, json) in rows {
+    let mut indexed = HashMap::with_capacity(rows.len());
+    let mut set: Option<(String, String)> = None;
+    let mut repeats = merge::Repeats::new();
+    for (rowid, person, holder, jti, resource_type, resource_id, json) in rows {
+        if set.as_ref() != Some(&(holder.clone(), jti.clone())) {
+            repeats.clear();
+            set = Some((holder.clone(), jti));
+        }
         let src = Source {
+            person,
             holder: &holder,
             resource_type: &resource_type,
             resource_id: resource_id.as_deref(),
         };
-        index_one(tx, rowid, &src, &json)?;
+        indexed.insert(rowid, index_one(tx, rowid, &src, &json, &mut repeats)?);
     }
-    Ok(())
+    regroup(tx, Vec::new(), 0, indexed, true)
 }
 
-/// One line of the timeline, a category list or search results.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct Item {
-    pub holder: String,
-    pub resource_type: String,
-    pub resource_id: Option<String>,
-    pub category: String,
-    pub date: Option<String>,
-    pub display: Option<String>,
-    pub value: Option<f64>,
-    pub unit: Option<String>,
-}
-
-/// One point of an observation series, for a chart.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct SeriesPoint {
-    pub date: String,
-    pub value: f64,
-    pub unit: Option<String>,
-    pub holder: String,
-}
-
-const ITEM_COLUMNS: &str =
-    "e.holder, e.resource_type, e.resource_id, e.category, e.date, e.display, e.value, e.unit";
-
-fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
-    Ok(Item {
-        holder: r.get(0)?,
-        resource_type: r.get(1)?,
-        resource_id: r.get(2)?,
-        category: r.get(3)?,
-        date: r.get(4)?,
-        display: r.get(5)?,
-        value: r.get(6)?,
-        unit: r.get(7)?,
-    })
-}
-
-/// Each word of what a person typed, quoted, so FTS5 syntax in it is just text.
-fn fts_query(text: &str) -> String {
-    text.split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
+fn person_id(
+    tx: &rusqlite::Transaction<'_>,
+    jti: &str,
+    person: &Person,
+) -> Result<i64, StoreError> {
+    let id: i64 = tx.query_row(
+        "INSERT INTO people (key, name, family, birth_date) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET name = excluded.name, family = excluded.family
+         RETURNING id",
+        params![
+            person.key(jti),
+            person.name,
+            person.family,
+            person.birth_date
+        ],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO tickets (jti, person) VALUES (?1, ?2) ON CONFLICT (jti) DO UPDATE SET person = excluded.person",
+        params![jti, id],
+    )?;
+    Ok(id)
 }
 
 impl RecordStore {
-    /// Newest first, across every type; `category` narrows it, `before` pages on.
-    pub fn timeline(
-        &self,
-        category: Option<&str>,
-        before: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM entries e
-             WHERE e.date IS NOT NULL AND (?1 IS NULL OR e.category = ?1) AND (?2 IS NULL OR e.date < ?2)
-             ORDER BY e.date DESC LIMIT ?3"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![category, before, limit as i64], item)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The values of one code over time (lab trends, vitals), oldest first.
-    pub fn series(&self, code: &str) -> Result<Vec<SeriesPoint>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT e.date, e.value, e.unit, e.holder FROM entries e
-             WHERE e.code = ?1 AND e.value IS NOT NULL AND e.date IS NOT NULL ORDER BY e.date",
-        )?;
-        let rows = stmt.query_map(params![code], |r| {
-            Ok(SeriesPoint {
-                date: r.get(0)?,
-                value: r.get(1)?,
-                unit: r.get(2)?,
-                holder: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Records whose display, notes or text values contain every word of `text`.
-    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
-        let query = fts_query(text);
-        if query.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM entries_text t JOIN entries e ON e.resource = t.rowid
-             WHERE entries_text MATCH ?1 ORDER BY e.date DESC LIMIT ?2"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![query, limit as i64], item)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Opens (or creates) the store at `path` with `key`, bringing the schema up to date.
     pub fn open(path: &Path, key: &DatabaseKey) -> Result<Self, StoreError> {
         Self::open_at(path, key, MIGRATIONS.len())
@@ -338,15 +520,14 @@ impl RecordStore {
                 known,
             });
         }
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .take(upto)
-            .skip(found.max(0) as usize)
-        {
+        let from = found.max(0) as usize;
+        // The index is written by this version's code, so it is refilled only
+        // when the schema reaches this version's shape.
+        let refill = upto == MIGRATIONS.len() && INDEX_VERSIONS.iter().any(|v| *v > from);
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(upto).skip(from) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
-            if i + 1 == INDEX_VERSION {
+            if refill && i + 1 == upto {
                 rebuild_index(&tx)?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
@@ -363,27 +544,47 @@ impl RecordStore {
         Ok(())
     }
 
-    /// Replaces what `holder` gave for `ticket_jti` with `records`, in one transaction.
+    /// Replaces what `holder` gave for ticket `ticket_jti` (about `person`)
+    /// with `records`, in one transaction, and merges them with their copies
+    /// from other holders.
     pub fn replace(
         &mut self,
         holder: &str,
         ticket_jti: &str,
+        person: &Person,
         fetched_at: i64,
         records: &[&Record],
     ) -> Result<Replaced, StoreError> {
         let tx = self.conn.transaction()?;
+        let person = person_id(&tx, ticket_jti, person)?;
         let before: HashSet<(String, Option<String>)> = {
             let mut stmt = tx.prepare("SELECT resource_type, resource_id FROM resources WHERE holder = ?1 AND ticket_jti = ?2")?;
             let rows =
                 stmt.query_map(params![holder, ticket_jti], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        for table in ["entries", "entries_text"] {
-            let key = if table == "entries" {
-                "resource"
-            } else {
-                "rowid"
-            };
+        // The groups the old rows were in are recomputed without them.
+        let old: Vec<(i64, Vec<i64>)> = {
+            let mut stmt = tx.prepare(
+                "SELECT resource, keys FROM entries WHERE resource IN (SELECT rowid FROM resources WHERE holder = ?1 AND ticket_jti = ?2)",
+            )?;
+            let rows = stmt.query_map(params![holder, ticket_jti], |r| {
+                Ok((r.get(0)?, blob_keys(&r.get::<_, Vec<u8>>(1)?)))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut seeds = Vec::new();
+        {
+            let mut unkey =
+                tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
+            for (row, keys) in &old {
+                for k in keys {
+                    unkey.execute(params![k, row])?;
+                }
+                seeds.extend_from_slice(keys);
+            }
+        }
+        for (table, key) in [("entries", "resource"), ("entries_text", "rowid")] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE {key} IN (SELECT rowid FROM resources WHERE holder = ?1 AND ticket_jti = ?2)"),
                 params![holder, ticket_jti],
@@ -394,6 +595,9 @@ impl RecordStore {
             params![holder, ticket_jti],
         )?;
         let mut now: HashSet<(String, Option<String>)> = HashSet::new();
+        let mut indexed = HashMap::with_capacity(records.len());
+        let mut new_from = None;
+        let mut repeats = merge::Repeats::new();
         {
             let mut insert = tx.prepare(
                 "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -407,15 +611,22 @@ impl RecordStore {
                     fetched_at,
                     r.json.get()
                 ])?;
+                let rowid = tx.last_insert_rowid();
+                new_from.get_or_insert(rowid);
                 let src = Source {
+                    person,
                     holder,
                     resource_type: &r.resource_type,
                     resource_id: r.id.as_deref(),
                 };
-                index_one(&tx, tx.last_insert_rowid(), &src, r.json.get())?;
+                indexed.insert(
+                    rowid,
+                    index_one(&tx, rowid, &src, r.json.get(), &mut repeats)?,
+                );
                 now.insert((r.resource_type.clone(), r.id.clone()));
             }
         }
+        regroup(&tx, seeds, new_from.unwrap_or(i64::MAX), indexed, false)?;
         let removed = before.difference(&now).count();
         tx.execute(
             "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -428,7 +639,6 @@ impl RecordStore {
             removed,
         })
     }
-
     /// Records that a sync run has started.
     pub fn begin_run(&mut self, started_at: i64, holders: &[String]) -> Result<i64, StoreError> {
         let list = serde_json::to_string(holders).unwrap_or_else(|_| "[]".into());
@@ -515,36 +725,6 @@ impl RecordStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-
-    /// Every record `holder` gave (for any ticket), as a FHIR `collection`
-    /// Bundle of the resources exactly as they were received.
-    pub fn export_holder(&self, holder: &str) -> Result<String, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT json FROM resources WHERE holder = ?1 ORDER BY resource_type, rowid",
-        )?;
-        let rows = stmt.query_map(params![holder], |r| r.get::<_, String>(0))?;
-        let mut out = String::from(r#"{"resourceType":"Bundle","type":"collection","entry":["#);
-        for (i, json) in rows.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            // The stored text is JSON the holder sent and the wallet parsed; it is spliced as is.
-            out.push_str(r#"{"resource":"#);
-            out.push_str(&json?);
-            out.push('}');
-        }
-        out.push_str("]}");
-        Ok(out)
-    }
-
-    /// The raw JSON of every record of `resource_type` from `holder`.
-    pub fn records(&self, holder: &str, resource_type: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT json FROM resources WHERE holder = ?1 AND resource_type = ?2 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map(params![holder, resource_type], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 #[cfg(test)]
@@ -563,19 +743,26 @@ mod tests {
         {
             let v1 = ok(RecordStore::open_at(&path, &key, 1));
             assert_eq!(ok(v1.schema_version()), 1);
-            // Rows as version 1 wrote them.
-            for (id, json) in [
-                ("c1", r#"{"resourceType":"Condition","id":"c1"}"#),
+            // Rows as version 1 wrote them: the diabetes diagnosis from two holders.
+            let diabetes = |id: &str| {
+                format!(
+                    r#"{{"resourceType":"Condition","id":"{id}","recordedDate":"2024-02-03","code":{{"coding":[{{"system":"http://snomed.info/sct","code":"44054006"}}],"text":"Type 2 diabetes"}}}}"#
+                )
+            };
+            for (holder, id, json) in [
                 (
-                    "c2",
-                    r#"{"resourceType":"Condition","id":"c2","recordedDate":"2024-02-03","code":{"text":"Type 2 diabetes"}}"#,
+                    "https://h.example/fhir",
+                    "c1",
+                    r#"{"resourceType":"Condition","id":"c1"}"#.to_string(),
                 ),
+                ("https://h.example/fhir", "c2", diabetes("c2")),
+                ("https://other.example/fhir", "x9", diabetes("x9")),
             ] {
                 ok(v1
                     .conn
                     .execute(
-                        "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json) VALUES ('https://h.example/fhir', 't1', 'Condition', ?1, 10, ?2)",
-                        params![id, json],
+                        "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json) VALUES (?1, 't1', 'Condition', ?2, 10, ?3)",
+                        params![holder, id, json],
                     )
                     .map_err(StoreError::from));
             }
@@ -586,16 +773,140 @@ mod tests {
             ok(now.records("https://h.example/fhir", "Condition")).len(),
             2
         );
-        // The index introduced later was filled from the records already there.
-        let timeline = ok(now.timeline(None, None, 10));
+        // The index introduced later was filled from the records already
+        // there, with the two holders' copies merged.
+        let q = Query {
+            limit: 10,
+            ..Query::default()
+        };
+        let timeline = ok(now.timeline(&q));
         assert_eq!(timeline.len(), 1);
         assert_eq!(timeline[0].display.as_deref(), Some("Type 2 diabetes"));
-        assert_eq!(ok(now.search("diabetes", 10)).len(), 1);
+        assert_eq!(timeline[0].sources.len(), 2);
+        assert_eq!(ok(now.search("diabetes", &q)).len(), 1);
         // Version 2's table works on the migrated file.
         let id = ok(now.begin_run(20, &["https://h.example/fhir".into()]));
         assert_eq!(ok(now.interrupted_run()).map(|r| r.id), Some(id));
         ok(now.finish_run(id, 30));
         assert_eq!(ok(now.interrupted_run()), None);
+    }
+
+    fn record(json: serde_json::Value) -> Record {
+        Record {
+            resource_type: json["resourceType"].as_str().unwrap_or_default().into(),
+            id: json["id"].as_str().map(str::to_string),
+            json: serde_json::value::RawValue::from_string(json.to_string())
+                .unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    fn shot(id: &str, date: &str) -> Record {
+        record(
+            serde_json::json!({ "resourceType": "Immunization", "id": id,
+            "identifier": [{ "system": "https://registry.example/immunization", "value": "IMM-1" }],
+            "vaccineCode": { "coding": [{ "system": "http://hl7.org/fhir/sid/cvx", "code": "208" }] },
+            "occurrenceDateTime": date }),
+        )
+    }
+
+    #[test]
+    fn copies_merge_split_and_conflict_as_holders_resync() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut s = ok(RecordStore::open(
+            &dir.path().join("records.db"),
+            &DatabaseKey::from_bytes([5; 32]),
+        ));
+        let ana = Person {
+            name: Some("Ana Rivera".into()),
+            family: Some("Rivera".into()),
+            birth_date: Some("1984-03-12".into()),
+        };
+        let all = Query {
+            limit: 10,
+            ..Query::default()
+        };
+        let (a, b) = (shot("a1", "2021-04-20"), shot("b7", "2021-04-20"));
+        ok(s.replace("https://a/fhir", "t1", &ana, 1, &[&a]));
+        ok(s.replace("https://b/fhir", "t2", &ana, 1, &[&b]));
+        let items = ok(s.timeline(&all));
+        assert_eq!(items.len(), 1, "one shot, two sources");
+        assert_eq!(items[0].sources.len(), 2);
+        assert!(!items[0].conflict);
+
+        // B now says the 21st: still the same shot (same identifier), flagged.
+        let b = shot("b7", "2021-04-21");
+        ok(s.replace("https://b/fhir", "t2", &ana, 2, &[&b]));
+        let items = ok(s.timeline(&all));
+        assert_eq!(items.len(), 1);
+        assert!(items[0].conflict);
+        assert_eq!(items[0].differs, vec!["date"]);
+        assert_eq!(ok(s.copies(items[0].id)).len(), 2, "both versions kept");
+
+        // B no longer returns it: A's copy stands alone and agrees with itself.
+        ok(s.replace("https://b/fhir", "t2", &ana, 3, &[]));
+        let items = ok(s.timeline(&all));
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].sources.len(), 1);
+        assert!(!items[0].conflict);
+
+        // Another person's identical record is theirs alone.
+        let luis = Person {
+            name: Some("Luis Rivera".into()),
+            family: Some("Rivera".into()),
+            birth_date: Some("1956-07-02".into()),
+        };
+        ok(s.replace(
+            "https://b/fhir",
+            "t3",
+            &luis,
+            4,
+            &[&shot("b8", "2021-04-20")],
+        ));
+        assert_eq!(ok(s.timeline(&all)).len(), 2);
+        let people = ok(s.people());
+        assert_eq!(people.len(), 2);
+        let only_ana = Query {
+            person: Some(people[0].id),
+            limit: 10,
+            ..Query::default()
+        };
+        assert_eq!(ok(s.timeline(&only_ana)).len(), 1);
+    }
+
+    #[test]
+    fn pages_do_not_skip_records_that_share_a_date() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut s = ok(RecordStore::open(
+            &dir.path().join("records.db"),
+            &DatabaseKey::from_bytes([6; 32]),
+        ));
+        let visits: Vec<Record> = (0..5)
+            .map(|i| {
+                record(
+                    serde_json::json!({ "resourceType": "Encounter", "id": format!("e{i}"),
+                    "period": { "start": "2024-05-05T09:00:00Z" } }),
+                )
+            })
+            .collect();
+        let refs: Vec<&Record> = visits.iter().collect();
+        ok(s.replace("https://a/fhir", "t1", &Person::default(), 1, &refs));
+        let mut seen = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let page = ok(s.timeline(&Query {
+                before: before.as_deref(),
+                limit: 2,
+                ..Query::default()
+            }));
+            if page.is_empty() {
+                break;
+            }
+            before = page.last().map(|i| i.cursor.clone());
+            seen.extend(page.into_iter().map(|i| i.id));
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 5);
     }
 
     #[test]

@@ -1,0 +1,425 @@
+//! What the record view asks of the store. Queries read the derived index
+//! only, never the large raw rows, and show each merged group once.
+
+use std::collections::HashMap;
+
+use rusqlite::params;
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::{RecordStore, StoreError};
+
+/// One copy of a record, as one holder gave it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct ItemSource {
+    pub holder: String,
+    pub resource_id: Option<String>,
+    pub date: Option<String>,
+    pub code: Option<String>,
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+}
+
+/// One line of the timeline, a category list or search results: one fact,
+/// however many holders reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct Item {
+    /// Names the group for `show`.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Pass as `before` to get the page after this item.
+    pub cursor: String,
+    #[ts(type = "number")]
+    pub person: i64,
+    pub resource_type: String,
+    pub category: String,
+    pub date: Option<String>,
+    pub display: Option<String>,
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+    /// Copies that should agree do not (see `differs`); every copy is kept.
+    pub conflict: bool,
+    /// What the copies disagree on: `code`, `date`, `value`, `unit`.
+    pub differs: Vec<String>,
+    /// Every holder that reported it, first stored first.
+    pub sources: Vec<ItemSource>,
+}
+
+/// One point of an observation series, for a chart. Copies of one result
+/// are one point; copies that disagree are a point each, flagged.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct SeriesPoint {
+    pub date: String,
+    pub value: f64,
+    pub unit: Option<String>,
+    pub holders: Vec<String>,
+    pub conflict: bool,
+}
+
+/// A person the records are about, and who they are at each holder.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct PersonRecords {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: Option<String>,
+    pub birth_date: Option<String>,
+    /// Distinct records (merged copies count once).
+    #[ts(type = "number")]
+    pub records: usize,
+    pub at: Vec<PersonAtHolder>,
+}
+
+/// The Patient a holder matched a ticket to.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct PersonAtHolder {
+    pub holder: String,
+    pub patient_id: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<String>,
+    /// The holder's Patient has the ticket's birth date and family name.
+    pub matches: bool,
+}
+
+/// The latest value of one test or measurement, for summaries.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct LatestValue {
+    pub code: String,
+    pub display: Option<String>,
+    pub date: String,
+    pub value: f64,
+    pub unit: Option<String>,
+    /// How many results of this code there are.
+    #[ts(type = "number")]
+    pub count: usize,
+}
+
+/// A paged list: newest first, `before` a cursor (or a date) from the last page.
+#[derive(Debug, Clone, Default)]
+pub struct Query<'a> {
+    pub person: Option<i64>,
+    pub category: Option<&'a str>,
+    pub before: Option<&'a str>,
+    pub limit: usize,
+}
+
+/// The representative row of each group, with the group's flag.
+const ITEM_COLUMNS: &str = "e.resource, e.person, e.resource_type, e.category, e.date, e.display, e.value, e.unit, e.conflict";
+
+fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    let id: i64 = r.get(0)?;
+    let date: Option<String> = r.get(4)?;
+    Ok(Item {
+        id,
+        cursor: format!("{}|{id}", date.as_deref().unwrap_or_default()),
+        person: r.get(1)?,
+        resource_type: r.get(2)?,
+        category: r.get(3)?,
+        date,
+        display: r.get(5)?,
+        value: r.get(6)?,
+        unit: r.get(7)?,
+        conflict: r.get(8)?,
+        differs: Vec::new(),
+        sources: Vec::new(),
+    })
+}
+
+/// `2024-01-02|815` (a cursor) or `2024-01-02` (a date: everything before it).
+fn cursor(before: Option<&str>) -> (Option<String>, Option<i64>) {
+    match before {
+        None => (None, None),
+        Some(b) => match b.split_once('|') {
+            Some((date, id)) => (Some(date.to_string()), id.parse().ok()),
+            None => (Some(b.to_string()), None),
+        },
+    }
+}
+
+/// Each word of what a person typed, quoted, so FTS5 syntax in it is just text.
+fn fts_query(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn differs(sources: &[ItemSource]) -> Vec<String> {
+    let Some(first) = sources.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if sources.iter().any(|s| s.code != first.code) {
+        out.push("code".into());
+    }
+    if sources.iter().any(|s| s.date != first.date) {
+        out.push("date".into());
+    }
+    if sources.iter().any(|s| s.value != first.value) {
+        out.push("value".into());
+    }
+    if sources.iter().any(|s| s.unit != first.unit) {
+        out.push("unit".into());
+    }
+    out
+}
+
+impl RecordStore {
+    /// Fills in every item's sources (one query per 500 items).
+    fn with_sources(&self, mut items: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut by_group: HashMap<i64, Vec<ItemSource>> = HashMap::new();
+        for chunk in items.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT grp, holder, resource_id, date, code, value, unit FROM entries WHERE grp IN ({marks}) ORDER BY resource"
+            ))?;
+            let ids = chunk.iter().map(|i| i.id);
+            let rows = stmt.query_map(rusqlite::params_from_iter(ids), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    ItemSource {
+                        holder: r.get(1)?,
+                        resource_id: r.get(2)?,
+                        date: r.get(3)?,
+                        code: r.get(4)?,
+                        value: r.get(5)?,
+                        unit: r.get(6)?,
+                    },
+                ))
+            })?;
+            for row in rows {
+                let (grp, source) = row?;
+                by_group.entry(grp).or_default().push(source);
+            }
+        }
+        for i in &mut items {
+            i.sources = by_group.remove(&i.id).unwrap_or_default();
+            if i.conflict {
+                i.differs = differs(&i.sources);
+            }
+        }
+        Ok(items)
+    }
+
+    /// Newest first, across every type and holder, each fact once.
+    pub fn timeline(&self, q: &Query<'_>) -> Result<Vec<Item>, StoreError> {
+        let (date, id) = cursor(q.before);
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM entries e
+             WHERE e.date IS NOT NULL AND e.grp = e.resource
+               AND (?1 IS NULL OR e.category = ?1) AND (?2 IS NULL OR e.person = ?2)
+               AND (?3 IS NULL OR (e.date <= ?3 AND (e.date < ?3 OR e.resource < ?4)))
+             ORDER BY e.date DESC, e.resource DESC LIMIT ?5"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![q.category, q.person, date, id, q.limit as i64],
+            item,
+        )?;
+        self.with_sources(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The values of one code over time (lab trends, vitals), oldest first.
+    pub fn series(&self, code: &str, person: Option<i64>) -> Result<Vec<SeriesPoint>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.grp, e.date, e.value, e.unit, e.holder, e.conflict FROM entries e
+             WHERE e.code = ?1 AND e.value IS NOT NULL AND e.date IS NOT NULL
+               AND (?2 IS NULL OR e.person = ?2)
+             ORDER BY e.date, e.grp, e.resource",
+        )?;
+        let mut points: Vec<(i64, SeriesPoint)> = Vec::new();
+        let mut rows = stmt.query(params![code, person])?;
+        while let Some(r) = rows.next()? {
+            let grp: i64 = r.get(0)?;
+            let p = SeriesPoint {
+                date: r.get(1)?,
+                value: r.get(2)?,
+                unit: r.get(3)?,
+                holders: vec![r.get(4)?],
+                conflict: r.get(5)?,
+            };
+            // Copies of one result (same group, same reading) are one point.
+            let same = points
+                .iter_mut()
+                .rev()
+                .take_while(|(g, _)| *g == grp)
+                .find(|(_, q)| q.date == p.date && q.value == p.value && q.unit == p.unit);
+            match same {
+                Some((_, q)) => q.holders.extend(p.holders),
+                None => points.push((grp, p)),
+            }
+        }
+        Ok(points.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Records whose display, notes or text values contain every word of `text`.
+    pub fn search(&self, text: &str, q: &Query<'_>) -> Result<Vec<Item>, StoreError> {
+        let query = fts_query(text);
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM entries_text t JOIN entries e ON e.resource = t.rowid
+             WHERE entries_text MATCH ?1 AND e.grp = e.resource AND (?2 IS NULL OR e.person = ?2)
+             ORDER BY e.date DESC LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![query, q.person, q.limit as i64], item)?;
+        self.with_sources(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One fact with every copy of it, for `show`.
+    pub fn item(&self, id: i64) -> Result<Option<Item>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM entries e WHERE e.resource = (SELECT grp FROM entries WHERE resource = ?1)"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let found: Vec<Item> = stmt
+            .query_map(params![id], item)?
+            .collect::<Result<_, _>>()?;
+        Ok(self.with_sources(found)?.into_iter().next())
+    }
+
+    /// Each code in `category` with a value: its latest result and how many.
+    pub fn latest_values(
+        &self,
+        category: &str,
+        person: Option<i64>,
+    ) -> Result<Vec<LatestValue>, StoreError> {
+        // SQLite takes the bare columns from the row that holds max(date).
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.code, e.display, max(e.date), e.value, e.unit, count(*) FROM entries e
+             WHERE e.category = ?1 AND e.grp = e.resource AND e.code IS NOT NULL
+               AND e.value IS NOT NULL AND e.date IS NOT NULL AND (?2 IS NULL OR e.person = ?2)
+             GROUP BY e.code ORDER BY e.display",
+        )?;
+        let rows = stmt.query_map(params![category, person], |r| {
+            Ok(LatestValue {
+                code: r.get(0)?,
+                display: r.get(1)?,
+                date: r.get(2)?,
+                value: r.get(3)?,
+                unit: r.get(4)?,
+                count: r.get::<_, i64>(5)? as usize,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The people this profile holds records about.
+    pub fn people(&self) -> Result<Vec<PersonRecords>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id, p.name, p.family, p.birth_date,
+                    (SELECT count(*) FROM entries e WHERE e.person = p.id AND e.grp = e.resource AND e.resource_type != 'Patient')
+             FROM people p ORDER BY p.id",
+        )?;
+        type Row = (i64, Option<String>, Option<String>, Option<String>, i64);
+        let people: Vec<Row> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut patients = self.conn.prepare(
+            "SELECT DISTINCT r.holder, r.resource_id, r.json FROM resources r JOIN tickets t ON t.jti = r.ticket_jti
+             WHERE t.person = ?1 AND r.resource_type = 'Patient' ORDER BY r.holder",
+        )?;
+        let mut out = Vec::new();
+        for (id, name, family, birth_date, records) in people {
+            let mut at: Vec<PersonAtHolder> = Vec::new();
+            let rows = patients.query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (holder, patient_id, json) = row?;
+                if at
+                    .iter()
+                    .any(|a| a.holder == holder && a.patient_id == patient_id)
+                {
+                    continue;
+                }
+                let p: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+                let their_family = p["name"][0]["family"].as_str();
+                let their_birth = p["birthDate"].as_str();
+                let matches = their_birth.is_some()
+                    && their_birth == birth_date.as_deref()
+                    && their_family
+                        .zip(family.as_deref())
+                        .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+                let given: Vec<&str> = p["name"][0]["given"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|g| g.as_str())
+                    .collect();
+                let shown = given
+                    .into_iter()
+                    .chain(their_family)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                at.push(PersonAtHolder {
+                    holder,
+                    patient_id,
+                    name: (!shown.is_empty()).then_some(shown),
+                    birth_date: their_birth.map(str::to_string),
+                    matches,
+                });
+            }
+            out.push(PersonRecords {
+                id,
+                name,
+                birth_date,
+                records: records as usize,
+                at,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_or_a_plain_date_pages_on() {
+        assert_eq!(
+            cursor(Some("2024-01-02|815")),
+            (Some("2024-01-02".into()), Some(815))
+        );
+        assert_eq!(
+            cursor(Some("2024-01-02")),
+            (Some("2024-01-02".into()), None)
+        );
+        assert_eq!(cursor(None), (None, None));
+    }
+
+    #[test]
+    fn what_copies_disagree_on_is_named() {
+        let s = |date: &str, value: f64| ItemSource {
+            holder: "h".into(),
+            resource_id: None,
+            date: Some(date.into()),
+            code: Some("4548-4".into()),
+            value: Some(value),
+            unit: Some("%".into()),
+        };
+        assert_eq!(
+            differs(&[s("2021-04-20", 7.4), s("2021-04-21", 7.4)]),
+            vec!["date"]
+        );
+        assert_eq!(
+            differs(&[s("2021-04-20", 7.4), s("2021-04-20", 7.9)]),
+            vec!["value"]
+        );
+        assert!(differs(&[s("2021-04-20", 7.4), s("2021-04-20", 7.4)]).is_empty());
+    }
+}
