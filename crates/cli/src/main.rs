@@ -198,6 +198,11 @@ enum TicketCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `tw records export | head` should end quietly, as Unix tools do, not
+    // panic on a closed pipe. The sandbox is a server and keeps Rust's default.
+    if !matches!(cli.command, Command::Sandbox { .. }) {
+        sigpipe::reset();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TW_LOG")
@@ -205,7 +210,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let out = Out { json: cli.json };
+    let out = Out::new(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -239,6 +244,20 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
         .await;
     }
     let wallet = Wallet::open(WalletOptions::from_env(cli.profile)?)?;
+    // Records name their holders as people know them, not by URL.
+    let named;
+    let out = if matches!(cli.command, Command::Records(_)) {
+        named = out.with_holder_names(
+            wallet
+                .holder_records()?
+                .into_iter()
+                .filter_map(|h| h.name.map(|n| (h.fhir_base, n)))
+                .collect(),
+        );
+        &named
+    } else {
+        out
+    };
     match cli.command {
         Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Holder(HolderCommand::Add {
@@ -383,7 +402,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
                 None if html => {
                     let today =
                         wallet_core::permission_ticket::human_time(wallet_core::wallet::now());
-                    wallet_core::summary::html(&store, person, &today)?
+                    wallet_core::summary::html(&store, person, &today, &out.holder_names())?
                 }
                 None => store.export_merged(person)?,
             };

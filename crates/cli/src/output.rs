@@ -1,5 +1,6 @@
 //! Printing results as text for people or JSON for scripts.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -23,6 +24,44 @@ pub fn progress(e: &SyncEvent) {
 
 pub struct Out {
     pub json: bool,
+    /// Holder names by FHIR base, for lines that name where a record came from.
+    names: HashMap<String, String>,
+}
+
+impl Out {
+    pub fn new(json: bool) -> Self {
+        Self {
+            json,
+            names: HashMap::new(),
+        }
+    }
+
+    pub fn with_holder_names(&self, names: HashMap<String, String>) -> Self {
+        Self {
+            json: self.json,
+            names,
+        }
+    }
+
+    pub fn holder_names(&self) -> HashMap<String, String> {
+        self.names.clone()
+    }
+
+    /// A holder as people know it: its name, or its URL when it has none.
+    fn holder<'a>(&'a self, base: &'a str) -> &'a str {
+        self.names.get(base).map_or(base, String::as_str)
+    }
+
+    /// Holders in a line, by name, without repeats.
+    fn sources<'a>(&'a self, holders: impl Iterator<Item = &'a str>) -> String {
+        let mut seen: Vec<&str> = Vec::new();
+        for h in holders.map(|h| self.holder(h)) {
+            if !seen.contains(&h) {
+                seen.push(h);
+            }
+        }
+        seen.join(", ")
+    }
 }
 
 fn print_json(value: &impl Serialize) {
@@ -318,7 +357,7 @@ impl Out {
                 i.date.as_deref().unwrap_or("undated"),
                 i.category,
                 i.display.as_deref().unwrap_or(&i.resource_type),
-                sources(i.sources.iter().map(|s| s.holder.as_str()))
+                self.sources(i.sources.iter().map(|s| s.holder.as_str()))
             );
         }
         if let Some(last) = items.last() {
@@ -345,7 +384,7 @@ impl Out {
                 } else {
                     ""
                 },
-                sources(p.holders.iter().map(String::as_str))
+                self.sources(p.holders.iter().map(String::as_str))
             );
         }
     }
@@ -372,7 +411,7 @@ impl Out {
             for a in &p.at {
                 println!(
                     "        {}  Patient/{}{}",
-                    a.holder,
+                    self.holder(&a.holder),
                     a.patient_id.as_deref().unwrap_or("?"),
                     if a.matches {
                         String::new()
@@ -402,7 +441,11 @@ impl Out {
         }
         for c in copies {
             println!(
-                "\n{} {}/{} (ticket {}, fetched {})",
+                "\n{}{}/{}/{} (ticket {}, fetched {})",
+                self.names
+                    .get(&c.holder)
+                    .map(|n| format!("{n}: "))
+                    .unwrap_or_default(),
                 c.holder,
                 c.resource_type,
                 c.resource_id.as_deref().unwrap_or("?"),
@@ -424,17 +467,6 @@ impl Out {
             println!("removed {jti}");
         }
     }
-}
-
-/// Holders in a line, without repeats.
-fn sources<'a>(holders: impl Iterator<Item = &'a str>) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for h in holders {
-        if !seen.contains(&h) {
-            seen.push(h);
-        }
-    }
-    seen.join(", ")
 }
 
 fn yes(b: bool) -> &'static str {

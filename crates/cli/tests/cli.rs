@@ -412,6 +412,25 @@ async fn holders_sync_and_trace() {
     let merged: Value = serde_json::from_slice(&merged.stdout).unwrap();
     assert_eq!(merged["type"], "collection");
     assert!(!merged["entry"].as_array().unwrap().is_empty());
+    // A reader that stops early (`| head`) ends the export quietly.
+    let data = tw.data.path().to_path_buf();
+    let profile = tw.profile.clone();
+    let stopped = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
+            .args(["records", "export"])
+            .env("TW_DATA_DIR", data)
+            .env("TW_PROFILE", profile)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let complaint = String::from_utf8_lossy(&stopped.stderr);
+    assert!(!complaint.contains("panicked"), "{complaint}");
     let html = tw.run(&["records", "export", "--html"], None).await;
     let html = String::from_utf8_lossy(&html.stdout);
     assert!(html.starts_with("<!doctype html>") && html.contains("Ana Rivera"));

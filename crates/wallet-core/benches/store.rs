@@ -101,7 +101,7 @@ fn main() {
     };
     let (export, bytes) = once(&mut || store.export_merged(None).unwrap().len());
     let (summary, html) = once(&mut || {
-        wallet_core::summary::html(&store, None, "today")
+        wallet_core::summary::html(&store, None, "today", &Default::default())
             .unwrap()
             .len()
     });

@@ -2,7 +2,7 @@
 //! doctor: one self-contained HTML page (no scripts, no outside files) that
 //! prints cleanly, so the browser's "Save as PDF" makes the PDF.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use crate::store::{Item, LatestValue, PersonRecords, Query, RecordStore, SeriesPoint, StoreError};
@@ -224,8 +224,14 @@ fn results(
     Ok(())
 }
 
-/// The summary of `person` (or of everyone when `None`), as of `today` (`YYYY-MM-DD`).
-pub fn html(store: &RecordStore, person: Option<i64>, today: &str) -> Result<String, StoreError> {
+/// The summary of `person` (or of everyone when `None`), as of `today`,
+/// naming holders by `holder_names` (FHIR base to name) where known.
+pub fn html(
+    store: &RecordStore,
+    person: Option<i64>,
+    today: &str,
+    holder_names: &HashMap<String, String>,
+) -> Result<String, StoreError> {
     let people = store.people()?;
     let who: Vec<&PersonRecords> = people
         .iter()
@@ -305,10 +311,13 @@ pub fn html(store: &RecordStore, person: Option<i64>, today: &str) -> Result<Str
                 }
             })
             .collect();
+        let shown = match holder_names.get(holder) {
+            Some(name) => format!("{} ({})", esc(name), esc(holder)),
+            None => esc(holder),
+        };
         let _ = write!(
             out,
-            r#"<tr><td class="src">{n}</td><td>{}</td><td class="note">{}</td></tr>"#,
-            esc(holder),
+            r#"<tr><td class="src">{n}</td><td>{shown}</td><td class="note">{}</td></tr>"#,
             esc(&at.join("; "))
         );
     }

@@ -431,7 +431,8 @@ async fn overlapping_holders_merge_into_one_record_with_the_conflict_flagged() {
     }
 
     // The summary a doctor reads says the same.
-    let html = wallet_core::summary::html(&store, Some(ana.id), "2026-11-22").unwrap();
+    let html = wallet_core::summary::html(&store, Some(ana.id), "2026-11-22", &Default::default())
+        .unwrap();
     assert!(html.contains("Ana Rivera"));
     assert!(html.contains("Sources disagree on the date: 2021-04-20 / 2021-04-21"));
     assert_eq!(html.matches("Type 2 diabetes mellitus").count(), 1);
