@@ -53,23 +53,29 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-#[tokio::test]
-async fn a_sync_lands_encrypted_with_its_provenance() {
+/// A sandbox of `holders` and a wallet holding a self-access ticket for Ana bound to its key.
+async fn with_ticket(holders: usize, name: &str) -> (Sandbox, tempfile::TempDir, Wallet, String) {
     let sb = Sandbox::start(SandboxConfig {
-        holders: 1,
+        holders,
         profile: Profile::Dpop,
         ..Default::default()
     })
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let w = open(dir.path(), "store");
+    let w = open(dir.path(), name);
     let jkt = w.key_info().unwrap().jkt;
     let ticket = sb
         .issuer
         .mint(&MintRequest::new(TicketType::PatientSelfAccess, Some(jkt)))
         .unwrap();
     let jti = w.import(&ticket, "test").await.unwrap().ticket.jti;
+    (sb, dir, w, jti)
+}
+
+#[tokio::test]
+async fn a_sync_lands_encrypted_with_its_provenance() {
+    let (sb, dir, w, jti) = with_ticket(1, "store").await;
     let base = sb.holders[0].fhir_base();
     w.add_holder(&base, None, None).await.unwrap();
     let report = w.sync(SyncOptions::default(), None).await.unwrap();
@@ -285,21 +291,7 @@ async fn the_schema_is_versioned_from_the_first_version_on() {
 /// dates a day later.
 #[tokio::test]
 async fn overlapping_holders_merge_into_one_record_with_the_conflict_flagged() {
-    let sb = Sandbox::start(SandboxConfig {
-        holders: 3,
-        profile: Profile::Dpop,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let w = open(dir.path(), "merge");
-    let jkt = w.key_info().unwrap().jkt;
-    let ticket = sb
-        .issuer
-        .mint(&MintRequest::new(TicketType::PatientSelfAccess, Some(jkt)))
-        .unwrap();
-    w.import(&ticket, "test").await.unwrap();
+    let (sb, _dir, w, _) = with_ticket(3, "merge").await;
     // Holder 2 has two patients called Ana Rivera and would ask who is meant.
     let (h1, h3) = (sb.holders[0].fhir_base(), sb.holders[2].fhir_base());
     for base in [&h1, &h3] {
