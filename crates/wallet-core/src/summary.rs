@@ -15,6 +15,9 @@ const LISTS: [(&str, &str); 5] = [
     ("immunizations", "Immunizations"),
     ("procedures", "Procedures"),
 ];
+/// Lasting states: one line per condition or allergy however many times,
+/// and on whatever dates, holders recorded it.
+const STATES: [&str; 2] = ["conditions", "allergies"];
 /// Sections shown as their most recent entries only.
 const RECENT: [(&str, &str); 2] = [
     ("encounters", "Recent visits"),
@@ -45,6 +48,30 @@ fn value(v: Option<f64>, unit: Option<&str>) -> String {
         (Some(v), None) => v.to_string(),
         _ => String::new(),
     }
+}
+
+/// One line per state (by its name), dated by the earliest record of it,
+/// listing every record's source and date; newest first.
+fn collapse_states(items: Vec<Item>) -> Vec<Item> {
+    let mut out: Vec<Item> = Vec::new();
+    for i in items {
+        let name = i.display.as_deref().map(str::to_lowercase);
+        match out
+            .iter_mut()
+            .find(|o| name.is_some() && o.display.as_deref().map(str::to_lowercase) == name)
+        {
+            Some(o) => {
+                // Items come newest first: each later one is older.
+                o.date = i.date.clone();
+                o.conflict |= i.conflict;
+                o.differs.extend(i.differs);
+                o.sources.extend(i.sources);
+            }
+            None => out.push(i),
+        }
+    }
+    out.sort_by(|a, b| b.date.cmp(&a.date));
+    out
 }
 
 /// Numbers each holder in order of appearance, for short source marks.
@@ -162,7 +189,17 @@ fn list(out: &mut String, legend: &mut Legend, title: &str, items: &[Item], cut:
                 esc(&versions.join(" / "))
             )
         } else {
-            String::new()
+            let mut dates: Vec<&str> = i.sources.iter().filter_map(|s| s.date.as_deref()).collect();
+            dates.sort_unstable();
+            dates.dedup();
+            if dates.len() > 1 {
+                format!(
+                    r#"<div class="note">recorded {}</div>"#,
+                    esc(&dates.join(", "))
+                )
+            } else {
+                String::new()
+            }
         };
         let from = legend.marks(i.sources.iter().map(|s| s.holder.as_str()));
         let _ = write!(
@@ -247,13 +284,12 @@ pub fn html(
             limit: LIST_LIMIT + 1,
         })?;
         let cut = items.len() > LIST_LIMIT;
-        list(
-            &mut body,
-            &mut legend,
-            title,
-            &items[..items.len().min(LIST_LIMIT)],
-            cut,
-        );
+        let mut items = items;
+        items.truncate(LIST_LIMIT);
+        if STATES.contains(&category) {
+            items = collapse_states(items);
+        }
+        list(&mut body, &mut legend, title, &items, cut);
     }
     for (category, title) in [("labs", "Lab results"), ("vitals", "Vital signs")] {
         let latest = store.latest_values(category, person)?;
@@ -335,6 +371,48 @@ mod tests {
             esc(r#"<script>"x"&'y'"#),
             "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;"
         );
+    }
+
+    #[test]
+    fn a_condition_two_holders_recorded_on_different_days_is_one_line() {
+        let item = |id: i64, name: &str, date: &str, holder: &str| Item {
+            id,
+            cursor: String::new(),
+            person: 1,
+            resource_type: "Condition".into(),
+            category: "conditions".into(),
+            date: Some(date.into()),
+            display: Some(name.into()),
+            value: None,
+            unit: None,
+            conflict: false,
+            differs: Vec::new(),
+            sources: vec![crate::store::ItemSource {
+                holder: holder.into(),
+                resource_id: None,
+                date: Some(date.into()),
+                code: None,
+                value: None,
+                unit: None,
+            }],
+        };
+        let got = collapse_states(vec![
+            item(3, "Hypertension", "2018-03-10", "a"),
+            item(2, "Asthma", "2017-04-10", "b"),
+            item(1, "hypertension", "2016-03-10", "b"),
+        ]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].display.as_deref(), Some("Asthma"));
+        assert_eq!(
+            got[1].date.as_deref(),
+            Some("2016-03-10"),
+            "since the earliest"
+        );
+        assert_eq!(got[1].sources.len(), 2);
+        let mut legend = Legend::default();
+        let mut html = String::new();
+        list(&mut html, &mut legend, "Conditions", &got, false);
+        assert!(html.contains("recorded 2016-03-10, 2018-03-10"), "{html}");
     }
 
     #[test]
