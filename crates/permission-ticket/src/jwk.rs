@@ -128,12 +128,8 @@ impl Jwk {
         }
         match alg {
             Algorithm::Es256 => {
-                use p256::ecdsa::signature::Verifier;
                 let key = self.p256_verifying_key()?;
-                let Ok(sig) = p256::ecdsa::Signature::from_slice(signature) else {
-                    return Ok(false);
-                };
-                Ok(key.verify(signing_input, &sig).is_ok())
+                Ok(verify_p256(&key, signing_input, signature))
             }
             Algorithm::Rs256 => {
                 use rsa::signature::Verifier;
@@ -206,6 +202,22 @@ impl Jwk {
 fn json_str(value: Option<&str>, member: &'static str) -> Result<String, KeyError> {
     let value = value.ok_or(KeyError::MissingMember(member))?;
     serde_json::to_string(value).map_err(|e| KeyError::Malformed(e.to_string()))
+}
+
+/// With the `ring` feature, `ring` verifies, about five times faster than
+/// `p256` (a holder checks a DPoP proof on every request).
+#[cfg(feature = "ring")]
+fn verify_p256(key: &p256::ecdsa::VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
+    let point = key.to_encoded_point(false);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+        .verify(input, signature)
+        .is_ok()
+}
+
+#[cfg(not(feature = "ring"))]
+fn verify_p256(key: &p256::ecdsa::VerifyingKey, input: &[u8], signature: &[u8]) -> bool {
+    use p256::ecdsa::signature::Verifier;
+    p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| key.verify(input, &sig).is_ok())
 }
 
 fn decode_member(value: Option<&str>, member: &'static str) -> Result<Vec<u8>, KeyError> {

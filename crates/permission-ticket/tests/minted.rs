@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use p256::ecdsa::SigningKey;
-use permission_ticket::jws::sign_es256;
+use permission_ticket::jws::Es256Signer;
 use permission_ticket::{
     CheckStatus, DEFAULT_CLOCK_SKEW, InspectOptions, IssuerKeys, Jwk, Jwks, Report,
     RevocationInput, StatusList, TicketError, TicketType, base64url, decode, inspect,
@@ -14,7 +14,7 @@ const NOW: i64 = 1_800_000_000;
 const ISS: &str = "https://issuer.example.test";
 
 struct Issuer {
-    key: SigningKey,
+    key: Es256Signer,
     jwk: Jwk,
 }
 
@@ -22,7 +22,10 @@ impl Issuer {
     fn new() -> Self {
         let key = SigningKey::random(&mut rand_core::OsRng);
         let jwk = Jwk::from_p256(key.verifying_key());
-        Self { key, jwk }
+        Self {
+            key: Es256Signer::new(key),
+            jwk,
+        }
     }
     fn jwks(&self) -> Jwks {
         Jwks {
@@ -35,7 +38,7 @@ impl Issuer {
         h
     }
     fn sign(&self, claims: &Value) -> String {
-        sign_es256(self.header(), claims, &self.key)
+        self.key.sign(self.header(), claims)
     }
 }
 
@@ -258,10 +261,9 @@ fn keys_offered_by_the_ticket_itself_are_ignored() {
     let w = wallet();
     let mut header = issuer.header();
     header.insert("jwk".into(), serde_json::to_value(&attacker.jwk).unwrap());
-    let jwt = sign_es256(
+    let jwt = attacker.key.sign(
         header,
         &current_ticket(&TicketType::PatientSelfAccess, &w.jkt),
-        &attacker.key,
     );
     let r = check(&issuer, &w, &jwt, RevocationInput::NotChecked);
     assert_eq!(

@@ -5,12 +5,13 @@ use std::fmt;
 
 use p256::ecdsa::SigningKey;
 use permission_ticket::Jwk;
+use permission_ticket::jws::Es256Signer;
 use serde_json::{Map, Value};
 
 use crate::VaultError;
 
 pub struct WalletKey {
-    signing: SigningKey,
+    signer: Es256Signer,
     public: Jwk,
 }
 
@@ -28,11 +29,14 @@ impl WalletKey {
 
     fn from_signing(signing: SigningKey) -> Self {
         let public = Jwk::from_p256(signing.verifying_key());
-        Self { signing, public }
+        Self {
+            signer: Es256Signer::new(signing),
+            public,
+        }
     }
 
     pub(crate) fn secret_bytes(&self) -> Vec<u8> {
-        self.signing.to_bytes().to_vec()
+        self.signer.key().to_bytes().to_vec()
     }
 
     /// The public key as a JWK; its `kid` is the thumbprint.
@@ -47,7 +51,7 @@ impl WalletKey {
 
     /// Signs `claims` as an ES256 compact JWS; `header` gets `alg` added.
     pub fn sign_jws(&self, header: Map<String, Value>, claims: &Value) -> String {
-        permission_ticket::jws::sign_es256(header, claims, &self.signing)
+        self.signer.sign(header, claims)
     }
 }
 

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use p256::ecdsa::SigningKey;
+use permission_ticket::jws::Es256Signer;
 use permission_ticket::{Jwk, Jwks, StatusList, TicketType};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -84,7 +85,7 @@ pub enum IssuerError {
 mod launch;
 
 pub(crate) struct Inner {
-    key: SigningKey,
+    key: Es256Signer,
     jwk: Jwk,
     /// Keys no longer signing but still published, so earlier tickets verify.
     retired: Vec<Jwk>,
@@ -148,7 +149,7 @@ impl Issuer {
     pub(crate) fn mounted(key: SigningKey, origin: &str) -> (Self, Router) {
         let jwk = Jwk::from_p256(key.verifying_key());
         let inner = Arc::new(Mutex::new(Inner {
-            key,
+            key: Es256Signer::new(key),
             jwk,
             retired: Vec::new(),
             endpoints: Vec::new(),
@@ -203,7 +204,7 @@ impl Issuer {
         let key = Self::random_key();
         let old = std::mem::replace(&mut inner.jwk, Jwk::from_p256(key.verifying_key()));
         inner.retired.push(old);
-        inner.key = key;
+        inner.key = Es256Signer::new(key);
     }
 
     /// The holders a Proposal 003 token response points the wallet to.
@@ -324,7 +325,7 @@ pub(crate) fn mint(inner: &mut Inner, req: &MintRequest) -> Result<String, Issue
         inner.jwk.kid.clone().unwrap_or_default().into(),
     );
     header.insert("typ".into(), "JWT".into());
-    let ticket = permission_ticket::jws::sign_es256(header, &Value::Object(c), &inner.key);
+    let ticket = inner.key.sign(header, &Value::Object(c));
     inner.minted.push(jti);
     Ok(ticket)
 }
