@@ -93,6 +93,13 @@ impl Legend {
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// The holders by their number, as the legend lists them.
+    fn in_order(&self) -> Vec<(usize, &str)> {
+        let mut all: Vec<(usize, &str)> = self.0.iter().map(|(h, n)| (*n, h.as_str())).collect();
+        all.sort_unstable();
+        all
+    }
 }
 
 /// A small line chart of a series: what a trend looks like at a glance.
@@ -333,11 +340,11 @@ pub fn html(
     );
     out.push_str(&body);
     out.push_str("<h2>Where these records come from</h2><table>");
-    for (holder, n) in &legend.0 {
+    for (n, holder) in legend.in_order() {
         let at: Vec<String> = who
             .iter()
             .flat_map(|p| p.at.iter())
-            .filter(|a| &a.holder == holder)
+            .filter(|a| a.holder == holder)
             .map(|a| {
                 let id = a.patient_id.as_deref().unwrap_or("?");
                 if a.matches {
@@ -364,6 +371,20 @@ pub fn html(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_legend_lists_holders_by_their_number() {
+        let mut legend = Legend::default();
+        assert_eq!(
+            legend.marks(["https://z.test", "https://a.test"].into_iter()),
+            "1, 2"
+        );
+        assert_eq!(legend.marks(["https://a.test"].into_iter()), "2");
+        assert_eq!(
+            legend.in_order(),
+            vec![(1, "https://z.test"), (2, "https://a.test")]
+        );
+    }
 
     #[test]
     fn text_from_records_cannot_become_markup() {
