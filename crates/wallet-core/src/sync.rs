@@ -104,6 +104,9 @@ pub struct SyncedRecord {
 #[derive(Debug, Default)]
 pub struct SyncReport {
     pub outcomes: Vec<HolderOutcome>,
+    /// What was fetched and not stored: everything in a dry run, and a
+    /// holder's records if writing them failed. Stored records are read back
+    /// from the record store, so a sync never holds them all at once.
     pub records: Vec<SyncedRecord>,
     pub trace: Vec<crate::trace::TraceEntry>,
 }
@@ -312,6 +315,7 @@ impl Wallet {
                     };
                     match result {
                         Ok(r) => {
+                            records.clear();
                             o.removed = r.removed;
                             if r.removed > 0 {
                                 o.message = format!(

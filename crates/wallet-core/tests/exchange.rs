@@ -110,11 +110,18 @@ async fn several_dpop_holders_at_once() {
         assert_eq!(o.patient_id.as_deref(), Some(patient.as_str()));
         // Every record of hers, plus the Patient itself; nobody else's.
         assert_eq!(o.resources, expected(i, &patient) + 1, "{o:?}");
-        let from_here: Vec<Value> = report
-            .records
+        // What the record store kept from this holder.
+        let bundle = w
+            .record_store()
+            .unwrap()
+            .export_holder(&o.fhir_base)
+            .unwrap();
+        let bundle: Value = serde_json::from_str(&bundle).unwrap();
+        let from_here: Vec<Value> = bundle["entry"]
+            .as_array()
+            .unwrap()
             .iter()
-            .filter(|r| r.holder == o.fhir_base)
-            .map(|r| r.resource.value())
+            .map(|e| e["resource"].clone())
             .collect();
         let own = format!("Patient/{patient}");
         assert!(
