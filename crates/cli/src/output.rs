@@ -18,6 +18,7 @@ pub fn progress(e: &SyncEvent) {
             "{}: {} pages, {} records (now {t})",
             e.holder, e.pages, e.resources
         ),
+        ("storing", _) => eprintln!("{}: storing {} records", e.holder, e.resources),
         (stage, _) => eprintln!("{}: {stage}", e.holder),
     }
 }

@@ -53,7 +53,8 @@ pub struct SyncOptions {
 #[ts(export)]
 pub struct SyncEvent {
     pub holder: String,
-    /// `discovery`, `registration`, `exchange`, `interaction`, `download`, `done`.
+    /// `discovery`, `registration`, `exchange`, `interaction`, `download`,
+    /// `storing` (the records arrived and are being written), `done`.
     pub stage: String,
     pub resource_type: Option<String>,
     #[ts(type = "number")]
@@ -279,6 +280,22 @@ impl Wallet {
             let mut finished = true;
             for (mut o, records) in done.results {
                 let mut records = records;
+                let tell = |stage: &str, o: &HolderOutcome| {
+                    if let Some(tx) = &events {
+                        let _ = tx.send(SyncEvent {
+                            holder: o.fhir_base.clone(),
+                            stage: stage.into(),
+                            resource_type: None,
+                            pages: o.pages,
+                            resources: o.resources,
+                        });
+                    }
+                };
+                // Only these have not said `done` yet: their records are to be stored.
+                let downloaded = o.status == "synced";
+                if downloaded && !opts.dry_run {
+                    tell("storing", &o);
+                }
                 if o.status == "synced"
                     && !opts.dry_run
                     && let Some(jti) = o.ticket_jti.clone()
@@ -332,6 +349,9 @@ impl Wallet {
                             );
                         }
                     }
+                }
+                if downloaded {
+                    tell("done", &o);
                 }
                 finished &= o.status == "synced" || o.status == "skipped";
                 report.outcomes.push(o);
@@ -559,7 +579,10 @@ async fn run_job(
     let progress =
         |t: &str, pages: usize, resources: usize| send("download", Some(t), pages, resources);
     let result = download(engine, &reauth, session, &types, &progress).await;
-    send("done", None, 0, 0);
+    // A holder whose records arrived is done once they are stored (see `sync`).
+    if result.is_err() {
+        send("done", None, 0, 0);
+    }
     match result {
         Ok(mut d) => {
             if let Some(s) = d.session.take() {

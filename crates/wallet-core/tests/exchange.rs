@@ -168,6 +168,24 @@ async fn several_dpop_holders_at_once() {
             .collect();
         assert_eq!(mine.first().map(|e| e.stage.as_str()), Some("discovery"));
         assert_eq!(mine.last().map(|e| e.stage.as_str()), Some("done"));
+        assert_eq!(
+            mine.iter().filter(|e| e.stage == "done").count(),
+            1,
+            "one `done` per holder: {mine:?}"
+        );
+        // A holder whose records arrived says it is storing them, and how many, before `done`.
+        let o = at(&report, h);
+        let stages: Vec<&str> = mine.iter().map(|e| e.stage.as_str()).collect();
+        if o.status == "synced" {
+            assert_eq!(
+                stages[stages.len() - 2..],
+                ["storing", "done"],
+                "{stages:?}"
+            );
+            assert_eq!(mine[mine.len() - 2].resources, o.resources);
+        } else {
+            assert!(!stages.contains(&"storing"), "{stages:?}");
+        }
     }
     assert!(
         events

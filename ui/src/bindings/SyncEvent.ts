@@ -5,6 +5,7 @@
  */
 export type SyncEvent = { holder: string, 
 /**
- * `discovery`, `registration`, `exchange`, `interaction`, `download`, `done`.
+ * `discovery`, `registration`, `exchange`, `interaction`, `download`,
+ * `storing` (the records arrived and are being written), `done`.
  */
 stage: string, resource_type: string | null, pages: number, resources: number, };
