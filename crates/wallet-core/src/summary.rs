@@ -15,9 +15,31 @@ const LISTS: [(&str, &str); 5] = [
     ("immunizations", "Immunizations"),
     ("procedures", "Procedures"),
 ];
-/// Lasting states: one line per condition or allergy however many times,
-/// and on whatever dates, holders recorded it.
-const STATES: [&str; 2] = ["conditions", "allergies"];
+/// How a section with one line per state dates that line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dated {
+    /// By its earliest record: since when (a condition, an allergy).
+    Since,
+    /// By its latest record: the last prescription of a medication.
+    Last,
+}
+
+impl Dated {
+    fn column(self) -> &'static str {
+        match self {
+            Dated::Since => "Since",
+            Dated::Last => "Last",
+        }
+    }
+}
+
+/// Lasting states: one line per condition, allergy or medication however
+/// many times, and on whatever dates, holders recorded it.
+const STATES: [(&str, Dated); 3] = [
+    ("conditions", Dated::Since),
+    ("allergies", Dated::Since),
+    ("medications", Dated::Last),
+];
 /// Sections shown as their most recent entries only.
 const RECENT: [(&str, &str); 2] = [
     ("encounters", "Recent visits"),
@@ -50,9 +72,9 @@ fn value(v: Option<f64>, unit: Option<&str>) -> String {
     }
 }
 
-/// One line per state (by its name), dated by the earliest record of it,
-/// listing every record's source and date; newest first.
-fn collapse_states(items: Vec<Item>) -> Vec<Item> {
+/// One line per state (by its name), dated as `dated` says, listing every
+/// record's source and date; newest first.
+fn collapse_states(items: Vec<Item>, dated: Dated) -> Vec<Item> {
     let mut out: Vec<Item> = Vec::new();
     for i in items {
         let name = i.display.as_deref().map(str::to_lowercase);
@@ -62,7 +84,9 @@ fn collapse_states(items: Vec<Item>) -> Vec<Item> {
         {
             Some(o) => {
                 // Items come newest first: each later one is older.
-                o.date = i.date.clone();
+                if dated == Dated::Since {
+                    o.date = i.date.clone();
+                }
                 o.conflict |= i.conflict;
                 o.differs.extend(i.differs);
                 o.sources.extend(i.sources);
@@ -157,14 +181,24 @@ td,th{text-align:left;padding:.25rem .4rem;vertical-align:top;border-bottom:1px 
 .spark polyline{fill:none;stroke:#1f5fa8;stroke-width:1.5}.spark circle{fill:#1f5fa8}.spark circle.conflict{fill:#a40000}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}";
 
-fn list(out: &mut String, legend: &mut Legend, title: &str, items: &[Item], cut: bool) {
+/// A section's table; `dated` names its date column ("Date" when unset).
+fn list(
+    out: &mut String,
+    legend: &mut Legend,
+    title: &str,
+    items: &[Item],
+    cut: bool,
+    dated: Option<Dated>,
+) {
     let _ = write!(out, "<h2>{}</h2>", esc(title));
     if items.is_empty() {
         out.push_str(r#"<p class="note">None recorded.</p>"#);
         return;
     }
-    out.push_str(
-        r#"<table><tr><th class="date">Date</th><th>Record</th><th class="src">From</th></tr>"#,
+    let _ = write!(
+        out,
+        r#"<table><tr><th class="date">{}</th><th>Record</th><th class="src">From</th></tr>"#,
+        dated.map_or("Date", Dated::column)
     );
     for i in items {
         let name = i.display.as_deref().unwrap_or(&i.resource_type);
@@ -293,10 +327,11 @@ pub fn html(
         let cut = items.len() > LIST_LIMIT;
         let mut items = items;
         items.truncate(LIST_LIMIT);
-        if STATES.contains(&category) {
-            items = collapse_states(items);
+        let dated = STATES.iter().find(|(c, _)| *c == category).map(|(_, d)| *d);
+        if let Some(d) = dated {
+            items = collapse_states(items, d);
         }
-        list(&mut body, &mut legend, title, &items, cut);
+        list(&mut body, &mut legend, title, &items, cut, dated);
     }
     for (category, title) in [("labs", "Lab results"), ("vitals", "Vital signs")] {
         let latest = store.latest_values(category, person)?;
@@ -309,7 +344,7 @@ pub fn html(
             before: None,
             limit: RECENT_COUNT,
         })?;
-        list(&mut body, &mut legend, title, &items, false);
+        list(&mut body, &mut legend, title, &items, false, None);
     }
 
     let mut out = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
@@ -395,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn a_condition_two_holders_recorded_on_different_days_is_one_line() {
+    fn a_condition_or_medication_recorded_several_times_is_one_line() {
         let item = |id: i64, name: &str, date: &str, holder: &str| Item {
             id,
             cursor: String::new(),
@@ -417,11 +452,12 @@ mod tests {
                 unit: None,
             }],
         };
-        let got = collapse_states(vec![
+        let items = vec![
             item(3, "Hypertension", "2018-03-10", "a"),
             item(2, "Asthma", "2017-04-10", "b"),
             item(1, "hypertension", "2016-03-10", "b"),
-        ]);
+        ];
+        let got = collapse_states(items.clone(), Dated::Since);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].display.as_deref(), Some("Asthma"));
         assert_eq!(
@@ -432,8 +468,23 @@ mod tests {
         assert_eq!(got[1].sources.len(), 2);
         let mut legend = Legend::default();
         let mut html = String::new();
-        list(&mut html, &mut legend, "Conditions", &got, false);
+        list(
+            &mut html,
+            &mut legend,
+            "Conditions",
+            &got,
+            false,
+            Some(Dated::Since),
+        );
         assert!(html.contains("recorded 2016-03-10, 2018-03-10"), "{html}");
+        assert!(html.contains(">Since</th>"), "{html}");
+
+        // A medication prescribed twice: one line, dated by the last prescription.
+        let got = collapse_states(items, Dated::Last);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].display.as_deref(), Some("Hypertension"));
+        assert_eq!(got[0].date.as_deref(), Some("2018-03-10"), "the latest");
+        assert_eq!(got[0].sources.len(), 2);
     }
 
     #[test]
