@@ -280,26 +280,13 @@ impl Wallet {
             let mut finished = true;
             for (mut o, records) in done.results {
                 let mut records = records;
-                let tell = |stage: &str, o: &HolderOutcome| {
-                    if let Some(tx) = &events {
-                        let _ = tx.send(SyncEvent {
-                            holder: o.fhir_base.clone(),
-                            stage: stage.into(),
-                            resource_type: None,
-                            pages: o.pages,
-                            resources: o.resources,
-                        });
-                    }
-                };
                 // Only these have not said `done` yet: their records are to be stored.
                 let downloaded = o.status == "synced";
-                if downloaded && !opts.dry_run {
-                    tell("storing", &o);
-                }
-                if o.status == "synced"
+                if downloaded
                     && !opts.dry_run
                     && let Some(jti) = o.ticket_jti.clone()
                 {
+                    notify(&events, &o.fhir_base, "storing", None, o.pages, o.resources);
                     // SQLite work goes to a blocking thread: the holders still
                     // downloading keep the async workers.
                     let (store, base) = (store.clone(), o.fhir_base.clone());
@@ -351,7 +338,7 @@ impl Wallet {
                     }
                 }
                 if downloaded {
-                    tell("done", &o);
+                    notify(&events, &o.fhir_base, "done", None, o.pages, o.resources);
                 }
                 finished &= o.status == "synced" || o.status == "skipped";
                 report.outcomes.push(o);
@@ -392,6 +379,26 @@ impl Wallet {
     }
 }
 
+/// Sends one progress event, when anyone listens.
+fn notify(
+    events: &Option<mpsc::UnboundedSender<SyncEvent>>,
+    holder: &str,
+    stage: &str,
+    resource_type: Option<&str>,
+    pages: usize,
+    resources: usize,
+) {
+    if let Some(tx) = events {
+        let _ = tx.send(SyncEvent {
+            holder: holder.into(),
+            stage: stage.into(),
+            resource_type: resource_type.map(str::to_string),
+            pages,
+            resources,
+        });
+    }
+}
+
 /// What one holder's task brings back.
 struct HolderDone {
     /// The holder with its new client id, when this sync registered there.
@@ -408,17 +415,7 @@ async fn holder_sync(
     interactor: Option<&dyn Interactor>,
     events: Option<mpsc::UnboundedSender<SyncEvent>>,
 ) -> HolderDone {
-    let emit = |stage: &str| {
-        if let Some(tx) = &events {
-            let _ = tx.send(SyncEvent {
-                holder: holder.fhir_base.clone(),
-                stage: stage.into(),
-                resource_type: None,
-                pages: 0,
-                resources: 0,
-            });
-        }
-    };
+    let emit = |stage: &str| notify(&events, &holder.fhir_base, stage, None, 0, 0);
     let mut done = HolderDone {
         registered: None,
         results: Vec::new(),
@@ -513,15 +510,7 @@ async fn run_job(
     let base = job.holder.fhir_base.clone();
     let tokens = &engine.tokens;
     let send = |stage: &str, resource_type: Option<&str>, pages: usize, resources: usize| {
-        if let Some(tx) = &events {
-            let _ = tx.send(SyncEvent {
-                holder: base.clone(),
-                stage: stage.into(),
-                resource_type: resource_type.map(str::to_string),
-                pages,
-                resources,
-            });
-        }
+        notify(&events, &base, stage, resource_type, pages, resources);
     };
     send("exchange", None, 0, 0);
     let cached = tokens.get(&base, &job.jti);
