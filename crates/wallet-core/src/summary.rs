@@ -2,20 +2,14 @@
 //! doctor: one self-contained HTML page (no scripts, no outside files) that
 //! prints cleanly, so the browser's "Save as PDF" makes the PDF.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::store::{Item, LatestValue, PersonRecords, Query, RecordStore, SeriesPoint, StoreError};
 
-/// Sections a doctor reads first, listed whole.
-const LISTS: [(&str, &str); 5] = [
-    ("conditions", "Conditions"),
-    ("allergies", "Allergies"),
-    ("medications", "Medications"),
-    ("immunizations", "Immunizations"),
-    ("procedures", "Procedures"),
-];
-/// How a section with one line per state dates that line.
+/// How a section with one line per lasting state (a condition, an allergy, a
+/// medication, however many times and on whatever dates holders recorded it)
+/// dates that line.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dated {
     /// By its earliest record: since when (a condition, an allergy).
@@ -33,12 +27,13 @@ impl Dated {
     }
 }
 
-/// Lasting states: one line per condition, allergy or medication however
-/// many times, and on whatever dates, holders recorded it.
-const STATES: [(&str, Dated); 3] = [
-    ("conditions", Dated::Since),
-    ("allergies", Dated::Since),
-    ("medications", Dated::Last),
+/// Sections a doctor reads first, listed whole; lasting states one line each.
+const LISTS: [(&str, &str, Option<Dated>); 5] = [
+    ("conditions", "Conditions", Some(Dated::Since)),
+    ("allergies", "Allergies", Some(Dated::Since)),
+    ("medications", "Medications", Some(Dated::Last)),
+    ("immunizations", "Immunizations", None),
+    ("procedures", "Procedures", None),
 ];
 /// Sections shown as their most recent entries only.
 const RECENT: [(&str, &str); 2] = [
@@ -98,14 +93,20 @@ fn collapse_states(items: Vec<Item>, dated: Dated) -> Vec<Item> {
     out
 }
 
-/// Numbers each holder in order of appearance, for short source marks.
+/// Numbers each holder in order of appearance, for short source marks:
+/// holder n is at index n - 1.
 #[derive(Default)]
-struct Legend(BTreeMap<String, usize>);
+struct Legend(Vec<String>);
 
 impl Legend {
     fn mark(&mut self, holder: &str) -> usize {
-        let next = self.0.len() + 1;
-        *self.0.entry(holder.to_string()).or_insert(next)
+        match self.0.iter().position(|h| h == holder) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(holder.to_string());
+                self.0.len()
+            }
+        }
     }
 
     fn marks<'a>(&mut self, holders: impl Iterator<Item = &'a str>) -> String {
@@ -119,10 +120,8 @@ impl Legend {
     }
 
     /// The holders by their number, as the legend lists them.
-    fn in_order(&self) -> Vec<(usize, &str)> {
-        let mut all: Vec<(usize, &str)> = self.0.iter().map(|(h, n)| (*n, h.as_str())).collect();
-        all.sort_unstable();
-        all
+    fn in_order(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.0.iter().enumerate().map(|(i, h)| (i + 1, h.as_str()))
     }
 }
 
@@ -317,7 +316,7 @@ pub fn html(
         .collect();
     let mut legend = Legend::default();
     let mut body = String::new();
-    for (category, title) in LISTS {
+    for (category, title, dated) in LISTS {
         let items = store.timeline(&Query {
             person,
             category: Some(category),
@@ -327,7 +326,6 @@ pub fn html(
         let cut = items.len() > LIST_LIMIT;
         let mut items = items;
         items.truncate(LIST_LIMIT);
-        let dated = STATES.iter().find(|(c, _)| *c == category).map(|(_, d)| *d);
         if let Some(d) = dated {
             items = collapse_states(items, d);
         }
@@ -416,7 +414,7 @@ mod tests {
         );
         assert_eq!(legend.marks(["https://a.test"].into_iter()), "2");
         assert_eq!(
-            legend.in_order(),
+            legend.in_order().collect::<Vec<_>>(),
             vec![(1, "https://z.test"), (2, "https://a.test")]
         );
     }
