@@ -311,6 +311,13 @@ async fn overlapping_holders_merge_into_one_record_with_the_conflict_flagged() {
     ids.sort();
     assert_eq!(ids, [Some("h1-ana".into()), Some("h3-ana".into())]);
     assert!(ana.at.iter().all(|a| a.matches));
+    assert!(
+        ana.at
+            .iter()
+            .all(|a| a.name.as_deref() == Some("Ana Rivera")),
+        "each holder's own name for her: {:?}",
+        ana.at
+    );
     let stored: usize = report.outcomes.iter().map(|o| o.resources).sum();
     assert!(ana.records < stored, "copies count once");
 

@@ -354,21 +354,10 @@ impl RecordStore {
                     && their_family
                         .zip(family.as_deref())
                         .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
-                let given: Vec<&str> = p["name"][0]["given"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|g| g.as_str())
-                    .collect();
-                let shown = given
-                    .into_iter()
-                    .chain(their_family)
-                    .collect::<Vec<_>>()
-                    .join(" ");
                 at.push(PersonAtHolder {
                     holder,
                     patient_id,
-                    name: (!shown.is_empty()).then_some(shown),
+                    name: permission_ticket::fhir::resource_display_name(&p),
                     birth_date: their_birth.map(str::to_string),
                     matches,
                 });
