@@ -136,14 +136,7 @@ impl RecordStore {
             }
         }
         let mut entries = Vec::new();
-        let mut i = 0;
-        while i < members.len() {
-            let grp = members[i].0.grp;
-            let end = members[i..]
-                .iter()
-                .position(|(m, _)| m.grp != grp)
-                .map_or(members.len(), |n| i + n);
-            let group = &members[i..end];
+        for group in members.chunk_by(|(a, _), (b, _)| a.grp == b.grp) {
             let urls: Vec<Option<String>> = group
                 .iter()
                 .map(|(m, _)| full_url(&m.holder, &m.resource_type, m.resource_id.as_deref()))
@@ -183,7 +176,6 @@ impl RecordStore {
                 }
                 entries.push(entry);
             }
-            i = end;
         }
         Ok(json!({ "resourceType": "Bundle", "type": "collection", "entry": entries }).to_string())
     }
