@@ -12,9 +12,9 @@
 //! once with every source. Two readings with the same value on the same day
 //! at one holder are two readings, not one: a content key counts repeats
 //! within a holder's set, so the first such reading of each holder meets the
-//! first of every other, the second the second, and so on. A group whose copies disagree on code, day, value
-//! or unit (they were linked by an identifier) is a conflict: every copy is
-//! kept and the group is flagged.
+//! first of every other, the second the second, and so on. A group whose
+//! copies disagree on code, day, value or unit (they were linked by an
+//! identifier) is a conflict: every copy is kept and the group is flagged.
 
 use std::collections::HashMap;
 

@@ -429,7 +429,7 @@ fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     let mut set: Option<(String, String)> = None;
     let mut repeats = merge::Repeats::new();
     for (rowid, person, holder, jti, resource_type, resource_id, json) in rows {
-        if set.as_ref() != Some(&(holder.clone(), jti.clone())) {
+        if set.as_ref().is_none_or(|(h, j)| *h != holder || *j != jti) {
             repeats.clear();
             set = Some((holder.clone(), jti));
         }
