@@ -402,7 +402,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
                 None if html => {
                     let today =
                         wallet_core::permission_ticket::human_time(wallet_core::wallet::now());
-                    wallet_core::summary::html(&store, person, &today, &out.holder_names())?
+                    wallet_core::summary::html(&store, person, &today, out.holder_names())?
                 }
                 None => store.export_merged(person)?,
             };

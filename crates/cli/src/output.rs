@@ -44,8 +44,8 @@ impl Out {
         }
     }
 
-    pub fn holder_names(&self) -> HashMap<String, String> {
-        self.names.clone()
+    pub fn holder_names(&self) -> &HashMap<String, String> {
+        &self.names
     }
 
     /// A holder as people know it: its name, or its URL when it has none.
