@@ -4,6 +4,11 @@
 //! and lab series long enough to chart. Deterministic from a seed.
 
 use serde_json::{Value, json};
+use time::Date;
+use time::macros::date;
+
+/// Where every synthetic history ends.
+const LAST_DAY: Date = date!(2026 - 06 - 30);
 
 /// A small deterministic generator (SplitMix64): same seed, same records.
 pub struct Rng(u64);
@@ -244,15 +249,19 @@ pub fn holder_data(index: usize, seed: u64, size: usize) -> HolderData {
     // Spread evenly from the holder's first year to mid-2026, however many
     // there are: a large history is dense, not centuries long.
     let target = size.max(40);
-    let first = days_from_civil(base_year, 1, 1);
-    let span = days_from_civil(2026, 6, 30) - first;
+    let first = Date::from_ordinal_date(base_year as i32, 1)
+        .unwrap_or(LAST_DAY)
+        .to_julian_day();
+    let span = LAST_DAY.to_julian_day() - first;
     // About 1.2 resources per step (every fourth step adds two).
     let steps = ((target.saturating_sub(d.resources.len())) as f64 / 1.25).max(1.0);
     let mut i = 0i64;
     while d.resources.len() < target {
-        let jitter = rng.below(3) as i64;
-        let day = first + ((i as f64) * span as f64 / steps) as i64 + jitter;
-        let when = civil_from_days(day.min(first + span));
+        let jitter = rng.below(3) as i32;
+        let day = first + ((i as f64) * f64::from(span) / steps) as i32 + jitter;
+        let when = Date::from_julian_day(day.min(first + span))
+            .unwrap_or(LAST_DAY)
+            .to_string();
         match i % 4 {
             0 => add(
                 json!({ "resourceType": "Encounter", "status": "finished",
@@ -312,31 +321,6 @@ pub fn holder_data(index: usize, seed: u64, size: usize) -> HolderData {
     d
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `YYYY-MM-DD` of a day number from `days_from_civil`.
-fn civil_from_days(z: i64) -> String {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 fn patient(id: &str, p: &Person, mrn: &str, city: &str) -> Value {
     let mut v = p.fhir();
     v["id"] = json!(id);
@@ -371,13 +355,6 @@ mod tests {
         assert_eq!(a.resources, b.resources);
         assert!(a.resources.len() >= 500);
         assert_ne!(holder_data(0, 8, 500).resources, a.resources);
-    }
-
-    #[test]
-    fn calendar_days_round_trip() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), "2024-02-29");
-        assert_eq!(civil_from_days(days_from_civil(2026, 6, 30)), "2026-06-30");
     }
 
     #[test]
