@@ -25,13 +25,43 @@ pub struct HolderRecord {
     pub redirect_uri: Option<String>,
     #[ts(type = "number")]
     pub added_at: i64,
-    /// The holder's FHIR Organization when an issuer's hint named it: its
-    /// identifiers and address decide `data_holder_filter`.
+    /// Who introduced it; files written before this was kept have none (see [`HolderRecord::added_by`]).
+    #[serde(default)]
+    pub added_by: Option<AddedBy>,
+    /// The holder's FHIR Organization as the issuer that introduced it named
+    /// it: its identifiers and address decide `data_holder_filter`.
     #[serde(default)]
     pub organization: Option<serde_json::Value>,
-    /// Tickets an issuer said are for this holder (`ticket_indices`); empty: any whose `aud` fits.
+    /// Every issuer whose hint named this holder, with the tickets it meant for it.
     #[serde(default)]
-    pub hinted_tickets: Vec<String>,
+    pub hints: Vec<IssuerHint>,
+}
+
+/// Who put a holder on the wallet's list. Tickets for a trust framework (no
+/// `data_holder_url` audience) go only to holders the person added or the
+/// ticket's own issuer named: anyone can name a holder, and such a ticket
+/// would otherwise carry the patient's details to whatever was named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum AddedBy {
+    /// Added by its address, by the person.
+    Person,
+    /// Introduced by this issuer's hint during onboarding.
+    Issuer { issuer: String },
+    /// Kept by an older version that did not say: trusted like an issuer's
+    /// hint from nobody in particular, until the person adds it again.
+    Unknown,
+}
+
+/// What one issuer said about a holder (Proposal 003 `smart_permission_ticket_endpoints`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IssuerHint {
+    pub issuer: String,
+    /// The `jti`s of that issuer's tickets meant for this holder (`ticket_indices`);
+    /// empty: any of its tickets whose `aud` covers the holder.
+    pub tickets: Vec<String>,
 }
 
 impl HolderRecord {
@@ -43,10 +73,51 @@ impl HolderRecord {
             client_id_source: None,
             redirect_uri: None,
             added_at: crate::wallet::now(),
+            added_by: Some(AddedBy::Person),
             organization: None,
-            hinted_tickets: Vec::new(),
+            hints: Vec::new(),
         }
     }
+
+    /// Who introduced this holder. A record from an older version without an
+    /// organization was added by address; one with an organization came from a
+    /// hint whose issuer was not kept.
+    pub fn added_by(&self) -> AddedBy {
+        match &self.added_by {
+            Some(a) => a.clone(),
+            None if self.organization.is_none() => AddedBy::Person,
+            None => AddedBy::Unknown,
+        }
+    }
+
+    fn hint_from(&self, issuer: &str) -> Option<&IssuerHint> {
+        self.hints.iter().find(|h| same_issuer(&h.issuer, issuer))
+    }
+
+    /// Why this holder may not be shown `ticket`, for reasons of who introduced
+    /// the holder and what the ticket's issuer said about it, if it may not.
+    pub fn refuses(&self, ticket: &permission_ticket::PermissionTicket) -> Option<String> {
+        use permission_ticket::model::AudienceType;
+        let hint = self.hint_from(&ticket.iss);
+        if hint.is_some_and(|h| !h.tickets.is_empty() && !h.tickets.contains(&ticket.jti)) {
+            return Some("its issuer gave other tickets for this holder".into());
+        }
+        if ticket.aud_type != AudienceType::DataHolderUrl
+            && self.added_by() != AddedBy::Person
+            && hint.is_none()
+        {
+            return Some(format!(
+                "the ticket is for any holder in {}, and this holder was neither added by you nor named by the ticket's issuer: add it yourself to use the ticket here",
+                ticket.aud.join(", ")
+            ));
+        }
+        None
+    }
+}
+
+/// Issuer URLs compared as the wallet keeps them (no trailing slash).
+pub fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// What a holder's `.well-known/smart-configuration` says, in the parts the wallet uses.
@@ -197,7 +268,44 @@ pub fn ticket_problems(
     if let Some(why) = filter_excludes(&ticket.access.data_holder_filter, holder) {
         out.push(why);
     }
+    if let Some(why) = holder.refuses(ticket) {
+        out.push(why);
+    }
     out
+}
+
+/// `existing` updated with what `update` says, as far as whoever sent
+/// `update` may change it: the person may change anything, and adding a holder
+/// by hand makes it theirs; an issuer's hint replaces only that issuer's own
+/// hint, and the name and organization only of a holder that issuer introduced.
+pub fn merge_into(existing: &mut HolderRecord, update: HolderRecord) {
+    match update.added_by() {
+        AddedBy::Person => {
+            existing.added_by = Some(AddedBy::Person);
+            if update.name.is_some() {
+                existing.name = update.name;
+            }
+        }
+        AddedBy::Issuer { issuer } => {
+            let introduced_it = matches!(existing.added_by(), AddedBy::Issuer { issuer: i } if same_issuer(&i, &issuer));
+            if introduced_it {
+                if update.name.is_some() {
+                    existing.name = update.name;
+                }
+                if update.organization.is_some() {
+                    existing.organization = update.organization;
+                }
+            }
+            existing.hints.retain(|h| !same_issuer(&h.issuer, &issuer));
+            existing.hints.extend(
+                update
+                    .hints
+                    .into_iter()
+                    .filter(|h| same_issuer(&h.issuer, &issuer)),
+            );
+        }
+        AddedBy::Unknown => {}
+    }
 }
 
 /// Why `data_holder_filter` rules this holder out, when the wallet knows
@@ -347,5 +455,60 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn an_issuers_hint_changes_only_what_that_issuer_introduced() {
+        let hint = |issuer: &str, name: &str| {
+            let mut h = HolderRecord::new("https://h.example/fhir".into());
+            h.added_by = Some(AddedBy::Issuer {
+                issuer: issuer.into(),
+            });
+            h.name = Some(name.into());
+            h.hints = vec![IssuerHint {
+                issuer: issuer.into(),
+                tickets: vec![format!("{name}-ticket")],
+            }];
+            h
+        };
+        // The person's holder keeps its name; the hint is noted for that issuer's tickets only.
+        let mut mine = HolderRecord::new("https://h.example/fhir".into());
+        mine.name = Some("My clinic".into());
+        merge_into(&mut mine, hint("https://e.example", "Evil"));
+        assert_eq!(mine.name.as_deref(), Some("My clinic"));
+        assert_eq!(mine.added_by(), AddedBy::Person);
+        // An issuer may rename what it introduced, not what another issuer did.
+        let mut theirs = hint("https://t.example", "Trusted");
+        merge_into(&mut theirs, hint("https://e.example", "Evil"));
+        assert_eq!(theirs.name.as_deref(), Some("Trusted"));
+        assert_eq!(theirs.hints.len(), 2);
+        merge_into(&mut theirs, hint("https://t.example/", "Renamed"));
+        assert_eq!(theirs.name.as_deref(), Some("Renamed"));
+        assert_eq!(
+            theirs.hints.len(),
+            2,
+            "an issuer's new hint replaces its old one"
+        );
+        // Adding it by hand makes it the person's.
+        merge_into(
+            &mut theirs,
+            HolderRecord::new("https://h.example/fhir".into()),
+        );
+        assert_eq!(theirs.added_by(), AddedBy::Person);
+    }
+
+    #[test]
+    fn records_from_older_versions_keep_hinted_holders_closed() {
+        let by_hand: HolderRecord = serde_json::from_value(json!({
+            "fhir_base": "https://a.example/fhir", "name": null, "client_id": "c",
+            "client_id_source": "registered", "redirect_uri": null, "added_at": 1 }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(by_hand.added_by(), AddedBy::Person);
+        let hinted: HolderRecord = serde_json::from_value(json!({
+            "fhir_base": "https://b.example/fhir", "name": "B", "client_id": "c",
+            "client_id_source": "registered", "redirect_uri": null, "added_at": 1,
+            "organization": { "name": "B" }, "hinted_tickets": ["x"] }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hinted.added_by(), AddedBy::Unknown);
     }
 }

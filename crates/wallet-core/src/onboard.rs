@@ -13,7 +13,7 @@ use ts_rs::TS;
 
 use crate::engine::interaction::{CodeError, CodeGrant, Interactor, authorization_code};
 use crate::engine::{Engine, Outgoing};
-use crate::holders::{HolderRecord, HolderView};
+use crate::holders::{AddedBy, HolderRecord, HolderView, IssuerHint};
 use crate::proofs::dpop_proof;
 use crate::trace::Trace;
 use crate::wallet::ImportResult;
@@ -165,21 +165,27 @@ impl Wallet {
                     .push("a holder hint without fhir_base_url".into());
                 continue;
             };
+            let tickets = match hinted_tickets(&hint["ticket_indices"], &report.tickets) {
+                Ok(t) => t,
+                Err(why) => {
+                    report.problems.push(format!("{base}: not added, {why}"));
+                    continue;
+                }
+            };
             let mut template = HolderRecord::new(base.to_string());
+            template.added_by = Some(AddedBy::Issuer {
+                issuer: issuer.clone(),
+            });
             template.organization = hint.get("organization").filter(|o| o.is_object()).cloned();
             template.name = template
                 .organization
                 .as_ref()
                 .and_then(|o| o["name"].as_str())
                 .map(str::to_string);
-            template.hinted_tickets = hint["ticket_indices"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_u64)
-                .filter_map(|i| report.tickets.get(i as usize))
-                .map(|r| r.ticket.jti.clone())
-                .collect();
+            template.hints = vec![IssuerHint {
+                issuer: issuer.clone(),
+                tickets,
+            }];
             match self.add_holder_record(template, None).await {
                 Ok(v) => report.holders.push(v),
                 Err(e) => report.problems.push(format!("{base}: {e}")),
@@ -187,4 +193,27 @@ impl Wallet {
         }
         Ok(report)
     }
+}
+
+/// The tickets a hint's `ticket_indices` names (empty when it names none, so
+/// any whose `aud` fits). An index that is not a whole number within the
+/// tickets handed out, or an empty list, refuses the hint: read leniently it
+/// would widen what the holder is shown.
+fn hinted_tickets(indices: &Value, tickets: &[ImportResult]) -> Result<Vec<String>, String> {
+    if indices.is_null() {
+        return Ok(Vec::new());
+    }
+    let list = indices
+        .as_array()
+        .filter(|l| !l.is_empty())
+        .ok_or("its ticket_indices is not a list of tickets")?;
+    list.iter()
+        .map(|i| {
+            i.as_u64()
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| tickets.get(i))
+                .map(|r| r.ticket.jti.clone())
+                .ok_or_else(|| format!("its ticket_indices names no ticket handed out: {i}"))
+        })
+        .collect()
 }

@@ -469,8 +469,6 @@ async fn holder_sync(
                 "the ticket expired on {}: get a new one from its issuer",
                 permission_ticket::human_time(t.exp)
             ))
-        } else if !holder.hinted_tickets.is_empty() && !holder.hinted_tickets.contains(&t.jti) {
-            Some("its issuer gave other tickets for this holder".to_string())
         } else {
             let problems = ticket_problems(t, &holder, &config);
             (!problems.is_empty()).then(|| problems.join("; "))

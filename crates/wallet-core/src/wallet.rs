@@ -175,19 +175,16 @@ impl Wallet {
             .holder_records()?
             .into_iter()
             .find(|h| h.fhir_base == base);
-        let mut record =
-            existing.unwrap_or_else(|| crate::holders::HolderRecord::new(base.clone()));
-        if template.name.is_some() {
-            record.name = template.name;
-        }
-        if template.organization.is_some() {
-            record.organization = template.organization;
-        }
-        for jti in template.hinted_tickets {
-            if !record.hinted_tickets.contains(&jti) {
-                record.hinted_tickets.push(jti);
+        let mut record = match existing {
+            Some(mut record) => {
+                crate::holders::merge_into(&mut record, template);
+                record
             }
-        }
+            None => crate::holders::HolderRecord {
+                fhir_base: base.clone(),
+                ..template
+            },
+        };
         if let Some(id) = client_id {
             record.client_id = Some(id);
             record.client_id_source = Some("entered".into());

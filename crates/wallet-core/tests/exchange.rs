@@ -938,3 +938,91 @@ async fn a_holder_that_is_not_there_fails_alone() {
     assert_eq!(o.status, "failed");
     assert!(o.message.contains("SMART configuration"), "{}", o.message);
 }
+
+/// Proposal 003 hints are advice from one issuer: they cannot send another
+/// issuer's tickets anywhere, rename a holder the person added, or widen what a
+/// holder is shown through `ticket_indices` that name no ticket.
+#[tokio::test]
+async fn a_hostile_issuers_hints_steer_no_other_issuers_tickets() {
+    let honest = sandbox(1, Profile::Dpop).await;
+    let hostile = sandbox(2, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(dir.path(), "hostile-hints");
+    // The honest issuer's ticket for its trust framework, and its holder added by hand.
+    let mut req = everything();
+    req.jkt = Some(w.key_info().unwrap().jkt);
+    req.aud = Some(vec![sandbox::NETWORK.into()]);
+    req.extra_claims = Some(
+        json!({ "aud_type": "trust_framework" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let honest_jti = w
+        .import(&honest.issuer.mint(&req).unwrap(), "test")
+        .await
+        .unwrap()
+        .ticket
+        .jti;
+    let mine = honest.holders[0].fhir_base();
+    w.add_holder(&mine, None, Some("My clinic".into()))
+        .await
+        .unwrap();
+
+    // The hostile issuer names its own holder with the honest one's identity,
+    // renames the person's holder, and points a hint at a ticket it never gave.
+    let lure = hostile.holders[0].fhir_base();
+    let stray = hostile.holders[1].fhir_base();
+    hostile.issuer.set_endpoint_hints(vec![
+        json!({ "fhir_base_url": lure, "organization": { "resourceType": "Organization",
+                "name": "Springfield General Hospital",
+                "identifier": [{ "system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893" }] } }),
+        json!({ "fhir_base_url": mine, "organization": { "resourceType": "Organization", "name": "Evil Clinic" },
+                "ticket_indices": [0] }),
+        json!({ "fhir_base_url": stray, "ticket_indices": [7] }),
+    ]);
+    let report = w.onboard(&hostile.issuer.url(), &Allow).await.unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&stray) && p.contains("ticket_indices")),
+        "a hint naming no ticket is refused: {:?}",
+        report.problems
+    );
+    let holders = w.holder_records().unwrap();
+    assert!(
+        !holders.iter().any(|h| h.fhir_base == stray),
+        "the refused hint added nothing"
+    );
+    let kept = holders.iter().find(|h| h.fhir_base == mine).unwrap();
+    assert_eq!(kept.name.as_deref(), Some("My clinic"), "not renamed");
+
+    let synced = sync(&w, SyncOptions::default()).await;
+    let outcome = |base: &str, jti: &str| {
+        synced
+            .outcomes
+            .iter()
+            .find(|o| o.fhir_base == base && o.ticket_jti.as_deref() == Some(jti))
+            .unwrap_or_else(|| panic!("no outcome at {base}: {:?}", synced.outcomes))
+            .clone()
+    };
+    // Still presented where the person wanted it, despite the other issuer's hint.
+    let at_mine = outcome(&mine, &honest_jti);
+    assert_eq!(at_mine.status, "synced", "{at_mine:?}");
+    // Never presented to the holder the other issuer named.
+    let at_lure = outcome(&lure, &honest_jti);
+    assert_eq!(at_lure.status, "skipped", "{at_lure:?}");
+    assert!(
+        at_lure.message.contains("neither added by you"),
+        "{}",
+        at_lure.message
+    );
+    let leaked: Vec<_> = synced
+        .trace
+        .iter()
+        .filter(|e| e.url.starts_with(&hostile.origin))
+        .filter(|e| serde_json::to_string(e).unwrap().contains(&honest_jti))
+        .collect();
+    assert!(leaked.is_empty(), "the ticket went to the lure: {leaked:?}");
+}

@@ -225,11 +225,14 @@ pub async fn token(
         Ok(t) => t,
         Err(e) => return oauth_error("server_error", &e.to_string()),
     };
-    let endpoints: Vec<Value> = inner
-        .endpoints
-        .iter()
-        .map(|(base, name)| json!({ "fhir_base_url": base, "organization": { "resourceType": "Organization", "name": name }, "ticket_indices": [0] }))
-        .collect();
+    let endpoints: Vec<Value> = match &inner.raw_hints {
+        Some(raw) => raw.clone(),
+        None => inner
+            .endpoints
+            .iter()
+            .map(|(base, name)| json!({ "fhir_base_url": base, "organization": { "resourceType": "Organization", "name": name }, "ticket_indices": [0] }))
+            .collect(),
+    };
     let mut body = json!({
         "access_token": uuid::Uuid::new_v4().simple().to_string(),
         "token_type": "DPoP",

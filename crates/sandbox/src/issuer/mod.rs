@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     retired: Vec<Jwk>,
     /// Holders named in Proposal 003 token responses: (FHIR base, name).
     endpoints: Vec<(String, String)>,
+    /// Hints sent as they are instead of `endpoints`: a hostile issuer's, for tests.
+    raw_hints: Option<Vec<serde_json::Value>>,
     launch: launch::LaunchState,
     url: String,
     list: StatusList,
@@ -153,6 +155,7 @@ impl Issuer {
             jwk,
             retired: Vec::new(),
             endpoints: Vec::new(),
+            raw_hints: None,
             launch: launch::LaunchState::default(),
             url: format!("{origin}/issuer"),
             list: StatusList::new(STATUS_LIST_LEN),
@@ -210,6 +213,13 @@ impl Issuer {
     /// The holders a Proposal 003 token response points the wallet to.
     pub fn set_endpoints(&self, endpoints: Vec<(String, String)>) {
         self.lock().endpoints = endpoints;
+    }
+
+    /// Sends these `smart_permission_ticket_endpoints` entries as they are, as
+    /// a careless or hostile issuer might (any holder, any organization, any
+    /// `ticket_indices`).
+    pub fn set_endpoint_hints(&self, hints: Vec<serde_json::Value>) {
+        self.lock().raw_hints = Some(hints);
     }
 
     /// Mints a signed ticket.

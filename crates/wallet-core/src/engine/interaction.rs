@@ -106,21 +106,32 @@ pub async fn authorization_code(
     })
 }
 
+/// Shows a web page to the person: the system browser by default, the app's
+/// opener plugin in the app. Gets a URL already checked to be `http(s)`.
+pub type Opener = std::sync::Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// Opens the system browser and waits for the redirect on 127.0.0.1.
 pub struct LoopbackInteractor {
     listener: tokio::sync::Mutex<TcpListener>,
     port: u16,
+    opener: Opener,
     /// How long the person has to finish at the holder.
     pub timeout: std::time::Duration,
 }
 
 impl LoopbackInteractor {
     pub async fn bind() -> std::io::Result<Self> {
+        Self::bind_with(std::sync::Arc::new(open_in_system_browser)).await
+    }
+
+    /// As `bind`, showing pages through `opener` instead of the system browser.
+    pub async fn bind_with(opener: Opener) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener: tokio::sync::Mutex::new(listener),
             port,
+            opener,
             timeout: std::time::Duration::from_secs(300),
         })
     }
@@ -133,7 +144,8 @@ impl Interactor for LoopbackInteractor {
 
     fn authorize(&self, authorize_url: String) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
-            open_browser(&authorize_url)?;
+            let url = web_url(&authorize_url)?;
+            (self.opener)(&url)?;
             let wait = async {
                 let listener = self.listener.lock().await;
                 loop {
@@ -170,21 +182,109 @@ impl Interactor for LoopbackInteractor {
     }
 }
 
-fn open_browser(url: &str) -> Result<(), String> {
-    #[cfg(target_os = "macos")]
-    let mut cmd = std::process::Command::new("open");
-    #[cfg(target_os = "windows")]
-    let mut cmd = {
-        let mut c = std::process::Command::new("cmd");
-        c.args(["/C", "start", ""]);
-        c
-    };
-    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
-    let mut cmd = std::process::Command::new("xdg-open");
-    cmd.arg(url)
+/// The platforms whose system browser `tw` knows how to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Linux,
+    MacOs,
+    Windows,
+}
+
+impl Platform {
+    pub const fn current() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::MacOs
+        } else if cfg!(windows) {
+            Self::Windows
+        } else {
+            Self::Linux
+        }
+    }
+}
+
+/// `text` as a URL a browser may be sent to: it parses, and it is `http` or
+/// `https` (never `file:`, `javascript:` or an app's own scheme). Returned in
+/// its parsed serialisation, so spaces and quotes are percent-encoded.
+pub fn web_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a web address ({e}): {text}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url.into()),
+        other => Err(format!("refusing to open a `{other}:` address: {text}")),
+    }
+}
+
+/// The program and arguments that show `url` in the system browser, started
+/// directly: no shell ever parses the URL, so an endpoint holding `&calc` or
+/// `|` is a string, not a command, and arrives whole. On Windows this is
+/// `rundll32 url.dll,FileProtocolHandler`, the shell-free way to hand a URL to
+/// the default browser (`cmd /C start` would run what follows an `&`).
+pub fn browser_command(platform: Platform, url: &str) -> Result<(String, Vec<String>), String> {
+    let url = web_url(url)?;
+    Ok(match platform {
+        Platform::Linux => ("xdg-open".into(), vec![url]),
+        Platform::MacOs => ("open".into(), vec![url]),
+        Platform::Windows => (
+            "rundll32".into(),
+            vec!["url.dll,FileProtocolHandler".into(), url],
+        ),
+    })
+}
+
+/// Starts the system browser on `url` (see [`browser_command`]).
+pub fn open_in_system_browser(url: &str) -> Result<(), String> {
+    let (program, args) = browser_command(Platform::current(), url)?;
+    std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(|_| ())
         .map_err(|e| format!("could not open a browser ({e}); open this address yourself: {url}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "https://holder.example/authorize?a=1&calc&b=%22x%22|whoami^&c=2";
+
+    #[test]
+    fn the_browser_is_started_without_a_shell_and_gets_the_whole_url() {
+        for platform in [Platform::Linux, Platform::MacOs, Platform::Windows] {
+            let (program, args) = browser_command(platform, HOSTILE).unwrap_or_default();
+            let name = program.to_ascii_lowercase();
+            for shell in ["cmd", "sh", "bash", "powershell", "pwsh"] {
+                assert_ne!(name, shell, "{platform:?} starts a shell");
+            }
+            assert!(
+                !args.iter().any(|a| a.eq_ignore_ascii_case("/c")),
+                "{platform:?}: {args:?}"
+            );
+            assert_eq!(
+                args.last().map(String::as_str),
+                Some(HOSTILE),
+                "{platform:?} must pass the URL whole, as one argument: {args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_web_addresses_are_opened() {
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "ms-msdt:/id PCWDiagnostic",
+            "not a url",
+        ] {
+            assert!(
+                browser_command(Platform::Windows, bad).is_err(),
+                "{bad} accepted"
+            );
+        }
+        // Spaces and quotes reach the browser percent-encoded, never raw.
+        let (_, args) =
+            browser_command(Platform::Linux, "https://h.example/a b\"c").unwrap_or_default();
+        assert_eq!(args, ["https://h.example/a%20b%22c"]);
+    }
 }
