@@ -194,6 +194,38 @@ impl Vault {
         }
     }
 
+    /// Deletes everything this profile keeps: the record database's key
+    /// first (so the records are unreadable even if a file outlives this),
+    /// the profile's folder (ticket index, holders, records, traces), every
+    /// listed ticket, and last the signing key. Entries already gone are fine;
+    /// the first other failure stops it and is returned, and calling it again
+    /// carries on.
+    pub fn destroy(&self) -> Result<(), VaultError> {
+        let _guard = self.lock();
+        let tickets = self.index.load().unwrap_or_default();
+        let gone = |r: Result<(), keyring_core::Error>| match r {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(VaultError::from(e)),
+        };
+        gone(self.entry("records-key")?.delete_credential())?;
+        for t in &tickets {
+            gone(self.ticket_entry(&t.jti)?.delete_credential())?;
+        }
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(VaultError::DataDir {
+                    path: self.dir.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        gone(self.entry("signing-key")?.delete_credential())?;
+        tracing::info!(profile = %self.profile, "deleted everything the profile kept");
+        Ok(())
+    }
+
     fn ticket_entry(&self, jti: &str) -> Result<Entry, VaultError> {
         self.entry(&format!("ticket/{jti}"))
     }

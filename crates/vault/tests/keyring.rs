@@ -141,3 +141,43 @@ fn the_record_database_key_is_made_once_and_never_remade() {
         "DatabaseKey([redacted])"
     );
 }
+
+#[test]
+fn destroy_leaves_nothing_in_the_keyring_or_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = unique("destroy");
+    let vault = open(dir.path(), &profile, Backend::SecretService);
+    let jkt = vault.signing_key().unwrap().jkt();
+    vault.database_key(true).unwrap();
+    vault
+        .save_ticket(record("t1"), "header.claims.sig")
+        .unwrap();
+    std::fs::write(vault.dir().join("records.db"), b"records").unwrap();
+    let index = std::fs::read(vault.dir().join("tickets.json")).unwrap();
+
+    vault.destroy().unwrap();
+    assert!(
+        !dir.path().join(&profile).exists(),
+        "the profile's folder is gone"
+    );
+    vault.destroy().unwrap();
+
+    let after = open(dir.path(), &profile, Backend::SecretService);
+    assert!(after.list_tickets().unwrap().is_empty());
+    assert!(matches!(
+        after.database_key(false),
+        Err(vault::VaultError::MissingDatabaseKey)
+    ));
+    // Put the old index back: its ticket's secret is no longer in the keyring.
+    std::fs::write(after.dir().join("tickets.json"), index).unwrap();
+    assert!(matches!(
+        after.load_ticket("t1"),
+        Err(vault::VaultError::MissingSecret { .. })
+    ));
+    assert_ne!(
+        after.signing_key().unwrap().jkt(),
+        jkt,
+        "a new key, not the old one"
+    );
+    after.destroy().unwrap();
+}

@@ -59,7 +59,7 @@ impl WalletError {
 }
 
 /// What the UI receives for any failed command.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[ts(export)]
 pub struct ErrorPayload {
     pub code: String,

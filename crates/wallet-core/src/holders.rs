@@ -169,6 +169,21 @@ pub struct HolderView {
     pub registration: bool,
     /// Why tickets cannot be used here, if they cannot.
     pub problems: Vec<String>,
+    pub added_by: AddedBy,
+    /// Each kept ticket, and whether it can be presented here.
+    pub tickets: Vec<HolderTicket>,
+    /// How the last sync went here, per ticket (empty before the first).
+    pub last_sync: Vec<crate::store::LastOutcome>,
+}
+
+/// Whether one kept ticket can be presented at a holder.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct HolderTicket {
+    pub jti: String,
+    pub label: String,
+    /// Why it cannot be presented here; empty: it can.
+    pub problems: Vec<String>,
 }
 
 pub fn normalise_base(url: &str) -> Result<String, WalletError> {
@@ -208,6 +223,9 @@ pub fn view(record: &HolderRecord, config: Result<&SmartConfig, &WalletError>) -
         authorize: false,
         registration: false,
         problems: Vec::new(),
+        added_by: record.added_by(),
+        tickets: Vec::new(),
+        last_sync: Vec::new(),
     };
     match config {
         Ok(c) => {

@@ -10,6 +10,7 @@ pub mod import;
 pub mod issuer;
 mod jsonfile;
 pub mod onboard;
+pub mod progress;
 pub mod proofs;
 pub mod store;
 pub mod summary;

@@ -11,7 +11,7 @@ use ts_rs::TS;
 use crate::engine::interaction::Interactor;
 use crate::engine::{Engine, ExchangeError, FetchError, Limits, Reauth, download, exchange};
 use crate::holders::{HolderRecord, SmartConfig, discover, ticket_problems};
-use crate::store::Person;
+use crate::store::{LastOutcome, Person};
 use crate::trace::Trace;
 use crate::wallet::now;
 use crate::{Wallet, WalletError};
@@ -46,6 +46,9 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Carry on an interrupted sync: only the holders it had not stored yet.
     pub resume: bool,
+    /// Set to `true` to stop: holders still working are dropped (what they
+    /// stored stays, as after a crash) and the run can be resumed.
+    pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Progress for the UI and the command line.
@@ -63,7 +66,7 @@ pub struct SyncEvent {
     pub resources: usize,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct TypeCount {
     pub resource_type: String,
@@ -72,7 +75,7 @@ pub struct TypeCount {
 }
 
 /// How one holder (for one ticket) went.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct HolderOutcome {
     pub fhir_base: String,
@@ -110,6 +113,8 @@ pub struct SyncReport {
     /// from the record store, so a sync never holds them all at once.
     pub records: Vec<SyncedRecord>,
     pub trace: Vec<crate::trace::TraceEntry>,
+    /// It was cancelled before every holder finished.
+    pub cancelled: bool,
 }
 
 fn outcome(
@@ -263,7 +268,20 @@ impl Wallet {
         // Each holder's records are stored as soon as it finishes, in a
         // transaction of their own: an interrupted sync keeps every holder
         // either as it was or as it is now.
-        while let Some(done) = set.join_next().await {
+        let mut cancel = opts.cancel.clone();
+        loop {
+            let next = match cancel.as_mut() {
+                Some(rx) => tokio::select! {
+                    next = set.join_next() => next,
+                    Ok(_) = rx.wait_for(|stop| *stop) => {
+                        set.abort_all();
+                        report.cancelled = true;
+                        None
+                    }
+                },
+                None => set.join_next().await,
+            };
+            let Some(done) = next else { break };
             let done = match done {
                 Ok(d) => d,
                 Err(e) => {
@@ -278,6 +296,7 @@ impl Wallet {
             }
             let base = done.results.first().map(|(o, _)| o.fhir_base.clone());
             let mut finished = true;
+            let mut last = Vec::new();
             for (mut o, records) in done.results {
                 let mut records = records;
                 // Only these have not said `done` yet: their records are to be stored.
@@ -341,27 +360,38 @@ impl Wallet {
                     notify(&events, &o.fhir_base, "done", None, o.pages, o.resources);
                 }
                 finished &= o.status == "synced" || o.status == "skipped";
+                last.push(LastOutcome {
+                    holder: o.fhir_base.clone(),
+                    ticket_jti: o.ticket_jti.clone(),
+                    status: o.status.clone(),
+                    message: o.message.clone(),
+                    resources: o.resources,
+                    finished_at: now(),
+                });
                 report.outcomes.push(o);
                 report.records.extend(records);
             }
-            // A resumed sync skips this holder only if all went through here.
-            if let (Some(id), Some(base), true) = (run, base, finished) {
+            // How it went, for the holder list; and a resumed sync skips
+            // this holder only if all went through here.
+            if let (Some(id), Some(base)) = (run, base) {
                 let store = store.clone();
                 let marked = tokio::task::spawn_blocking(move || {
-                    store
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .holder_done(id, &base)
+                    let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+                    store.record_outcomes(&last)?;
+                    if finished {
+                        store.holder_done(id, &base)?;
+                    }
+                    Ok::<_, crate::store::StoreError>(())
                 })
                 .await;
                 if !matches!(marked, Ok(Ok(()))) {
                     tracing::warn!(
-                        "could not note a finished holder; a resumed sync would fetch it again"
+                        "could not note how a holder went; a resumed sync would fetch it again"
                     );
                 }
             }
         }
-        if let Some(id) = run {
+        if let (Some(id), false) = (run, report.cancelled) {
             store
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -229,23 +229,69 @@ impl Wallet {
                 .map(|r| crate::holders::discover(&self.http, &r.fhir_base)),
         )
         .await;
+        let last = match self.existing_record_store() {
+            Ok(Some(store)) => store.last_outcomes().unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let mut out = Vec::new();
         for (record, config) in records.iter().zip(configs) {
             let mut view = crate::holders::view(record, config.as_ref());
             if let Ok(config) = &config {
                 for t in &tickets {
-                    for p in crate::holders::ticket_problems(t, record, config) {
+                    let problems = crate::holders::ticket_problems(t, record, config);
+                    for p in &problems {
                         view.problems.push(format!(
                             "{} ticket {}: {p}",
                             t.ticket_type.label(),
                             t.jti
                         ));
                     }
+                    view.tickets.push(crate::holders::HolderTicket {
+                        jti: t.jti.clone(),
+                        label: t.ticket_type.label().to_string(),
+                        problems,
+                    });
                 }
             }
+            view.last_sync = last
+                .iter()
+                .filter(|o| o.holder == record.fhir_base)
+                .cloned()
+                .collect();
             out.push(view);
         }
         Ok(out)
+    }
+
+    /// Gives a holder the name the person chose (none: back to no name).
+    pub fn rename_holder(&self, fhir_base: &str, name: Option<String>) -> Result<(), WalletError> {
+        let base = crate::holders::normalise_base(fhir_base)?;
+        let mut all = self.holder_records()?;
+        let holder = all
+            .iter_mut()
+            .find(|h| h.fhir_base == base)
+            .ok_or_else(|| {
+                WalletError::Invalid(format!("{base} is not one of this wallet's holders"))
+            })?;
+        holder.name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+        crate::jsonfile::store(&self.holders_path(), &all)
+    }
+
+    /// The record store when this profile has one; `None` before the first sync.
+    pub fn existing_record_store(&self) -> Result<Option<crate::store::RecordStore>, WalletError> {
+        if self.vault.dir().join("records.db").exists() {
+            self.record_store().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Deletes everything this profile keeps (see `Vault::destroy`): its
+    /// records, holders, tickets and key, in the keyring and on disk. The
+    /// wallet should be opened again afterwards.
+    pub fn delete_everything(&self) -> Result<(), WalletError> {
+        self.tokens.clear();
+        Ok(self.vault.destroy()?)
     }
 
     pub fn remove_holder(&self, fhir_base: &str) -> Result<(), WalletError> {

@@ -1026,3 +1026,99 @@ async fn a_hostile_issuers_hints_steer_no_other_issuers_tickets() {
         .collect();
     assert!(leaked.is_empty(), "the ticket went to the lure: {leaked:?}");
 }
+
+/// Cancelling keeps what finished, stops the rest at once, and leaves a run
+/// that resumes with only the holders that had not finished.
+#[tokio::test]
+async fn a_cancelled_sync_keeps_what_finished_and_resumes_the_rest() {
+    let sb = sandbox(3, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "cancel", everything()).await;
+    sb.holders[2].set_faults(Faults {
+        latency_ms: 30_000,
+        ..Default::default()
+    });
+    let (stop, cancel) = tokio::sync::watch::channel(false);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<wallet_core::SyncEvent>();
+    let first = sb.holders[0].fhir_base();
+    let watcher = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            if e.holder == first && e.stage == "done" {
+                let _ = stop.send(true);
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    let opts = SyncOptions {
+        cancel: Some(cancel),
+        ..Default::default()
+    };
+    let report = w.sync(opts, Some(tx)).await.unwrap();
+    watcher.await.unwrap();
+    assert!(report.cancelled);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the slow holder was not waited for"
+    );
+    assert_eq!(at(&report, &sb.holders[0]).status, "synced");
+    assert!(
+        !report
+            .outcomes
+            .iter()
+            .any(|o| o.fhir_base == sb.holders[2].fhir_base()),
+        "{:?}",
+        report.outcomes
+    );
+    let stored = |w: &Wallet, base: &str| {
+        w.record_store()
+            .unwrap()
+            .counts()
+            .unwrap()
+            .iter()
+            .filter(|c| c.holder == base)
+            .map(|c| c.count)
+            .sum::<usize>()
+    };
+    let kept = stored(&w, &sb.holders[0].fhir_base());
+    assert!(kept > 0, "the finished holder's records are kept");
+    assert!(
+        w.record_store()
+            .unwrap()
+            .interrupted_run()
+            .unwrap()
+            .is_some()
+    );
+
+    sb.holders[2].set_faults(Faults::default());
+    let resumed = sync(
+        &w,
+        SyncOptions {
+            resume: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(at(&resumed, &sb.holders[2]).status, "synced");
+    assert!(
+        !resumed
+            .outcomes
+            .iter()
+            .any(|o| o.fhir_base == sb.holders[0].fhir_base()),
+        "the finished holder is not fetched again: {:?}",
+        resumed.outcomes
+    );
+    assert!(stored(&w, &sb.holders[2].fhir_base()) > 0);
+    assert!(
+        w.record_store()
+            .unwrap()
+            .interrupted_run()
+            .unwrap()
+            .is_none()
+    );
+    // How each holder went is kept for the holder list.
+    let last = w.record_store().unwrap().last_outcomes().unwrap();
+    assert!(
+        last.iter()
+            .any(|o| o.holder == sb.holders[0].fhir_base() && o.status == "synced")
+    );
+}

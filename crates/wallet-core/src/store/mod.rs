@@ -23,7 +23,9 @@ mod merge;
 mod query;
 pub use export::{ALSO_FROM, Copy, MERGE_TAGS};
 pub use extract::{Entry, extract};
-pub use query::{Item, ItemSource, LatestValue, PersonAtHolder, PersonRecords, Query, SeriesPoint};
+pub use query::{
+    CategoryCount, Item, ItemSource, LatestValue, PersonAtHolder, PersonRecords, Query, SeriesPoint,
+};
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how
 /// many have run. Entries are never edited once released, only appended.
@@ -120,11 +122,38 @@ const MIGRATIONS: &[&str] = &[
         resource INTEGER NOT NULL,
         PRIMARY KEY (key, resource)
      ) WITHOUT ROWID;",
+    // 5: how each holder's last sync went, per ticket, for the holder list.
+    // Kept here rather than in a plain file: a holder's message may quote
+    // patient details.
+    "CREATE TABLE outcomes (
+        holder TEXT NOT NULL,
+        ticket_jti TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        resources INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        PRIMARY KEY (holder, ticket_jti)
+     );",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
 /// the current version from before the index's latest shape refills it.
 const INDEX_VERSIONS: [usize; 2] = [3, 4];
+
+/// How a holder's last sync went for one ticket (or, with no ticket, before any could be tried).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct LastOutcome {
+    pub holder: String,
+    pub ticket_jti: Option<String>,
+    /// As `HolderOutcome::status`: `synced`, `skipped`, `needs_interaction`, `failed`.
+    pub status: String,
+    pub message: String,
+    #[ts(type = "number")]
+    pub resources: usize,
+    #[ts(type = "number")]
+    pub finished_at: i64,
+}
 
 /// A sync run that started and did not finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -707,6 +736,50 @@ impl RecordStore {
             params![run_id, holder],
             |r| r.get(0),
         )?)
+    }
+
+    /// Keeps how each holder went, replacing what its last sync said for the same ticket.
+    pub fn record_outcomes(&mut self, outcomes: &[LastOutcome]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR REPLACE INTO outcomes
+                 (holder, ticket_jti, status, message, resources, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for o in outcomes {
+                stmt.execute(params![
+                    o.holder,
+                    o.ticket_jti.as_deref().unwrap_or_default(),
+                    o.status,
+                    o.message,
+                    o.resources as i64,
+                    o.finished_at
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Each holder's last outcome per ticket, newest first.
+    pub fn last_outcomes(&self) -> Result<Vec<LastOutcome>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT holder, ticket_jti, status, message, resources, finished_at FROM outcomes
+             ORDER BY finished_at DESC, holder, ticket_jti",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let jti: String = r.get(1)?;
+            Ok(LastOutcome {
+                holder: r.get(0)?,
+                ticket_jti: (!jti.is_empty()).then_some(jti),
+                status: r.get(2)?,
+                message: r.get(3)?,
+                resources: r.get::<_, i64>(4)? as usize,
+                finished_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How many records each holder gave, per ticket and type.

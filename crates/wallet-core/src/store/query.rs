@@ -99,6 +99,15 @@ pub struct LatestValue {
     pub count: usize,
 }
 
+/// How many records a category holds.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct CategoryCount {
+    pub category: String,
+    #[ts(type = "number")]
+    pub count: usize,
+}
+
 /// A paged list: newest first, `before` a cursor (or a date) from the last page.
 #[derive(Debug, Clone, Default)]
 pub struct Query<'a> {
@@ -306,6 +315,22 @@ impl RecordStore {
                 value: r.get(3)?,
                 unit: r.get(4)?,
                 count: r.get::<_, i64>(5)? as usize,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many records (merged copies once) each category holds for a person.
+    pub fn category_counts(&self, person: Option<i64>) -> Result<Vec<CategoryCount>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.category, count(*) FROM entries e
+             WHERE e.grp = e.resource AND e.resource_type != 'Patient' AND (?1 IS NULL OR e.person = ?1)
+             GROUP BY e.category ORDER BY e.category",
+        )?;
+        let rows = stmt.query_map(params![person], |r| {
+            Ok(CategoryCount {
+                category: r.get(0)?,
+                count: r.get::<_, i64>(1)? as usize,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
