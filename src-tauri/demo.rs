@@ -8,6 +8,9 @@ use tauri::{AppHandle, Manager};
 
 use crate::state::AppState;
 
+/// Whether this build has the demo.
+pub const ENABLED: bool = cfg!(feature = "demo");
+
 #[cfg(feature = "demo")]
 pub struct Demo {
     sandbox: sandbox::Sandbox,
@@ -17,6 +20,18 @@ pub struct Demo {
 impl Demo {
     pub fn issuer_url(&self) -> String {
         self.sandbox.issuer.url()
+    }
+
+    /// The demo's data holders: (name, FHIR base).
+    pub fn holders(&self) -> Vec<(String, String)> {
+        self.sandbox
+            .holders
+            .iter()
+            .map(|h| {
+                let info = h.info();
+                (info.name, info.fhir_base)
+            })
+            .collect()
     }
 
     pub fn mint(&self, ticket_type: &str, jkt: &str) -> Result<String, wallet_core::ErrorPayload> {
@@ -72,6 +87,10 @@ pub struct Demo;
 impl Demo {
     pub fn issuer_url(&self) -> String {
         String::new()
+    }
+
+    pub fn holders(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
 
     pub fn mint(

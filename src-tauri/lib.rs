@@ -1,10 +1,12 @@
 //! The app shell: opens the wallet, registers thin commands over
 //! `wallet-core`, and (with the `demo` feature) starts a demo issuer.
 
+mod browser;
 mod commands;
 mod demo;
 mod links;
 mod state;
+mod sync;
 
 use wallet_core::{Wallet, WalletOptions};
 
@@ -33,22 +35,46 @@ pub fn run() {
     let app_state = state::AppState::new(wallet);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .manage(app_state)
+        .manage(commands::exports::LastExport::default())
         .setup(|app| {
             links::setup(app.handle());
             demo::start(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            commands::key_info,
-            commands::list_tickets,
-            commands::inspect_ticket,
-            commands::import_ticket,
-            commands::get_ticket,
-            commands::remove_ticket,
-            commands::demo_status,
-            commands::demo_ticket,
-            commands::take_pending_link,
+            commands::tickets::key_info,
+            commands::tickets::list_tickets,
+            commands::tickets::inspect_ticket,
+            commands::tickets::import_ticket,
+            commands::tickets::get_ticket,
+            commands::tickets::remove_ticket,
+            commands::tickets::take_pending_link,
+            commands::demo::demo_status,
+            commands::demo::demo_ticket,
+            commands::demo::demo_setup,
+            commands::holders::list_holders,
+            commands::holders::add_holder,
+            commands::holders::rename_holder,
+            commands::holders::remove_holder,
+            commands::holders::onboard,
+            commands::sync::start_sync,
+            commands::sync::cancel_sync,
+            commands::sync::sync_state,
+            commands::records::people,
+            commands::records::categories,
+            commands::records::timeline,
+            commands::records::search_records,
+            commands::records::latest_values,
+            commands::records::series,
+            commands::records::record_detail,
+            commands::exports::export_records,
+            commands::exports::open_last_export,
+            commands::settings::settings,
+            commands::settings::switch_profile,
+            commands::settings::delete_everything,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -55,6 +55,25 @@ fn tauri_driver() -> PathBuf {
 }
 
 async fn start_driver(data_dir: &std::path::Path, profile: &str) -> Driver {
+    start_driver_with(data_dir, profile, &[]).await
+}
+
+/// `tests/support/` first on the app's PATH: its `xdg-open` answers the pages
+/// the app opens in "the browser" as a person would.
+fn fake_browser_path() -> String {
+    let support = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+    format!(
+        "{}:{}",
+        support.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+async fn start_driver_with(
+    data_dir: &std::path::Path,
+    profile: &str,
+    env: &[(&str, String)],
+) -> Driver {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "no DISPLAY: run through `make test` (scripts/session.sh)"
@@ -71,6 +90,7 @@ async fn start_driver(data_dir: &std::path::Path, profile: &str) -> Driver {
         .env("TW_DATA_DIR", data_dir)
         .env("TW_PROFILE", profile)
         .env("TW_KEYRING", "secret-service")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -120,17 +140,60 @@ async fn shot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+const DESKTOP: (u32, u32) = (1100, 820);
+const PHONE: (u32, u32) = (390, 844);
+
+/// The screen at desktop size and at phone size (`NAME-phone.png`), once
+/// `ready` is on it, so no capture is half drawn.
+async fn shots(client: &Client, name: &str, ready: &str) {
+    find(client, ready).await;
+    settle(client).await;
+    shot(client, name).await;
+    client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+    find(client, ready).await;
+    settle(client).await;
+    shot(client, &format!("{name}-phone")).await;
+    client.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
+    settle(client).await;
+}
+
+/// Lets layout and paint finish after a change of size or screen.
+async fn settle(client: &Client) {
+    client
+        .execute(
+            "return await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))",
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
+async fn count(client: &Client, testid: &str) -> usize {
+    client
+        .find_all(Locator::Css(&format!("[data-testid='{testid}']")))
+        .await
+        .unwrap()
+        .len()
+}
+
 async fn click(client: &Client, testid: &str) {
     find(client, testid).await.click().await.unwrap();
 }
 
 async fn find(client: &Client, testid: &str) -> fantoccini::elements::Element {
-    client
+    match client
         .wait()
         .at_most(WAIT)
         .for_element(Locator::Css(&format!("[data-testid='{testid}']")))
         .await
-        .unwrap_or_else(|e| panic!("no [data-testid={testid}]: {e}"))
+    {
+        Ok(el) => el,
+        Err(e) => {
+            // What the window showed instead, to see why.
+            shot(client, &format!("failed-waiting-for-{testid}")).await;
+            panic!("no [data-testid={testid}]: {e}")
+        }
+    }
 }
 
 async fn text_of(client: &Client, testid: &str) -> String {
@@ -172,21 +235,15 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
     let profile = format!("e2e-{}", std::process::id());
     let driver = start_driver(data.path(), &profile).await;
 
-    // First run: the key screen shows this wallet's thumbprint.
+    // First run: a welcome, then the key screen shows this wallet's thumbprint.
     let client = launch(&driver).await;
-    assert!(
-        find(&client, "empty-list")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("No tickets yet")
-    );
-    shot(&client, "01-empty-list").await;
+    assert!(text_of(&client, "welcome").await.contains("Try it with demo data"));
+    shots(&client, "01-welcome", "start-demo").await;
+    click(&client, "nav-tickets").await;
+    assert!(text_of(&client, "empty-list").await.contains("No tickets yet"));
     click(&client, "nav-key").await;
     let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
-    find(&client, "qr").await;
-    shot(&client, "02-key").await;
+    shots(&client, "02-key", "qr").await;
 
     // Paste a ticket bound to that key: it is decoded and every check passes.
     let ticket = issuer
@@ -247,6 +304,7 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
 
     // Restart: the ticket is still listed, and opens again from the keyring.
     let client = launch(&driver).await;
+    click(&client, "nav-tickets").await;
     let row = find(&client, "ticket-row").await;
     assert_eq!(row.attr("data-jti").await.unwrap(), Some(jti.clone()));
     assert_eq!(
@@ -295,5 +353,142 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
     );
     assert_eq!(text_of(&client, "requester").await, "Luis Rivera");
     shot(&client, "07-opened-by-link").await;
+    client.close().await.unwrap();
+}
+
+/// The demo from a fresh profile to the merged record, with the holder that
+/// asks the patient to confirm answered in "the browser"; then every screen a
+/// person uses on that record: sync, holders, sections, a chart, search, one
+/// record's copies, exports, and deleting everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let exports = tempfile::tempdir().unwrap();
+    let browser_log = data.path().join("browser.log");
+    let profile = format!("e2e-demo-{}", std::process::id());
+    let driver = start_driver_with(
+        data.path(),
+        &profile,
+        &[
+            ("PATH", fake_browser_path()),
+            ("TW_EXPORT_DIR", exports.path().display().to_string()),
+            ("TW_FAKE_BROWSER_LOG", browser_log.display().to_string()),
+        ],
+    )
+    .await;
+    let client = launch(&driver).await;
+    click(&client, "start-demo").await;
+    let steps = find(&client, "demo-step").await;
+    assert!(steps.text().await.unwrap().contains("bound to this wallet's key"));
+    // The steps are on screen only while the demo runs: a desktop capture only.
+    settle(&client).await;
+    shot(&client, "10-demo-running").await;
+
+    // It ends on the record: one person, from the three demo holders.
+    let name = client
+        .wait()
+        .at_most(Duration::from_secs(90))
+        .for_element(Locator::Css("[data-testid='person-name']"))
+        .await
+        .unwrap();
+    assert_eq!(name.text().await.unwrap(), "Ana Rivera");
+    let banner = text_of(&client, "person-banner").await;
+    for holder in ["Springfield General Hospital", "Lakeside Family Clinic", "Riverside Labs"] {
+        assert!(banner.contains(holder), "{holder} missing from: {banner}");
+    }
+    // The holder with two Ana Riveras sent its page to the browser, once.
+    let opened = std::fs::read_to_string(&browser_log).unwrap_or_default();
+    assert_eq!(opened.lines().count(), 1, "{opened}");
+    assert!(opened.contains("/holders/h2/authorize"), "{opened}");
+    find(&client, "demo-trail").await;
+    assert!(count(&client, "record-row").await > 5);
+    shots(&client, "11-record", "record-row").await;
+
+    // The sync that got here: every holder done.
+    click(&client, "nav-sync").await;
+    find(&client, "sync-done").await;
+    let rows = client
+        .find_all(Locator::Css("[data-testid='sync-row']"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        assert_eq!(row.attr("data-status").await.unwrap().as_deref(), Some("synced"));
+    }
+    shots(&client, "12-sync-done", "sync-done").await;
+
+    // The holders, each with its last sync.
+    click(&client, "nav-holders").await;
+    wait_text(&client, "holder-last-sync", |t| t.contains("records")).await;
+    assert_eq!(count(&client, "holder-card").await, 3);
+    shots(&client, "13-holders", "holder-last-sync").await;
+
+    // A section, and a result over time as a chart.
+    click(&client, "nav-record").await;
+    click(&client, "section-labs").await;
+    let chart = find(&client, "chart-link").await;
+    chart.click().await.unwrap();
+    find(&client, "chart").await;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid='chart'] [data-testid='chart-canvas']"))
+        .await
+        .unwrap();
+    // The line is drawn: the canvas has painted pixels, not just a box.
+    let painted = client
+        .execute(
+            "const c = document.querySelector(\"[data-testid='chart-canvas']\");
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(painted.as_u64().unwrap_or(0) > 2000, "{painted}");
+    shots(&client, "14-chart", "chart").await;
+
+    // Search, then one record with every holder's copy.
+    click(&client, "nav-record").await;
+    find(&client, "record-search")
+        .await
+        .send_keys("diabetes")
+        .await
+        .unwrap();
+    wait_text(&client, "search-results", |t| t.contains("found") && !t.starts_with("0 found")).await;
+    shots(&client, "15-search", "record-row").await;
+    click(&client, "record-row").await;
+    find(&client, "record-copy").await;
+    shots(&client, "16-record-detail", "record-copy").await;
+
+    // Exports land where the person chose, whole.
+    click(&client, "nav-export").await;
+    click(&client, "export-summary").await;
+    wait_text(&client, "export-saved", |t| t.contains("Saved to")).await;
+    shots(&client, "17-export", "export-saved").await;
+    click(&client, "export-bundle").await;
+    wait_text(&client, "export-saved", |t| t.contains(".json")).await;
+    let saved: Vec<_> = std::fs::read_dir(exports.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let summary = saved.iter().find(|p| p.extension().is_some_and(|e| e == "html")).unwrap();
+    assert!(std::fs::read_to_string(summary).unwrap().contains("Ana Rivera"));
+    let bundle = saved.iter().find(|p| p.extension().is_some_and(|e| e == "json")).unwrap();
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    assert_eq!(bundle["type"], "collection");
+    assert!(bundle["entry"].as_array().unwrap().len() > 5);
+
+    // Delete everything: back to the welcome, nothing left of the profile.
+    click(&client, "nav-settings").await;
+    shots(&client, "18-settings", "delete-everything").await;
+    find(&client, "confirm-delete").await.send_keys("delete").await.unwrap();
+    click(&client, "delete-everything").await;
+    find(&client, "welcome").await;
+    let dir = data.path().join(&profile);
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
     client.close().await.unwrap();
 }

@@ -1,17 +1,11 @@
-//! Thin commands: each one calls `wallet-core` and maps errors to `{code, message}`.
-//! Nothing here sees the private key; tickets cross to the webview only as views.
+//! The key and the tickets: import, inspect, list, remove, and ticket links.
 
 use tauri::State;
 use wallet_core::view::{TicketSummary, TicketView};
-use wallet_core::{ErrorPayload, ImportResult, InspectRequest, KeyInfo};
+use wallet_core::{ImportResult, InspectRequest, KeyInfo};
 
+use super::{Res, fail};
 use crate::state::AppState;
-
-type Res<T> = Result<T, ErrorPayload>;
-
-fn fail(e: wallet_core::WalletError) -> ErrorPayload {
-    e.to_payload()
-}
 
 #[tauri::command]
 pub fn key_info(state: State<'_, AppState>) -> Res<KeyInfo> {
@@ -54,25 +48,6 @@ pub async fn get_ticket(state: State<'_, AppState>, jti: String) -> Res<TicketVi
 #[tauri::command]
 pub fn remove_ticket(state: State<'_, AppState>, jti: String) -> Res<()> {
     state.wallet()?.remove(&jti).map_err(fail)
-}
-
-/// Whether the built-in demo issuer is running, and where.
-#[tauri::command]
-pub fn demo_status(state: State<'_, AppState>) -> Option<String> {
-    state.demo.get().map(|d| d.issuer_url())
-}
-
-/// Mints a ticket of the given type from the demo issuer, bound to this wallet's key, and keeps it.
-#[tauri::command]
-pub async fn demo_ticket(state: State<'_, AppState>, ticket_type: String) -> Res<ImportResult> {
-    let wallet = state.wallet()?;
-    let demo = state.demo.get().ok_or_else(|| ErrorPayload {
-        code: "no_demo".into(),
-        message: "the demo issuer is not running in this build".into(),
-    })?;
-    let jkt = wallet.key_info().map_err(fail)?.jkt;
-    let ticket = demo.mint(&ticket_type, &jkt)?;
-    wallet.import(&ticket, "demo").await.map_err(fail)
 }
 
 /// A ticket link the app was opened with, once; the UI shows it for confirmation.

@@ -1,88 +1,68 @@
 import { listen } from "@tauri-apps/api/event";
-import { useCallback, useEffect, useState } from "react";
+import { Suspense, useEffect } from "react";
+import { NavLink, Outlet, useNavigate } from "react-router";
 import { api, asError, TICKET_LINK_EVENT } from "./api";
-import type { ErrorPayload } from "./bindings/ErrorPayload";
-import type { KeyInfo } from "./bindings/KeyInfo";
 import { ErrorBanner } from "./components/ErrorBanner";
-import { ImportScreen } from "./components/ImportScreen";
-import { KeyScreen } from "./components/KeyScreen";
-import { TicketList } from "./components/TicketList";
-import { TicketScreen } from "./components/TicketScreen";
+import { useKey, useSyncEvents, useSyncState } from "./queries";
 
-export type Screen =
-  | { name: "tickets" }
-  | { name: "add"; link?: string }
-  | { name: "key" }
-  | { name: "ticket"; jti: string };
+const NAV: [string, string, string][] = [
+  ["/record", "Record", "nav-record"],
+  ["/sync", "Sync", "nav-sync"],
+  ["/holders", "Holders", "nav-holders"],
+  ["/tickets", "Tickets", "nav-tickets"],
+  ["/add", "Add a ticket", "nav-add"],
+  ["/connect", "Connect", "nav-connect"],
+  ["/export", "Export", "nav-export"],
+  ["/key", "My key", "nav-key"],
+  ["/settings", "Settings", "nav-settings"],
+];
 
 export function App() {
-  const [screen, setScreen] = useState<Screen>({ name: "tickets" });
-  const [key, setKey] = useState<KeyInfo | null>(null);
-  const [startupError, setStartupError] = useState<ErrorPayload | null>(null);
+  const navigate = useNavigate();
+  const key = useKey();
+  const sync = useSyncState();
+  useSyncEvents();
 
-  const loadKey = useCallback(() => {
-    api.keyInfo().then(setKey, (e: unknown) => setStartupError(asError(e)));
-  }, []);
-  useEffect(loadKey, [loadKey]);
-
-  // A ticket link that opened the app is shown on the "Add a ticket" screen, never added silently.
+  // A ticket link that reaches the running app is shown on the "Add a ticket"
+  // screen, never added silently. (One the app was opened with: see Home.)
   useEffect(() => {
     const openLink = () =>
       api.takePendingLink().then((link) => {
-        if (link) setScreen({ name: "add", link });
+        if (link) void navigate("/add", { state: { link } });
       }, () => undefined);
-    openLink();
     const unlisten = listen(TICKET_LINK_EVENT, openLink);
     return () => {
       unlisten.then((stop) => stop(), () => undefined);
     };
-  }, []);
+  }, [navigate]);
 
-  const nav = (target: Screen, label: string, testId: string) => (
-    <button
-      type="button"
-      data-testid={testId}
-      className={screen.name === target.name ? "tab active" : "tab"}
-      onClick={() => setScreen(target)}
-    >
-      {label}
-    </button>
-  );
-
+  const running = sync.data?.snapshot.running ?? false;
   return (
     <div className="app">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <header className="top">
         <h1>Ticket Wallet</h1>
-        <nav>
-          {nav({ name: "tickets" }, "Tickets", "nav-tickets")}
-          {nav({ name: "add" }, "Add a ticket", "nav-add")}
-          {nav({ name: "key" }, "My key", "nav-key")}
+        <nav aria-label="Main">
+          {NAV.map(([to, label, testId]) => (
+            <NavLink key={to} to={to} data-testid={testId} className={({ isActive }) => (isActive ? "tab active" : "tab")}>
+              {label}
+              {to === "/sync" && running && <span className="pulse" aria-label="(running)" />}
+            </NavLink>
+          ))}
         </nav>
       </header>
-      {startupError && <ErrorBanner error={startupError} />}
-      {key?.store.notice && (
+      {key.error && <ErrorBanner error={asError(key.error)} />}
+      {key.data?.store.notice && (
         <p className="notice" data-testid="store-notice">
-          {key.store.notice}
+          {key.data.store.notice}
         </p>
       )}
-      <main>
-        {screen.name === "tickets" && (
-          <TicketList
-            onOpen={(jti) => setScreen({ name: "ticket", jti })}
-            onAdd={() => setScreen({ name: "add" })}
-          />
-        )}
-        {screen.name === "add" && (
-          <ImportScreen
-            key={screen.link ?? ""}
-            initialText={screen.link ?? ""}
-            onSaved={(jti) => setScreen({ name: "ticket", jti })}
-          />
-        )}
-        {screen.name === "key" && <KeyScreen info={key} />}
-        {screen.name === "ticket" && (
-          <TicketScreen jti={screen.jti} onRemoved={() => setScreen({ name: "tickets" })} />
-        )}
+      <main id="main" tabIndex={-1}>
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );

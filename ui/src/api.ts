@@ -1,12 +1,24 @@
 // Typed calls into the Rust side. Every failure arrives as {code, message}.
 import { invoke } from "@tauri-apps/api/core";
+import type { CategoryCount } from "./bindings/CategoryCount";
 import type { ErrorPayload } from "./bindings/ErrorPayload";
+import type { HolderView } from "./bindings/HolderView";
 import type { ImportResult } from "./bindings/ImportResult";
+import type { Item } from "./bindings/Item";
 import type { KeyInfo } from "./bindings/KeyInfo";
+import type { LatestValue } from "./bindings/LatestValue";
+import type { OnboardReport } from "./bindings/OnboardReport";
+import type { PersonRecords } from "./bindings/PersonRecords";
+import type { RecordDetail } from "./bindings/RecordDetail";
+import type { SeriesPoint } from "./bindings/SeriesPoint";
+import type { SettingsView } from "./bindings/SettingsView";
+import type { SyncSnapshot } from "./bindings/SyncSnapshot";
+import type { SyncState } from "./bindings/SyncState";
 import type { TicketSummary } from "./bindings/TicketSummary";
 import type { TicketView } from "./bindings/TicketView";
 
 export type ImportSource = "paste" | "file" | "link" | "demo";
+export type ExportKind = "merged" | "holder" | "summary";
 
 export function isErrorPayload(e: unknown): e is ErrorPayload {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -22,14 +34,46 @@ export const api = {
   keyInfo: () => invoke<KeyInfo>("key_info"),
   listTickets: () => invoke<TicketSummary[]>("list_tickets"),
   inspectTicket: (text: string) => invoke<TicketView>("inspect_ticket", { text }),
-  importTicket: (text: string, source: ImportSource) =>
-    invoke<ImportResult>("import_ticket", { text, source }),
+  importTicket: (text: string, source: ImportSource) => invoke<ImportResult>("import_ticket", { text, source }),
   getTicket: (jti: string) => invoke<TicketView>("get_ticket", { jti }),
   removeTicket: (jti: string) => invoke<null>("remove_ticket", { jti }),
+  takePendingLink: () => invoke<string | null>("take_pending_link"),
+
   demoStatus: () => invoke<string | null>("demo_status"),
   demoTicket: (ticketType: string) => invoke<ImportResult>("demo_ticket", { ticketType }),
-  takePendingLink: () => invoke<string | null>("take_pending_link"),
+  demoSetup: () => invoke<OnboardReport>("demo_setup"),
+
+  listHolders: () => invoke<HolderView[]>("list_holders"),
+  addHolder: (fhirBase: string, name: string | null, clientId: string | null) =>
+    invoke<HolderView>("add_holder", { fhirBase, name, clientId }),
+  renameHolder: (fhirBase: string, name: string | null) => invoke<null>("rename_holder", { fhirBase, name }),
+  removeHolder: (fhirBase: string) => invoke<null>("remove_holder", { fhirBase }),
+  onboard: (issuer: string) => invoke<OnboardReport>("onboard", { issuer }),
+
+  startSync: (holder: string | null, resume: boolean) => invoke<SyncSnapshot>("start_sync", { holder, resume }),
+  cancelSync: () => invoke<boolean>("cancel_sync"),
+  syncState: () => invoke<SyncState>("sync_state"),
+
+  people: () => invoke<PersonRecords[]>("people"),
+  categories: (person: number | null) => invoke<CategoryCount[]>("categories", { person }),
+  timeline: (person: number | null, category: string | null, before: string | null, limit: number) =>
+    invoke<Item[]>("timeline", { person, category, before, limit }),
+  search: (text: string, person: number | null, limit: number) =>
+    invoke<Item[]>("search_records", { text, person, limit }),
+  latestValues: (category: string, person: number | null) => invoke<LatestValue[]>("latest_values", { category, person }),
+  series: (code: string, person: number | null) => invoke<SeriesPoint[]>("series", { code, person }),
+  recordDetail: (id: number) => invoke<RecordDetail>("record_detail", { id }),
+
+  exportRecords: (kind: ExportKind, person: number | null, holder: string | null) =>
+    invoke<string | null>("export_records", { kind, person, holder }),
+  openLastExport: () => invoke<null>("open_last_export"),
+
+  settings: () => invoke<SettingsView>("settings"),
+  switchProfile: (profile: string) => invoke<null>("switch_profile", { profile }),
+  deleteEverything: (confirm: string) => invoke<null>("delete_everything", { confirm }),
 };
 
 /** Emitted by the Rust side when a ticket link opens the running app. */
 export const TICKET_LINK_EVENT = "ticket-link";
+/** Emitted with a SyncSnapshot while a sync runs. */
+export const SYNC_EVENT = "sync-progress";

@@ -44,3 +44,51 @@ export const DEMO_TYPES: [string, string][] = [
   ["provider-consult-v1", "Provider consult"],
   ["payer-quality-gap-v1", "Payer quality-gap query"],
 ];
+
+/** A holder as people know it: its name, or its address. */
+export function holderName(base: string, name: string | null | undefined): string {
+  return name ?? base.replace(/^https?:\/\//, "");
+}
+
+const STATUS_LABELS: Record<string, string> = {
+  synced: "Done",
+  skipped: "Skipped",
+  needs_interaction: "Needs you",
+  waiting_for_you: "Waiting for you",
+  failed: "Failed",
+  stopped: "Stopped",
+  working: "Working",
+};
+
+export function statusLabel(status: string): string {
+  return STATUS_LABELS[status] ?? status;
+}
+
+/** "a1b2c3…x9y8" for identifiers too long to show whole. */
+export function shorten(text: string, keep = 12): string {
+  return text.length <= keep * 2 + 1 ? text : `${text.slice(0, keep)}…${text.slice(-keep)}`;
+}
+
+export const CATEGORY_LABELS: Record<string, string> = {
+  conditions: "Conditions",
+  medications: "Medications",
+  allergies: "Allergies",
+  immunizations: "Immunizations",
+  labs: "Lab results",
+  vitals: "Vital signs",
+  procedures: "Procedures",
+  encounters: "Visits",
+  documents: "Documents",
+  other: "Other",
+};
+
+export function categoryLabel(category: string): string {
+  return CATEGORY_LABELS[category] ?? category;
+}
+
+/** A value with its unit, without trailing noise: "7.4 %", "120 mm[Hg]". */
+export function valueText(value: number | null, unit: string | null): string {
+  if (value === null) return "";
+  const v = Number.isInteger(value) ? String(value) : String(Math.round(value * 100) / 100);
+  return unit ? `${v} ${unit}` : v;
+}

@@ -1,0 +1,63 @@
+// Command results cached by TanStack Query, one key per question, so screens
+// share answers and a finished sync refreshes everything that depends on it.
+import { QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
+import { listen } from "@tauri-apps/api/event";
+import { useEffect } from "react";
+import { api, SYNC_EVENT } from "./api";
+import type { SyncSnapshot } from "./bindings/SyncSnapshot";
+import type { SyncState } from "./bindings/SyncState";
+
+export const queryClient = new QueryClient({
+  defaultOptions: {
+    // Everything comes from this machine: no retries against a flaky network,
+    // and errors are shown where they happen.
+    queries: { retry: false, refetchOnWindowFocus: false, staleTime: 30_000 },
+  },
+});
+
+export const keys = {
+  key: ["key"] as const,
+  tickets: ["tickets"] as const,
+  ticket: (jti: string) => ["ticket", jti] as const,
+  holders: ["holders"] as const,
+  sync: ["sync"] as const,
+  people: ["people"] as const,
+  records: ["records"] as const,
+  settings: ["settings"] as const,
+  demo: ["demo"] as const,
+};
+
+export const useTickets = () => useQuery({ queryKey: keys.tickets, queryFn: api.listTickets });
+export const useHolders = () => useQuery({ queryKey: keys.holders, queryFn: api.listHolders });
+export const usePeople = () => useQuery({ queryKey: [...keys.records, "people"], queryFn: api.people });
+export const useKey = () => useQuery({ queryKey: keys.key, queryFn: api.keyInfo, staleTime: Infinity });
+export const useSettings = () => useQuery({ queryKey: keys.settings, queryFn: api.settings });
+export const useSyncState = () => useQuery({ queryKey: keys.sync, queryFn: api.syncState, staleTime: Infinity });
+
+/** Everything a changed profile, wallet or record store may have changed. */
+export function refreshAll() {
+  return queryClient.invalidateQueries();
+}
+
+/**
+ * Keeps the cached sync state current from the Rust side's progress events,
+ * and refreshes holders and records when a sync ends. Mounted once, at the top.
+ */
+export function useSyncEvents() {
+  const client = useQueryClient();
+  useEffect(() => {
+    const stop = listen<SyncSnapshot>(SYNC_EVENT, (event) => {
+      const snapshot = event.payload;
+      const before = client.getQueryData<SyncState>(keys.sync);
+      client.setQueryData<SyncState>(keys.sync, { snapshot, resumable: before?.resumable ?? false });
+      if (!snapshot.running) {
+        void client.invalidateQueries({ queryKey: keys.sync });
+        void client.invalidateQueries({ queryKey: keys.holders });
+        void client.invalidateQueries({ queryKey: keys.records });
+      }
+    });
+    return () => {
+      stop.then((f) => f(), () => undefined);
+    };
+  }, [client]);
+}
