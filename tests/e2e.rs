@@ -237,10 +237,18 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
 
     // First run: a welcome, then the key screen shows this wallet's thumbprint.
     let client = launch(&driver).await;
-    assert!(text_of(&client, "welcome").await.contains("Try it with demo data"));
+    assert!(
+        text_of(&client, "welcome")
+            .await
+            .contains("Try it with demo data")
+    );
     shots(&client, "01-welcome", "start-demo").await;
     click(&client, "nav-tickets").await;
-    assert!(text_of(&client, "empty-list").await.contains("No tickets yet"));
+    assert!(
+        text_of(&client, "empty-list")
+            .await
+            .contains("No tickets yet")
+    );
     click(&client, "nav-key").await;
     let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
     shots(&client, "02-key", "qr").await;
@@ -379,7 +387,13 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     let client = launch(&driver).await;
     click(&client, "start-demo").await;
     let steps = find(&client, "demo-step").await;
-    assert!(steps.text().await.unwrap().contains("bound to this wallet's key"));
+    assert!(
+        steps
+            .text()
+            .await
+            .unwrap()
+            .contains("bound to this wallet's key")
+    );
     // The steps are on screen only while the demo runs: a desktop capture only.
     settle(&client).await;
     shot(&client, "10-demo-running").await;
@@ -393,7 +407,11 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
         .unwrap();
     assert_eq!(name.text().await.unwrap(), "Ana Rivera");
     let banner = text_of(&client, "person-banner").await;
-    for holder in ["Springfield General Hospital", "Lakeside Family Clinic", "Riverside Labs"] {
+    for holder in [
+        "Springfield General Hospital",
+        "Lakeside Family Clinic",
+        "Riverside Labs",
+    ] {
         assert!(banner.contains(holder), "{holder} missing from: {banner}");
     }
     // The holder with two Ana Riveras sent its page to the browser, once.
@@ -413,7 +431,10 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
         .unwrap();
     assert_eq!(rows.len(), 3);
     for row in rows {
-        assert_eq!(row.attr("data-status").await.unwrap().as_deref(), Some("synced"));
+        assert_eq!(
+            row.attr("data-status").await.unwrap().as_deref(),
+            Some("synced")
+        );
     }
     shots(&client, "12-sync-done", "sync-done").await;
 
@@ -432,7 +453,9 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     client
         .wait()
         .at_most(WAIT)
-        .for_element(Locator::Css("[data-testid='chart'] [data-testid='chart-canvas']"))
+        .for_element(Locator::Css(
+            "[data-testid='chart'] [data-testid='chart-canvas']",
+        ))
         .await
         .unwrap();
     // The line is drawn: the canvas has painted pixels, not just a box.
@@ -455,7 +478,10 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
         .send_keys("diabetes")
         .await
         .unwrap();
-    wait_text(&client, "search-results", |t| t.contains("found") && !t.starts_with("0 found")).await;
+    wait_text(&client, "search-results", |t| {
+        t.contains("found") && !t.starts_with("0 found")
+    })
+    .await;
     shots(&client, "15-search", "record-row").await;
     click(&client, "record-row").await;
     find(&client, "record-copy").await;
@@ -472,17 +498,32 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    let summary = saved.iter().find(|p| p.extension().is_some_and(|e| e == "html")).unwrap();
-    assert!(std::fs::read_to_string(summary).unwrap().contains("Ana Rivera"));
-    let bundle = saved.iter().find(|p| p.extension().is_some_and(|e| e == "json")).unwrap();
-    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    let summary = saved
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "html"))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(summary)
+            .unwrap()
+            .contains("Ana Rivera")
+    );
+    let bundle = saved
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
     assert_eq!(bundle["type"], "collection");
     assert!(bundle["entry"].as_array().unwrap().len() > 5);
 
     // Delete everything: back to the welcome, nothing left of the profile.
     click(&client, "nav-settings").await;
     shots(&client, "18-settings", "delete-everything").await;
-    find(&client, "confirm-delete").await.send_keys("delete").await.unwrap();
+    find(&client, "confirm-delete")
+        .await
+        .send_keys("delete")
+        .await
+        .unwrap();
     click(&client, "delete-everything").await;
     find(&client, "welcome").await;
     let dir = data.path().join(&profile);

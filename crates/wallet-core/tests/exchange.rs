@@ -467,7 +467,7 @@ fn tampered(ticket: &str) -> String {
 
 fn oauth(r: Result<wallet_core::engine::Session, ExchangeError>) -> (String, String) {
     match r {
-        Err(ExchangeError::OAuth { error, advice, .. }) => (error, advice),
+        Err(ExchangeError::OAuth { error, advice, .. }) => (error, advice.unwrap_or_default()),
         other => panic!("expected an OAuth error, got {:?}", other.map(|s| s.holder)),
     }
 }

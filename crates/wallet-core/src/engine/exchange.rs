@@ -49,7 +49,8 @@ pub enum ExchangeError {
     OAuth {
         error: String,
         description: String,
-        advice: String,
+        /// What to do, when the wallet is sure what the error means.
+        advice: Option<String>,
     },
     /// The patient must pick their record once (Proposal 001).
     InteractionRequired { launch: String },
@@ -65,8 +66,19 @@ impl std::fmt::Display for ExchangeError {
             Self::OAuth {
                 error,
                 description,
-                advice,
+                advice: Some(advice),
             } => write!(f, "{advice} ({error}: {description})"),
+            // No sure reading: the holder's own words come first.
+            Self::OAuth {
+                error, description, ..
+            } if !description.trim().is_empty() => {
+                write!(
+                    f,
+                    "the holder says: \u{201c}{}\u{201d} ({error})",
+                    description.trim()
+                )
+            }
+            Self::OAuth { error, .. } => write!(f, "the holder refused the request ({error})"),
             Self::InteractionRequired { .. } => {
                 write!(
                     f,
@@ -79,30 +91,74 @@ impl std::fmt::Display for ExchangeError {
     }
 }
 
-/// What to do about an OAuth error. Codes are normative; descriptions are only hints.
-pub fn advice(error: &str, description: &str) -> String {
+/// What the person should do about an OAuth error, when the wallet can be
+/// sure what it means: the error code alone, or for `invalid_grant` one of
+/// the descriptions the reference server and the spec's error table use.
+/// `None` when it cannot be sure: the holder's own words are shown instead of
+/// a guess (a description that merely mentions a "constraint" may mean
+/// anything).
+pub fn advice(error: &str, description: &str) -> Option<String> {
     let d = description.to_ascii_lowercase();
-    let has = |w: &str| d.contains(w);
-    match error {
-        "invalid_grant" if has("expired") => "The ticket has expired: get a new one from its issuer.".into(),
-        "invalid_grant" if has("revoked") => "The issuer revoked this ticket: it is no use anywhere now; ask the issuer for a new one if you still need access.".into(),
-        "invalid_grant" if has("revocation") => "The holder could not check whether the ticket is revoked: try again later.".into(),
-        "invalid_grant" if has("binding") || has("bound") => "This ticket is bound to another key: it is not this wallet's to present.".into(),
-        "invalid_grant" if has("resolve") || has("no patient") || has("ambiguous") || has("more than one") => {
-            "No matching patient record was found at this holder.".into()
+    let has = |phrases: &[&str]| phrases.iter().any(|p| d.contains(p));
+    let text = match error {
+        "invalid_grant" if has(&["ticket expired", "ticket has expired"]) => {
+            "The ticket has expired: get a new one from its issuer."
         }
-        "invalid_grant" if has("not trusted") || has("unsupported ticket") => "This holder does not accept this kind of ticket from this issuer.".into(),
-        "invalid_grant" if has("not valid for this server") || has("audience") => "The ticket is not meant for this holder.".into(),
-        "invalid_grant" if has("signature") || has("malformed") => "The holder says the ticket is damaged or forged: get a fresh copy from the issuer.".into(),
-        "invalid_grant" if has("evidence") => "The holder rejected the identity evidence in the ticket: ask the issuer to issue it again.".into(),
-        "invalid_grant" if has("kernel") || has("constraint") => "The ticket limits access in a way this holder cannot enforce.".into(),
-        "invalid_grant" => "The holder refused the ticket.".into(),
-        "invalid_client" => "The holder did not accept this wallet's identity: it may need registering again.".into(),
-        "invalid_scope" => "The ticket grants nothing this holder can share.".into(),
-        "unsupported_grant_type" => "This holder does not accept Permission Tickets.".into(),
-        "invalid_request" => "The holder did not understand the request (a wallet problem worth reporting).".into(),
-        _ => "The holder refused the request.".into(),
-    }
+        "invalid_grant" if has(&["has been revoked", "ticket revoked"]) => {
+            "The issuer revoked this ticket: it is no use anywhere now; ask the issuer for a new one if you still need access."
+        }
+        "invalid_grant" if has(&["revocation status could not be determined"]) => {
+            "The holder could not check whether the ticket is revoked: try again later."
+        }
+        "invalid_grant" if has(&["presenter binding mismatch", "bound to another key"]) => {
+            "This ticket is bound to another key: it is not this wallet's to present."
+        }
+        "invalid_grant"
+            if has(&[
+                "unable to resolve ticket subject",
+                "no matching patient",
+                "ambiguous patient",
+            ]) =>
+        {
+            "No matching patient record was found at this holder."
+        }
+        "invalid_grant" if has(&["issuer not trusted", "unsupported ticket type"]) => {
+            "This holder does not accept this kind of ticket from this issuer."
+        }
+        "invalid_grant" if has(&["not valid for this server", "audience mismatch"]) => {
+            "The ticket is not meant for this holder."
+        }
+        "invalid_grant"
+            if has(&[
+                "signature verification failed",
+                "malformed permission ticket",
+            ]) =>
+        {
+            "The holder says the ticket is damaged or forged: get a fresh copy from the issuer."
+        }
+        "invalid_grant" if has(&["invalid identity evidence"]) => {
+            "The holder rejected the identity evidence in the ticket: ask the issuer to issue it again."
+        }
+        "invalid_grant"
+            if has(&[
+                "cannot enforce kernel field",
+                "unsupported access constraint",
+            ]) =>
+        {
+            "The ticket limits access in a way this holder cannot enforce."
+        }
+        "invalid_grant" => return None,
+        "invalid_client" => {
+            "The holder did not accept this wallet's identity: it may need registering again."
+        }
+        "invalid_scope" => "The ticket grants nothing this holder can share.",
+        "unsupported_grant_type" => "This holder does not accept Permission Tickets.",
+        "invalid_request" => {
+            "The holder did not understand the request (a wallet problem worth reporting)."
+        }
+        _ => return None,
+    };
+    Some(text.to_string())
 }
 
 /// Registers this wallet's key with the holder (RFC 7591); returns the client id.
@@ -369,7 +425,7 @@ async fn interact(
         .map_err(|e| match e {
             CodeError::Transport(m) => ExchangeError::Transport(m),
             CodeError::Denied { error, description } => ExchangeError::OAuth {
-                advice: "The confirmation at the holder did not complete.".into(),
+                advice: Some("The confirmation at the holder did not complete.".into()),
                 description,
                 error,
             },
@@ -395,4 +451,47 @@ async fn interact(
     )
     .await?;
     session_from(&reply, &holder.fhir_base, config, nonce, bound_jkt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(error: &str, description: &str) -> String {
+        ExchangeError::OAuth {
+            error: error.into(),
+            description: description.into(),
+            advice: advice(error, description),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn the_holders_own_words_come_first_when_the_wallet_cannot_be_sure() {
+        // A description that mentions a constraint is not the known "cannot enforce" refusal.
+        let odd = said(
+            "invalid_grant",
+            "The ticket's access constraint shows no visits at this site",
+        );
+        assert!(
+            odd.starts_with("the holder says: \u{201c}The ticket's access constraint shows no visits at this site\u{201d}"),
+            "{odd}"
+        );
+        assert!(!odd.contains("cannot enforce"), "{odd}");
+        assert_eq!(
+            said("invalid_grant", ""),
+            "the holder refused the request (invalid_grant)"
+        );
+        assert_eq!(
+            said("temporarily_unavailable", "try later"),
+            "the holder says: \u{201c}try later\u{201d} (temporarily_unavailable)"
+        );
+        // The known refusals keep their advice, with the holder's words after it.
+        let known = said("invalid_grant", "Cannot enforce kernel field: access.sites");
+        assert!(
+            known.starts_with("The ticket limits access in a way this holder cannot enforce."),
+            "{known}"
+        );
+        assert!(said("invalid_grant", "Ticket expired").starts_with("The ticket has expired"));
+    }
 }
