@@ -21,7 +21,9 @@ pub fn check_url(url: &Url) -> Result<(), String> {
 
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        // A name, even `localhost`, is whatever the resolver says it is: only
+        // loopback addresses written as such count.
+        Some(url::Host::Domain(_)) => false,
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
@@ -31,6 +33,9 @@ fn is_loopback(url: &Url) -> bool {
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
+    /// Follows no redirect: for requests that carry a ticket, a client
+    /// assertion, a code or a token (see `protocol_client`).
+    protocol: reqwest::Client,
 }
 
 impl Http {
@@ -44,18 +49,33 @@ impl Http {
                 attempt.follow()
             }
         });
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("ticket-wallet/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .redirect(policy)
-            .build()
-            .map_err(|e| WalletError::Invalid(format!("cannot start the HTTP client: {e}")))?;
-        Ok(Self { client })
+        let build = |policy| {
+            reqwest::Client::builder()
+                .user_agent(concat!("ticket-wallet/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(30))
+                .redirect(policy)
+                .build()
+                .map_err(|e| WalletError::Invalid(format!("cannot start the HTTP client: {e}")))
+        };
+        Ok(Self {
+            client: build(policy)?,
+            protocol: build(reqwest::redirect::Policy::none())?,
+        })
     }
 
+    /// For public documents (key sets, status lists, SMART configurations):
+    /// follows redirects that stay on HTTPS (or loopback).
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// For the protocol's own requests (registration, token requests, FHIR
+    /// calls with a token): a redirect is returned, never followed, since a
+    /// 307 or 308 would re-send the ticket, the client assertion, the code
+    /// and its verifier, or the token to wherever it points.
+    pub fn protocol_client(&self) -> &reqwest::Client {
+        &self.protocol
     }
 
     /// GETs `url` and returns the body, refusing more than `max_bytes`.
@@ -122,7 +142,9 @@ mod tests {
         assert!(ok("http://127.0.0.1:8080/x"));
         assert!(ok("http://127.8.0.1/x"));
         assert!(ok("http://[::1]:80/x"));
-        assert!(ok("http://localhost:1/x"));
+        // A name could resolve anywhere: loopback counts only as an address.
+        assert!(!ok("http://localhost:1/x"));
+        assert!(!ok("http://localhost.evil.example/x"));
         assert!(!ok("http://issuer.example/x"));
         assert!(!ok("http://10.0.0.1/x"));
         assert!(!ok("file:///etc/passwd"));

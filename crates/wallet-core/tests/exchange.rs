@@ -1122,3 +1122,49 @@ async fn a_cancelled_sync_keeps_what_finished_and_resumes_the_rest() {
             .any(|o| o.holder == sb.holders[0].fhir_base() && o.status == "synced")
     );
 }
+
+/// A token endpoint that redirects (307 keeps the method and the body) would
+/// have the ticket, the client assertion and the DPoP proof re-sent wherever
+/// it points; the wallet does not follow, and says why.
+#[tokio::test]
+async fn a_redirect_from_the_token_endpoint_is_not_followed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = sandbox(1, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "redirect", everything()).await;
+    let ticket = w.ticket_text(&w.list().unwrap()[0].jti).unwrap();
+
+    // Where the redirect points: counts every connection it gets.
+    let thief = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let thief_url = format!("http://{}/token", thief.local_addr().unwrap());
+    let stolen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = stolen.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = thief.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    // The holder's token endpoint: answers every request with a 307 to the thief.
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token_url = format!("http://{}/token", redirector.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = redirector.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let _ = s.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {thief_url}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(reply.as_bytes()).await;
+        }
+    });
+
+    let mut d = direct(&w, &sb, 0).await;
+    d.config.token_endpoint = token_url;
+    let err = match d.present(&ticket, None).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a redirect was taken for a token"),
+    };
+    assert!(err.contains("307") && err.contains("not followed"), "{err}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(stolen.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

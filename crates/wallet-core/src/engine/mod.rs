@@ -164,7 +164,7 @@ impl Engine {
             .or_else(|| out.json.clone());
         let mut req = self
             .http
-            .client()
+            .protocol_client()
             .request(out.method.clone(), parsed)
             .header("accept", "application/json");
         for (k, v) in &out.headers {
@@ -232,6 +232,16 @@ async fn read(req: reqwest::RequestBuilder, max_bytes: usize) -> Result<Reply, S
         return Err(SendError::TooLarge(max_bytes));
     }
     let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        let to = resp
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("nowhere");
+        return Err(SendError::Refused(format!(
+            "the server answered {status}, redirecting to {to}: not followed, so what this wallet sent goes nowhere else"
+        )));
+    }
     let headers = resp.headers().clone();
     let mut body = Vec::new();
     loop {
