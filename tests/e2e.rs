@@ -149,12 +149,42 @@ async fn shots(client: &Client, name: &str, ready: &str) {
     find(client, ready).await;
     settle(client).await;
     shot(client, name).await;
+    accessible(client, name).await;
     client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
     find(client, ready).await;
     settle(client).await;
     shot(client, &format!("{name}-phone")).await;
     client.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
     settle(client).await;
+}
+
+/// Runs axe-core (from the frontend's dev dependencies) on the screen as it
+/// stands and fails on any WCAG 2 A or AA violation, naming each.
+async fn accessible(client: &Client, screen: &str) {
+    let axe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&axe).expect("axe-core (npm --prefix ui ci installs it)");
+    client
+        .execute(&format!("{source}\nreturn true;"), vec![])
+        .await
+        .unwrap();
+    let found = client
+        .execute(
+            "const r = await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] });
+             return { passed: r.passes.length, violations: r.violations.map(v => v.id + ' (' + v.impact + '): '
+               + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')) };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        found["passed"].as_u64().unwrap_or(0) > 5,
+        "axe did not run: {found}"
+    );
+    let violations = found["violations"].as_array().cloned().unwrap_or_default();
+    assert!(
+        violations.is_empty(),
+        "{screen} has accessibility problems: {violations:#?}"
+    );
 }
 
 /// Lets layout and paint finish after a change of size or screen.
