@@ -563,3 +563,107 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
     client.close().await.unwrap();
 }
+
+/// Holders added by hand; one ticket that expires before the sync and one
+/// that works; a holder that fails every request. Each is explained in its
+/// row, and the failed holder syncs alone once it is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_ticket_and_a_failing_holder_are_explained() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        holders: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("e2e-fail-{}", std::process::id());
+    let driver = start_driver_with(
+        data.path(),
+        &profile,
+        &[("TW_DEMO", "0".to_string()), ("PATH", fake_browser_path())],
+    )
+    .await;
+    let client = launch(&driver).await;
+    click(&client, "nav-key").await;
+    let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
+    let mint = |lifetime: i64| {
+        let mut req = MintRequest::new(TicketType::PatientSelfAccess, Some(jkt.clone()));
+        req.smart_scopes = Some(vec!["patient/*.rs".into()]);
+        req.lifetime = Some(lifetime);
+        sb.issuer.mint(&req).unwrap()
+    };
+    let (short, lasting) = (mint(3), mint(3600));
+    let started = Instant::now();
+    paste_and_add(&client, &short).await;
+    find(&client, "ticket-detail").await;
+    paste_and_add(&client, &lasting).await;
+    find(&client, "ticket-detail").await;
+
+    // Both holders, added by their address on the Holders screen.
+    click(&client, "nav-holders").await;
+    for h in &sb.holders {
+        let want = count(&client, "holder-card").await + 1;
+        let input = find(&client, "holder-base").await;
+        input.send_keys(&h.fhir_base()).await.unwrap();
+        click(&client, "add-holder").await;
+        let deadline = Instant::now() + WAIT;
+        while count(&client, "holder-card").await < want {
+            assert!(Instant::now() < deadline, "the holder was not added");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    sb.holders[1].set_faults(sandbox::Faults {
+        fail_every: 1,
+        ..Default::default()
+    });
+    // Let the short ticket expire (with the 60 s skew a holder allows, it is the wallet that must notice).
+    tokio::time::sleep(Duration::from_secs(4).saturating_sub(started.elapsed())).await;
+
+    click(&client, "nav-sync").await;
+    click(&client, "sync-all").await;
+    find(&client, "sync-done").await;
+    let row = |i: usize| {
+        let base = sb.holders[i].fhir_base();
+        let client = client.clone();
+        async move {
+            client
+                .find(Locator::Css(&format!(
+                    "[data-testid='sync-row'][data-holder='{base}']"
+                )))
+                .await
+                .unwrap()
+        }
+    };
+    let first = row(0).await;
+    assert_eq!(
+        first.attr("data-status").await.unwrap().as_deref(),
+        Some("synced")
+    );
+    let text = first.text().await.unwrap();
+    assert!(text.contains("the ticket expired on"), "{text}");
+    let failed = row(1).await;
+    assert_eq!(
+        failed.attr("data-status").await.unwrap().as_deref(),
+        Some("failed")
+    );
+    let text = failed.text().await.unwrap();
+    assert!(text.contains("503"), "{text}");
+    shots(&client, "20-sync-failed-and-expired", "retry-holder").await;
+
+    // The holder is back: try it alone.
+    sb.holders[1].set_faults(sandbox::Faults::default());
+    click(&client, "retry-holder").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = row(1).await.attr("data-status").await.unwrap();
+        if status.as_deref() == Some("synced") {
+            break;
+        }
+        if Instant::now() > deadline {
+            shot(&client, "failed-retry").await;
+            panic!("the retry did not sync: {status:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.close().await.unwrap();
+}

@@ -193,12 +193,26 @@ fn overall(outcomes: &[HolderOutcome]) -> &'static str {
     }
 }
 
+/// One ticket: what happened. Several: how many went which way (each is listed apart).
 fn summary(outcomes: &[HolderOutcome]) -> String {
-    outcomes
-        .iter()
-        .map(|o| o.message.as_str())
-        .collect::<Vec<_>>()
-        .join("; ")
+    if let [one] = outcomes {
+        return one.message.clone();
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for o in outcomes {
+        let word = match o.status.as_str() {
+            "synced" => "synced",
+            "skipped" => "skipped",
+            "needs_interaction" => "waiting for you",
+            _ => "failed",
+        };
+        match counts.iter_mut().find(|(w, _)| *w == word) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((word, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+    format!("{} tickets: {}", outcomes.len(), parts.join(", "))
 }
 
 #[cfg(test)]
@@ -275,6 +289,16 @@ mod tests {
         assert_eq!(status, ["synced", "failed", "stopped"]);
         assert_eq!(s.rows[0].resources, 81);
         assert_eq!(s.rows[1].activity, "failed here");
+        let mut two = SyncBoard::start(&holders[..1], 1);
+        two.finish(
+            &[outcome("a", "synced", 3), outcome("a", "skipped", 0)],
+            2,
+            false,
+        );
+        assert_eq!(
+            two.snapshot().rows[0].activity,
+            "2 tickets: 1 synced, 1 skipped"
+        );
         assert_eq!(s.rows[2].activity, "Cancelled before it finished");
     }
 }

@@ -429,6 +429,28 @@ fn notify(
     }
 }
 
+/// Says "waiting for the person" (stage `interaction`) when the holder's page
+/// is shown, then lets `inner` show it.
+struct Announcing<'a> {
+    inner: &'a dyn Interactor,
+    events: &'a Option<mpsc::UnboundedSender<SyncEvent>>,
+    holder: &'a str,
+}
+
+impl Interactor for Announcing<'_> {
+    fn redirect_uri(&self) -> String {
+        self.inner.redirect_uri()
+    }
+
+    fn authorize(
+        &self,
+        authorize_url: String,
+    ) -> crate::engine::interaction::BoxFuture<'_, Result<String, String>> {
+        notify(self.events, self.holder, "interaction", None, 0, 0);
+        self.inner.authorize(authorize_url)
+    }
+}
+
 /// What one holder's task brings back.
 struct HolderDone {
     /// The holder with its new client id, when this sync registered there.
@@ -542,6 +564,11 @@ async fn run_job(
     };
     send("exchange", None, 0, 0);
     let cached = tokens.get(&base, &job.jti);
+    let announcing = interactor.map(|inner| Announcing {
+        inner,
+        events: &events,
+        holder: &base,
+    });
     let session = match cached {
         Some(s) => Ok(s),
         None => {
@@ -552,7 +579,7 @@ async fn run_job(
                 &job.ticket,
                 job.bound_jkt.clone(),
                 job.scope.clone(),
-                interactor,
+                announcing.as_ref().map(|a| a as &dyn Interactor),
             )
             .await
         }

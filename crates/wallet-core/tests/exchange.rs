@@ -375,14 +375,25 @@ async fn interaction_fallback_end_to_end() {
         record: "h2-ana".into(),
         pages_seen: Default::default(),
     });
-    let report = sync(
-        &w,
-        SyncOptions {
-            interactor: Some(patient.clone()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<wallet_core::SyncEvent>();
+    let report = w
+        .sync(
+            SyncOptions {
+                interactor: Some(patient.clone()),
+                ..Default::default()
+            },
+            Some(tx),
+        )
+        .await
+        .unwrap();
+    // The holder's row says it is waiting for her, and only that holder's.
+    let mut waiting = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if e.stage == "interaction" {
+            waiting.push(e.holder);
+        }
+    }
+    assert_eq!(waiting, [sb.holders[1].fhir_base()]);
 
     // She saw both records at the holder, picked hers, and the sync carried on there.
     let pages = patient.pages_seen.lock().unwrap().clone();

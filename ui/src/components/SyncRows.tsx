@@ -22,7 +22,7 @@ export function SyncRows({ rows, onRetry }: { rows: SyncRow[]; onRetry?: ((holde
               <ul className="outcomes">
                 {r.outcomes.map((o, i) => (
                   <li key={`${o.ticket_jti ?? ""}${i}`}>
-                    <span className={`badge ${o.status}`}>{statusLabel(o.status)}</span> {o.message}
+                    <span className={`badge ${o.status}`}>{statusLabel(o.status)}</span> <span className="outcome-text">{o.message}</span>
                   </li>
                 ))}
               </ul>
