@@ -4,6 +4,7 @@ fn main() {
         tauri_build::AppManifest::new().commands(&[
             "key_info",
             "list_tickets",
+            "ticket_entries",
             "inspect_ticket",
             "import_ticket",
             "get_ticket",

@@ -47,6 +47,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::tickets::key_info,
             commands::tickets::list_tickets,
+            commands::tickets::ticket_entries,
             commands::tickets::inspect_ticket,
             commands::tickets::import_ticket,
             commands::tickets::get_ticket,

@@ -353,7 +353,17 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
             .len(),
         1
     );
-    shot(&client, "05-list-after-restart").await;
+    // The sandbox's tickets last an hour: usable, and marked as expiring soon.
+    let status = find(&client, "ticket-status").await;
+    assert_eq!(
+        status.attr("data-status").await.unwrap().as_deref(),
+        Some("expiring_soon")
+    );
+    assert_eq!(
+        text_of(&client, "ticket-person").await,
+        "Ana Rivera, born 1984-03-12"
+    );
+    shots(&client, "05-list-after-restart", "ticket-status").await;
     row.click().await.unwrap();
     assert_eq!(
         wait_text(&client, "patient-name", |t| !t.is_empty()).await,
@@ -564,6 +574,22 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     client.close().await.unwrap();
 }
 
+/// Every holder of `sb`, added by its address on the Holders screen.
+async fn add_holders_in_window(client: &Client, sb: &sandbox::Sandbox) {
+    click(client, "nav-holders").await;
+    for h in &sb.holders {
+        let want = count(client, "holder-card").await + 1;
+        let input = find(client, "holder-base").await;
+        input.send_keys(&h.fhir_base()).await.unwrap();
+        click(client, "add-holder").await;
+        let deadline = Instant::now() + WAIT;
+        while count(client, "holder-card").await < want {
+            assert!(Instant::now() < deadline, "the holder was not added");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Holders added by hand; one ticket that expires before the sync and one
 /// that works; a holder that fails every request. Each is explained in its
 /// row, and the failed holder syncs alone once it is back.
@@ -599,19 +625,7 @@ async fn an_expired_ticket_and_a_failing_holder_are_explained() {
     paste_and_add(&client, &lasting).await;
     find(&client, "ticket-detail").await;
 
-    // Both holders, added by their address on the Holders screen.
-    click(&client, "nav-holders").await;
-    for h in &sb.holders {
-        let want = count(&client, "holder-card").await + 1;
-        let input = find(&client, "holder-base").await;
-        input.send_keys(&h.fhir_base()).await.unwrap();
-        click(&client, "add-holder").await;
-        let deadline = Instant::now() + WAIT;
-        while count(&client, "holder-card").await < want {
-            assert!(Instant::now() < deadline, "the holder was not added");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    add_holders_in_window(&client, &sb).await;
     sb.holders[1].set_faults(sandbox::Faults {
         fail_every: 1,
         ..Default::default()
@@ -665,5 +679,74 @@ async fn an_expired_ticket_and_a_failing_holder_are_explained() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    client.close().await.unwrap();
+}
+
+/// A caregiver with delegated tickets for two people: one record each, a
+/// switch between them, each banner saying who holds it on whose behalf, and
+/// nothing of one in the other's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caregiver_switches_between_two_peoples_records() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        holders: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("e2e-caregiver-{}", std::process::id());
+    let driver = start_driver_with(
+        data.path(),
+        &profile,
+        &[("TW_DEMO", "0".to_string()), ("PATH", fake_browser_path())],
+    )
+    .await;
+    let client = launch(&driver).await;
+    click(&client, "nav-key").await;
+    let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
+    let delegated = |patient: Option<serde_json::Value>| {
+        let mut req = MintRequest::new(TicketType::PatientDelegatedAccess, Some(jkt.clone()));
+        req.smart_scopes = Some(vec!["patient/*.rs".into()]);
+        req.patient = patient;
+        sb.issuer.mint(&req).unwrap()
+    };
+    let maria = serde_json::json!({ "resourceType": "Patient",
+        "name": [{ "family": "Gomez", "given": ["Maria"] }], "birthDate": "1975-05-21" });
+    for ticket in [delegated(None), delegated(Some(maria))] {
+        paste_and_add(&client, &ticket).await;
+        assert_eq!(text_of(&client, "requester").await, "Luis Rivera");
+    }
+    add_holders_in_window(&client, &sb).await;
+    click(&client, "nav-sync").await;
+    click(&client, "sync-all").await;
+    find(&client, "sync-done").await;
+
+    click(&client, "nav-record").await;
+    assert_eq!(count(&client, "person-switch").await, 2);
+    assert_eq!(
+        wait_text(&client, "person-name", |t| !t.is_empty()).await,
+        "Ana Rivera"
+    );
+    let behalf = text_of(&client, "on-behalf").await;
+    assert!(
+        behalf.contains("Luis Rivera") && behalf.contains("Ana Rivera"),
+        "{behalf}"
+    );
+    assert!(count(&client, "record-row").await > 5);
+    shots(&client, "21-caregiver-ana", "record-row").await;
+
+    let switches = client
+        .find_all(Locator::Css("[data-testid='person-switch']"))
+        .await
+        .unwrap();
+    switches[1].click().await.unwrap();
+    wait_text(&client, "person-name", |t| t == "Maria Gomez").await;
+    let banner = wait_text(&client, "person-banner", |t| t.contains("Maria Gomez")).await;
+    assert!(banner.contains("Born 1975-05-21"), "{banner}");
+    assert!(text_of(&client, "on-behalf").await.contains("Maria Gomez"));
+    // The holders know nothing of hers but who she is: none of Ana's records show here.
+    find(&client, "timeline-empty").await;
+    assert_eq!(count(&client, "record-row").await, 0);
+    shots(&client, "22-caregiver-maria", "person-banner").await;
     client.close().await.unwrap();
 }

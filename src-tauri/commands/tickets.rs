@@ -12,6 +12,12 @@ pub fn key_info(state: State<'_, AppState>) -> Res<KeyInfo> {
     state.wallet()?.key_info().map_err(fail)
 }
 
+/// Every ticket judged again now, for the list grouped by person with its status.
+#[tauri::command]
+pub async fn ticket_entries(state: State<'_, AppState>) -> Res<Vec<wallet_core::TicketEntry>> {
+    state.wallet()?.ticket_entries().await.map_err(fail)
+}
+
 #[tauri::command]
 pub fn list_tickets(state: State<'_, AppState>) -> Res<Vec<TicketSummary>> {
     state.wallet()?.list().map_err(fail)

@@ -14,6 +14,7 @@ import type { SeriesPoint } from "./bindings/SeriesPoint";
 import type { SettingsView } from "./bindings/SettingsView";
 import type { SyncSnapshot } from "./bindings/SyncSnapshot";
 import type { SyncState } from "./bindings/SyncState";
+import type { TicketEntry } from "./bindings/TicketEntry";
 import type { TicketSummary } from "./bindings/TicketSummary";
 import type { TicketView } from "./bindings/TicketView";
 
@@ -33,6 +34,7 @@ export function asError(e: unknown): ErrorPayload {
 export const api = {
   keyInfo: () => invoke<KeyInfo>("key_info"),
   listTickets: () => invoke<TicketSummary[]>("list_tickets"),
+  ticketEntries: () => invoke<TicketEntry[]>("ticket_entries"),
   inspectTicket: (text: string) => invoke<TicketView>("inspect_ticket", { text }),
   importTicket: (text: string, source: ImportSource) => invoke<ImportResult>("import_ticket", { text, source }),
   getTicket: (jti: string) => invoke<TicketView>("get_ticket", { jti }),

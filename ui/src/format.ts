@@ -1,5 +1,6 @@
 // Small pure helpers for wording and marks, kept apart so they can be tested.
 import type { CheckView } from "./bindings/CheckView";
+import type { TicketEntry } from "./bindings/TicketEntry";
 
 export const STATUS_MARK: Record<string, string> = { pass: "✓", fail: "✗", warn: "!", skip: "–" };
 
@@ -91,4 +92,42 @@ export function valueText(value: number | null, unit: string | null): string {
   if (value === null) return "";
   const v = Number.isInteger(value) ? String(value) : String(Math.round(value * 100) / 100);
   return unit ? `${v} ${unit}` : v;
+}
+
+export type TicketState = "usable" | "expiring_soon" | "expired" | "revoked" | "not_verified" | "unusable" | "unreadable";
+
+const SOON = 7 * 86400;
+
+/** A kept ticket's status at a glance, and why. */
+export function ticketStatus(entry: TicketEntry, now: number = Date.now() / 1000): { state: TicketState; text: string } {
+  const { summary, view, error } = entry;
+  if (error || !view) return { state: "unreadable", text: error?.message ?? "could not be read" };
+  if (summary.expired || summary.expires_at <= now) return { state: "expired", text: relativeExpiry(summary.expires_at, now) };
+  const check = (id: string) => view.checks.find((c) => c.id === id);
+  if (check("revocation")?.status === "fail") return { state: "revoked", text: "Revoked by its issuer" };
+  if (check("signature")?.status === "skip" && check("issuer_key")?.status === "fail")
+    return { state: "not_verified", text: "Not yet verified: the issuer's keys could not be fetched" };
+  if (!view.usable) {
+    const failed = view.checks.find((c) => c.status === "fail");
+    return { state: "unusable", text: failed ? `${failed.label}: ${failed.detail}` : "Cannot be used" };
+  }
+  if (summary.expires_at - now < SOON) return { state: "expiring_soon", text: relativeExpiry(summary.expires_at, now) };
+  return { state: "usable", text: `Ready to use, ${relativeExpiry(summary.expires_at, now)}` };
+}
+
+export const TICKET_STATE_LABELS: Record<TicketState, string> = {
+  usable: "Usable",
+  expiring_soon: "Expiring soon",
+  expired: "Expired",
+  revoked: "Revoked",
+  not_verified: "Not yet verified",
+  unusable: "Unusable",
+  unreadable: "Unreadable",
+};
+
+/** Who a ticket is for, as a heading: name and birth date. */
+export function personOf(entry: TicketEntry): string {
+  const p = entry.view?.patient;
+  if (!p?.name) return "Someone the ticket does not name";
+  return p.birth_date ? `${p.name}, born ${p.birth_date}` : p.name;
 }

@@ -22,7 +22,7 @@ pub mod wallet;
 pub use config::WalletOptions;
 pub use error::{ErrorPayload, WalletError};
 pub use sync::{HolderOutcome, SyncEvent, SyncOptions, SyncReport};
-pub use wallet::{ImportResult, InspectRequest, KeyInfo, StoreView, Wallet, now};
+pub use wallet::{ImportResult, InspectRequest, KeyInfo, StoreView, TicketEntry, Wallet, now};
 
 pub use permission_ticket;
 pub use vault;

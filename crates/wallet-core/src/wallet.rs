@@ -56,6 +56,16 @@ pub struct ImportResult {
     pub notice: Option<String>,
 }
 
+/// A kept ticket in the list: what the index says, and its judgement now.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TicketEntry {
+    pub summary: TicketSummary,
+    pub view: Option<TicketView>,
+    /// Why it could not be judged (the keyring refused, the entry is gone).
+    pub error: Option<crate::ErrorPayload>,
+}
+
 struct Judged {
     decoded: permission_ticket::DecodedTicket,
     report: permission_ticket::Report,
@@ -435,6 +445,31 @@ impl Wallet {
             .list_tickets()?
             .iter()
             .map(|r| summary(r, now))
+            .collect())
+    }
+
+    /// Every kept ticket judged again now (all at once), for the ticket list:
+    /// who it is for and whether it can be used. A ticket that cannot be read
+    /// from the keyring is listed with the reason, not left out.
+    pub async fn ticket_entries(&self) -> Result<Vec<TicketEntry>, WalletError> {
+        let summaries = self.list()?;
+        let views =
+            futures_util::future::join_all(summaries.iter().map(|s| self.ticket(&s.jti))).await;
+        Ok(summaries
+            .into_iter()
+            .zip(views)
+            .map(|(summary, view)| match view {
+                Ok(view) => TicketEntry {
+                    summary,
+                    view: Some(view),
+                    error: None,
+                },
+                Err(e) => TicketEntry {
+                    summary,
+                    view: None,
+                    error: Some(e.to_payload()),
+                },
+            })
             .collect())
     }
 

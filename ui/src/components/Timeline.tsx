@@ -39,7 +39,12 @@ export function Timeline({ person, category }: { person: number | null; category
 
   if (query.error) return <ErrorBanner error={asError(query.error)} />;
   if (query.isPending) return <p className="muted">Reading the record…</p>;
-  if (items.length === 0) return <p className="empty">Nothing here yet.</p>;
+  if (items.length === 0)
+    return (
+      <p className="empty" data-testid="timeline-empty">
+        Nothing here yet.
+      </p>
+    );
   return (
     <div ref={parent} className="timeline" data-testid="timeline" role="list" aria-label="Records, newest first">
       {/* Positions come from the virtualiser; React sets them through the CSSOM, which the CSP allows. */}

@@ -15,6 +15,16 @@ const CHARTED = ["labs", "vitals"];
 
 function Banner({ person, names }: { person: PersonRecords; names: Map<string, string | null> }) {
   const differing = person.at.filter((a) => !a.matches);
+  // A delegated ticket: who holds this record on the person's behalf.
+  const entries = useQuery({ queryKey: [...keys.tickets, "entries"], queryFn: api.ticketEntries });
+  const holdersFor = [
+    ...new Set(
+      (entries.data ?? [])
+        .filter((e) => e.view?.patient.name === person.name && e.view?.patient.birth_date === person.birth_date)
+        .map((e) => e.view?.requester?.name)
+        .filter((n): n is string => Boolean(n)),
+    ),
+  ];
   return (
     <div className="card banner" data-testid="person-banner">
       <h2 data-testid="person-name">{person.name ?? "Unnamed person"}</h2>
@@ -22,6 +32,11 @@ function Banner({ person, names }: { person: PersonRecords; names: Map<string, s
         {person.birth_date ? `Born ${person.birth_date}` : "Birth date not stated in the ticket"} · {person.records} records
         from {person.at.length === 1 ? "1 holder" : `${person.at.length} holders`}
       </p>
+      {holdersFor.length > 0 && (
+        <p data-testid="on-behalf">
+          Held by {holdersFor.join(" and ")} on {person.name ?? "this person"}'s behalf, with a delegated ticket.
+        </p>
+      )}
       <ul className="at-holders">
         {person.at.map((a) => (
           <li key={a.holder}>
