@@ -750,3 +750,254 @@ async fn a_caregiver_switches_between_two_peoples_records() {
     shots(&client, "22-caregiver-maria", "person-banner").await;
     client.close().await.unwrap();
 }
+
+/// RSS in KiB of every process whose command line contains `name`.
+fn rss_kib(name: &str) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains(name) {
+            continue;
+        }
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        total += status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    total
+}
+
+async fn mark(client: &Client, name: &str) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = client
+            .execute(
+                &format!("const m = performance.getEntriesByName('{name}'); return m.length ? m[0].startTime : null;"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(ms) = v.as_f64() {
+            return ms;
+        }
+        assert!(Instant::now() < deadline, "no performance mark {name}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The window's figures for docs/BENCHMARKS.md, from a release build:
+/// `scripts/session.sh cargo test --release --features custom-protocol --test e2e window_bench -- --ignored --nocapture`
+/// A profile is filled with one person's records from 10 sandbox holders
+/// (`BENCH_HOLDERS` × `BENCH_SIZE`, 10 × 5,000 by default), then the app is
+/// started on it several times.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: run it by name with --release (see its comment)"]
+async fn window_bench() {
+    let env_or = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (holders, size, runs) = (
+        env_or("BENCH_HOLDERS", 10),
+        env_or("BENCH_SIZE", 5000),
+        env_or("BENCH_RUNS", 5),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("bench-{}", std::process::id());
+
+    // Fresh profile: the welcome.
+    let driver = start_driver_with(data.path(), &profile, &[("TW_DEMO", "0".to_string())]).await;
+    let mut fresh = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let client = launch(&driver).await;
+        let session = started.elapsed().as_secs_f64() * 1000.0;
+        find(&client, "welcome").await;
+        let content = mark(&client, "first-content").await;
+        fresh.push((session, content));
+        client.close().await.unwrap();
+    }
+
+    // Fill the same profile through wallet-core: a ticket, the holders, a storing sync.
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        holders,
+        size,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let wallet = wallet_core::Wallet::open(wallet_core::WalletOptions {
+        profile: profile.clone(),
+        data_dir: data.path().into(),
+        backend: wallet_core::vault::Backend::SecretService,
+    })
+    .unwrap();
+    let mut req = MintRequest::new(
+        TicketType::PatientSelfAccess,
+        Some(wallet.key_info().unwrap().jkt),
+    );
+    req.smart_scopes = Some(vec!["patient/*.rs".into()]);
+    wallet
+        .import(&sb.issuer.mint(&req).unwrap(), "bench")
+        .await
+        .unwrap();
+    for h in &sb.holders {
+        wallet
+            .add_holder(&h.fhir_base(), None, Some(h.info().name))
+            .await
+            .unwrap();
+    }
+    struct Pick;
+    impl wallet_core::engine::interaction::Interactor for Pick {
+        fn redirect_uri(&self) -> String {
+            "http://127.0.0.1:9/callback".into()
+        }
+        fn authorize(
+            &self,
+            url: String,
+        ) -> wallet_core::engine::interaction::BoxFuture<'_, Result<String, String>> {
+            Box::pin(async move {
+                let out = Command::new(
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/xdg-open"),
+                )
+                .arg("--no-fork")
+                .arg(&url)
+                .output()
+                .map_err(|e| e.to_string())?;
+                String::from_utf8(out.stdout)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|e| e.to_string())
+            })
+        }
+    }
+    let report = wallet
+        .sync(
+            wallet_core::SyncOptions {
+                interactor: Some(std::sync::Arc::new(Pick)),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        report.outcomes.iter().all(|o| o.status == "synced"),
+        "{:?}",
+        report.outcomes
+    );
+    let people = wallet.record_store().unwrap().people().unwrap();
+    let records = people[0].records;
+    drop(wallet);
+
+    // With the records: the app opens on the record's timeline.
+    let mut full = Vec::new();
+    let mut frames_runs = Vec::new();
+    let mut floor_runs = Vec::new();
+    let (mut web_kib, mut app_kib) = (0, 0);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let client = launch(&driver).await;
+        let session = started.elapsed().as_secs_f64() * 1000.0;
+        find(&client, "record-row").await;
+        let content = mark(&client, "first-content").await;
+        let timeline = mark(&client, "timeline-rendered").await;
+        // Scroll the timeline 400 px a frame for three seconds (about 1,100 rows, six pages
+        // read from the store on the way) and time every frame.
+        let frames = client
+            .execute(
+                "const t = document.querySelector('.timeline');
+                 const out = []; let last = performance.now(); const end = last + 3000;
+                 await new Promise(done => { const step = now => { out.push(now - last); last = now;
+                   t.scrollTop += 400; if (now < end) requestAnimationFrame(step); else done(); };
+                   requestAnimationFrame(step); });
+                 return out.slice(1);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let frames: Vec<f64> = serde_json::from_value(frames).unwrap();
+        // The floor in the same window: a plain scrolling box of as many static rows, no
+        // React and no virtualisation, scrolled the same way.
+        let floor = client
+            .execute(
+                "const t = document.querySelector('.timeline');
+                 const box = document.createElement('div');
+                 box.className = 'timeline'; box.style.position = 'fixed'; box.style.inset = '0';
+                 box.style.height = '100vh';
+                 box.innerHTML = Array.from({ length: 1200 }, (_, i) =>
+                   `<div class='item-row'><span class='item-date'>2024-01-01</span>` +
+                   `<span class='item-main'><span class='item-display'>Row ${i}</span><span class='item-meta'>Lab results</span></span>` +
+                   `<span class='item-value'>7.1 %</span></div>`).join('');
+                 // Heights through the CSSOM: the CSP refuses style attributes in markup.
+                 for (const row of box.children) row.style.height = '64px';
+                 document.body.appendChild(box);
+                 const out = []; let last = performance.now(); const end = last + 3000;
+                 await new Promise(done => { const step = now => { out.push(now - last); last = now;
+                   box.scrollTop += 400; if (now < end) requestAnimationFrame(step); else done(); };
+                   requestAnimationFrame(step); });
+                 box.remove();
+                 return out.slice(1);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let floor: Vec<f64> = serde_json::from_value(floor).unwrap();
+        floor_runs.push(floor);
+        web_kib = web_kib.max(rss_kib("WebKitWebProcess"));
+        app_kib = app_kib.max(rss_kib(APP));
+        full.push((session, content, timeline));
+        frames_runs.push(frames);
+        client.close().await.unwrap();
+    }
+
+    let ms = |v: &[f64]| format!("{:.0}", median(v.to_vec()));
+    let fresh_session: Vec<f64> = fresh.iter().map(|r| r.0).collect();
+    let fresh_content: Vec<f64> = fresh.iter().map(|r| r.1).collect();
+    let full_session: Vec<f64> = full.iter().map(|r| r.0).collect();
+    let full_content: Vec<f64> = full.iter().map(|r| r.1).collect();
+    let full_timeline: Vec<f64> = full.iter().map(|r| r.2).collect();
+    println!("records in the store: {records} (one person, {holders} holders)");
+    println!(
+        "fresh profile: WebDriver session (process and webview up) {} ms; first content {} ms after the page started",
+        ms(&fresh_session),
+        ms(&fresh_content)
+    );
+    println!(
+        "with the records: session {} ms; first content {} ms; timeline rendered {} ms after the page started",
+        ms(&full_session),
+        ms(&full_content),
+        ms(&full_timeline)
+    );
+    for (label, runs) in [
+        ("timeline", &frames_runs),
+        ("static rows (floor)", &floor_runs),
+    ] {
+        for (i, f) in runs.iter().enumerate() {
+            let mut s = f.clone();
+            s.sort_by(f64::total_cmp);
+            let p = |q: f64| s[((s.len() - 1) as f64 * q) as usize];
+            println!(
+                "scroll {label} run {i}: {} frames, median {:.1} ms, p95 {:.1} ms, max {:.1} ms, over 32 ms: {}",
+                s.len(),
+                p(0.5),
+                p(0.95),
+                p(1.0),
+                s.iter().filter(|d| **d > 32.0).count()
+            );
+        }
+    }
+    println!(
+        "peak resident memory: web process {} MiB, app process {} MiB",
+        web_kib / 1024,
+        app_kib / 1024
+    );
+}

@@ -22,6 +22,10 @@ export function App() {
   const key = useKey();
   const sync = useSyncState();
   useSyncEvents();
+  // For the window benchmark (docs/BENCHMARKS.md): effects run once the first screen is committed.
+  useEffect(() => {
+    performance.mark("first-content");
+  }, []);
 
   // A ticket link that reaches the running app is shown on the "Add a ticket"
   // screen, never added silently. (One the app was opened with: see Home.)

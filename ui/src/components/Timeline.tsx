@@ -37,6 +37,12 @@ export function Timeline({ person, category }: { person: number | null; category
     if (hasNextPage && !isFetchingNextPage && lastShown >= items.length - 40) void fetchNextPage();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage, lastShown, items.length]);
 
+  // For the window benchmark (docs/BENCHMARKS.md): when the first rows are on screen.
+  const hasRows = rows.length > 0;
+  useEffect(() => {
+    if (hasRows && performance.getEntriesByName("timeline-rendered").length === 0) performance.mark("timeline-rendered");
+  }, [hasRows]);
+
   if (query.error) return <ErrorBanner error={asError(query.error)} />;
   if (query.isPending) return <p className="muted">Reading the record…</p>;
   if (items.length === 0)
