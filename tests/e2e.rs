@@ -574,6 +574,32 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     client.close().await.unwrap();
 }
 
+/// A sandbox with two holders, and the app on a fresh profile of its own
+/// (no demo; the stand-in browser on its PATH), showing this wallet's key.
+/// Returns the sandbox, the data folder and driver to keep, the window, and the key's thumbprint.
+async fn two_holders_and_the_app(
+    name: &str,
+) -> (sandbox::Sandbox, tempfile::TempDir, Driver, Client, String) {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        holders: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("e2e-{name}-{}", std::process::id());
+    let driver = start_driver_with(
+        data.path(),
+        &profile,
+        &[("TW_DEMO", "0".to_string()), ("PATH", fake_browser_path())],
+    )
+    .await;
+    let client = launch(&driver).await;
+    click(&client, "nav-key").await;
+    let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
+    (sb, data, driver, client, jkt)
+}
+
 /// Every holder of `sb`, added by its address on the Holders screen.
 async fn add_holders_in_window(client: &Client, sb: &sandbox::Sandbox) {
     click(client, "nav-holders").await;
@@ -595,23 +621,7 @@ async fn add_holders_in_window(client: &Client, sb: &sandbox::Sandbox) {
 /// row, and the failed holder syncs alone once it is back.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_ticket_and_a_failing_holder_are_explained() {
-    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
-        holders: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let profile = format!("e2e-fail-{}", std::process::id());
-    let driver = start_driver_with(
-        data.path(),
-        &profile,
-        &[("TW_DEMO", "0".to_string()), ("PATH", fake_browser_path())],
-    )
-    .await;
-    let client = launch(&driver).await;
-    click(&client, "nav-key").await;
-    let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
+    let (sb, _data, _driver, client, jkt) = two_holders_and_the_app("fail").await;
     let mint = |lifetime: i64| {
         let mut req = MintRequest::new(TicketType::PatientSelfAccess, Some(jkt.clone()));
         req.smart_scopes = Some(vec!["patient/*.rs".into()]);
@@ -687,23 +697,7 @@ async fn an_expired_ticket_and_a_failing_holder_are_explained() {
 /// nothing of one in the other's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_caregiver_switches_between_two_peoples_records() {
-    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
-        holders: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let profile = format!("e2e-caregiver-{}", std::process::id());
-    let driver = start_driver_with(
-        data.path(),
-        &profile,
-        &[("TW_DEMO", "0".to_string()), ("PATH", fake_browser_path())],
-    )
-    .await;
-    let client = launch(&driver).await;
-    click(&client, "nav-key").await;
-    let jkt = wait_text(&client, "jkt", |t| t.len() == 43).await;
+    let (sb, _data, _driver, client, jkt) = two_holders_and_the_app("caregiver").await;
     let delegated = |patient: Option<serde_json::Value>| {
         let mut req = MintRequest::new(TicketType::PatientDelegatedAccess, Some(jkt.clone()));
         req.smart_scopes = Some(vec!["patient/*.rs".into()]);
