@@ -45,6 +45,11 @@ impl SyncRunner {
         lock(&self.stop).is_some()
     }
 
+    /// Clears the last sync's rows (another profile is opened, or this one was deleted).
+    pub fn forget(&self) {
+        *lock(&self.board) = SyncBoard::default();
+    }
+
     /// Asks the running sync to stop; what finished is kept.
     pub fn cancel(&self) -> bool {
         lock(&self.stop)

@@ -38,15 +38,10 @@ pub fn settings(state: State<'_, AppState>) -> Res<SettingsView> {
         })
         .unwrap_or_default();
     profiles.sort();
-    let info = wallet.vault().store_info();
     Ok(SettingsView {
         profile: wallet.vault().profile().to_string(),
         data_dir: wallet.vault().dir().display().to_string(),
-        keyring: StoreView {
-            name: info.name.clone(),
-            persistent: info.persistent,
-            notice: info.notice.clone(),
-        },
+        keyring: StoreView::from(wallet.vault().store_info()),
         profiles,
     })
 }
@@ -66,6 +61,7 @@ pub fn switch_profile(state: State<'_, AppState>, profile: String) -> Res<()> {
             "a profile name is letters, digits, - and _ (at most 64)",
         ));
     }
+    state.sync.forget();
     state.reopen(options(Some(profile))?).map(|_| ())
 }
 
@@ -83,5 +79,6 @@ pub fn delete_everything(state: State<'_, AppState>, confirm: String) -> Res<()>
     let profile = wallet.vault().profile().to_string();
     wallet.delete_everything().map_err(fail)?;
     drop(wallet);
+    state.sync.forget();
     state.reopen(options(Some(profile))?).map(|_| ())
 }

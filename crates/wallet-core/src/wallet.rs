@@ -46,6 +46,16 @@ pub struct StoreView {
     pub notice: Option<String>,
 }
 
+impl From<&vault::StoreInfo> for StoreView {
+    fn from(info: &vault::StoreInfo) -> Self {
+        Self {
+            name: info.name.clone(),
+            persistent: info.persistent,
+            notice: info.notice.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct ImportResult {
@@ -338,11 +348,7 @@ impl Wallet {
             qr_svg: qr_svg(&jkt),
             jkt,
             public_jwk: serde_json::to_value(key.public_jwk()).unwrap_or(Value::Null),
-            store: StoreView {
-                name: info.name.clone(),
-                persistent: info.persistent,
-                notice: info.notice.clone(),
-            },
+            store: StoreView::from(info),
         })
     }
 
