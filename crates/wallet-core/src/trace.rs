@@ -36,15 +36,50 @@ pub struct Trace {
 }
 
 /// Form fields and JSON members whose values are secrets.
-const SECRET_FIELDS: [&str; 7] = [
-    "access_token",
-    "refresh_token",
-    "code",
-    "code_verifier",
-    "subject_token",
-    "client_assertion",
-    "id_token",
+/// Fields of forms and JSON answers a saved trace shows as they are. Every
+/// other field keeps its name and loses its value: a secret the wallet has
+/// never heard of (`registration_access_token`, `client_secret`, a
+/// server's own) stays hidden, as tickets, assertions, codes and tokens do.
+const SHOWN_FIELDS: [&str; 26] = [
+    // Token requests and answers (RFC 6749, 8693, 9449; SMART).
+    "grant_type",
+    "subject_token_type",
+    "requested_token_type",
+    "issued_token_type",
+    "client_assertion_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "audience",
+    "resource",
+    "token_type",
+    "expires_in",
+    "error",
+    "error_description",
+    "error_uri",
+    "launch",
+    "need_patient_banner",
+    // Registration requests and answers (RFC 7591), with only public keys.
+    "client_name",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "redirect_uris",
+    "jwks",
+    "jwk_thumbprint",
+    // An issuer's holder hints (Proposal 003).
+    "smart_permission_ticket_endpoints",
 ];
+
+/// A field's value as a saved trace may show it.
+fn shown(key: &str, value: &Value, tester_mode: bool) -> Value {
+    if tester_mode || SHOWN_FIELDS.contains(&key) {
+        value.clone()
+    } else {
+        json!("[redacted]")
+    }
+}
 
 impl Trace {
     pub fn new(tester_mode: bool) -> Self {
@@ -108,12 +143,7 @@ impl Trace {
                 "subject_token" => jwts.push(self.ticket_summary(v)),
                 _ => {}
             }
-            let shown = if SECRET_FIELDS.contains(k) && !self.tester_mode {
-                json!("[redacted]")
-            } else {
-                json!(v)
-            };
-            out.insert(k.to_string(), shown);
+            out.insert(k.to_string(), shown(k, &json!(v), self.tester_mode));
         }
         Value::Object(out)
     }
@@ -145,18 +175,17 @@ impl Trace {
             return Some(fhir_summary(&v));
         }
         if let Some(obj) = v.as_object_mut() {
-            for k in SECRET_FIELDS {
-                if obj.contains_key(k) && !self.tester_mode {
-                    obj.insert(k.into(), json!("[redacted]"));
-                }
+            for (k, value) in obj.iter_mut() {
+                *value = match (k.as_str(), value.take()) {
+                    // Each ticket an issuer hands out, counted, not shown.
+                    ("smart_permission_ticket", Value::Array(tickets)) if !self.tester_mode => {
+                        Value::Array(tickets.iter().map(|_| json!("[ticket redacted]")).collect())
+                    }
+                    (k, taken) => shown(k, &taken, self.tester_mode),
+                };
             }
-            if let Some(Value::Array(tickets)) = obj.get_mut("smart_permission_ticket")
-                && !self.tester_mode
-            {
-                for t in tickets.iter_mut() {
-                    *t = json!("[ticket redacted]");
-                }
-            }
+        } else if !self.tester_mode {
+            v = json!("[redacted]");
         }
         Some(v)
     }
@@ -247,6 +276,39 @@ mod tests {
             .unwrap();
         assert_eq!(resp["access_token"], "[redacted]");
         assert!(!serde_json::to_string(&resp).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn only_known_fields_keep_their_values() {
+        let t = Trace::new(false);
+        let resp = t
+            .response(br#"{"client_id":"c1","registration_access_token":"rat-1","client_secret":"cs-1","x_vendor_key":"v-1","token_endpoint_auth_method":"private_key_jwt","nested":{"k":"n-1"}}"#)
+            .unwrap();
+        assert_eq!(resp["client_id"], "c1");
+        assert_eq!(resp["token_endpoint_auth_method"], "private_key_jwt");
+        for (field, secret) in [
+            ("registration_access_token", "rat-1"),
+            ("client_secret", "cs-1"),
+            ("x_vendor_key", "v-1"),
+            ("nested", "n-1"),
+        ] {
+            assert_eq!(resp[field], "[redacted]", "{field}");
+            assert!(!resp.to_string().contains(secret), "{secret} shown");
+        }
+        let mut jwts = Vec::new();
+        let form = t.form(
+            &[
+                ("client_secret", "cs-2".into()),
+                ("refresh_token", "rt-2".into()),
+                ("scope", "patient/*.rs".into()),
+            ],
+            &mut jwts,
+        );
+        assert_eq!(form["client_secret"], "[redacted]");
+        assert_eq!(form["refresh_token"], "[redacted]");
+        assert_eq!(form["scope"], "patient/*.rs");
+        // A JSON answer that is not an object shows nothing of itself.
+        assert_eq!(t.response(br#"["s-3"]"#).unwrap(), "[redacted]");
     }
 
     #[test]
