@@ -268,7 +268,7 @@ fn check_signature(
 }
 
 fn check_expiry(t: &PermissionTicket, o: &InspectOptions<'_>) -> Outcome {
-    if t.exp + o.clock_skew <= o.now {
+    if t.exp.saturating_add(o.clock_skew) <= o.now {
         return Outcome::Fail(TicketError::Expired { at: human(t.exp) });
     }
     let days = (t.exp - o.now) / 86_400;
@@ -289,12 +289,12 @@ fn check_expiry(t: &PermissionTicket, o: &InspectOptions<'_>) -> Outcome {
 
 fn check_issued_at(t: &PermissionTicket, o: &InspectOptions<'_>) -> Outcome {
     if let Some(nbf) = t.nbf
-        && nbf > o.now + o.clock_skew
+        && nbf > o.now.saturating_add(o.clock_skew)
     {
         return Outcome::Fail(TicketError::NotYetValid { at: human(nbf) });
     }
     match t.iat {
-        Some(iat) if iat > o.now + o.clock_skew => {
+        Some(iat) if iat > o.now.saturating_add(o.clock_skew) => {
             Outcome::Fail(TicketError::IssuedInFuture { at: human(iat) })
         }
         Some(iat) => Outcome::Pass(format!("issued {}", human(iat))),

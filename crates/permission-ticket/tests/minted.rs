@@ -374,12 +374,23 @@ fn times() {
     let r = check(
         &issuer,
         &w,
-        &issuer.sign(&with(t, |o| {
+        &issuer.sign(&with(t.clone(), |o| {
             o.insert("exp".into(), json!(NOW - 30));
         })),
         RevocationInput::NotChecked,
     );
     assert!(r.usable());
+    // Times at the ends of the range are judged, not overflowed.
+    let r = check(
+        &issuer,
+        &w,
+        &issuer.sign(&with(t, |o| {
+            o.insert("exp".into(), json!(i64::MAX));
+            o.insert("nbf".into(), json!(i64::MIN));
+        })),
+        RevocationInput::NotChecked,
+    );
+    assert!(r.usable(), "{}", first_failure(&r));
 }
 
 #[test]

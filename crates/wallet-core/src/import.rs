@@ -56,8 +56,10 @@ fn bare(text: &str) -> Option<String> {
 }
 
 fn strip_scheme<'a>(text: &'a str, scheme: &str) -> Option<&'a str> {
-    (text.len() >= scheme.len() && text[..scheme.len()].eq_ignore_ascii_case(scheme))
-        .then(|| &text[scheme.len()..])
+    // `get`, not slicing: the first bytes of pasted text may end inside a character.
+    text.get(..scheme.len())
+        .filter(|head| head.eq_ignore_ascii_case(scheme))
+        .and_then(|_| text.get(scheme.len()..))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -72,6 +74,17 @@ mod tests {
     use super::*;
 
     const JWT: &str = "eyJhbGciOiJFUzI1NiJ9.eyJqdGkiOiIxIn0.c2ln";
+
+    #[test]
+    fn text_that_starts_inside_a_character_is_not_a_ticket() {
+        // The 11th byte (the length of `web+ticket:`) falls inside `é`.
+        for input in ["ééééééééééé", "web+tickeé:x", "€€€€"] {
+            assert!(matches!(
+                extract_ticket(input),
+                Err(WalletError::NoTicketFound)
+            ));
+        }
+    }
 
     #[test]
     fn finds_the_ticket_in_every_form() {
