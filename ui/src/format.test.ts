@@ -32,7 +32,7 @@ describe("ticketStatus", () => {
   const check = (id: string, status: string, detail = "") => ({ id, label: id, status, detail });
   const entry = (over: { expires_at?: number; checks?: ReturnType<typeof check>[]; usable?: boolean; error?: boolean }): TicketEntry => {
     const expires_at = over.expires_at ?? now + 30 * 86400;
-    const summary = { jti: "j", ticket_type: "t", type_label: "T", issuer: "i", expires_at, expires_text: "", expired: expires_at <= now, added_at: 0, source: "paste" };
+    const summary = { jti: "j", ticket_type: "t", type_label: "T", issuer: "i", expires_at, expires_text: "", expired: expires_at <= now, added_at: 0, source: "paste", verified: true };
     if (over.error) return { summary, view: null, error: { code: "keyring_locked", message: "the keyring is locked" } };
     const view = { checks: over.checks ?? [check("signature", "pass")], usable: over.usable ?? true } as unknown as TicketView;
     return { summary, view, error: null };

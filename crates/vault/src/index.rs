@@ -18,6 +18,18 @@ pub struct TicketRecord {
     pub added_at: i64,
     /// Where it came from: `paste`, `file`, `link`, `cli`, ...
     pub source: String,
+    /// Its signature was checked against its issuer's keys. `false` while
+    /// the keys could not be fetched yet: such a ticket is checked again
+    /// before it is presented anywhere.
+    #[serde(default = "verified_before_this_was_kept")]
+    pub verified: bool,
+}
+
+/// Index files from before `verified` hold only tickets that were verified
+/// or kept unverified alike; the wallet checks every ticket again when it
+/// lists them, so they are taken as verified here.
+fn verified_before_this_was_kept() -> bool {
+    true
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -177,6 +177,18 @@ impl Vault {
         }
     }
 
+    /// Records that a kept ticket's signature has now been checked (or not).
+    pub fn set_verified(&self, jti: &str, verified: bool) -> Result<(), VaultError> {
+        let _guard = self.lock();
+        let mut all = self.index.load()?;
+        let entry = all
+            .iter_mut()
+            .find(|t| t.jti == jti)
+            .ok_or_else(|| VaultError::NoSuchTicket(jti.to_string()))?;
+        entry.verified = verified;
+        self.index.store(&all)
+    }
+
     /// Removes a ticket from the keyring and the list.
     pub fn remove_ticket(&self, jti: &str) -> Result<(), VaultError> {
         let _guard = self.lock();
@@ -292,6 +304,7 @@ mod tests {
             expires_at: 1,
             added_at: 0,
             source: "test".into(),
+            verified: true,
         }
     }
 

@@ -25,6 +25,7 @@ fn record(jti: &str) -> TicketRecord {
         expires_at: 2_000_000_000,
         added_at: 1_800_000_000,
         source: "test".into(),
+        verified: true,
     }
 }
 

@@ -40,6 +40,7 @@ impl WalletError {
                 TicketError::BoundToOtherKey { .. }
                 | TicketError::BoundToFrameworkClient { .. } => "bound_elsewhere",
                 TicketError::MustUnderstand { .. } => "must_understand",
+                TicketError::KeysUnavailable { .. } => "issuer_keys_unavailable",
                 _ => "ticket_unusable",
             },
             Self::Vault(e) => e.code(),

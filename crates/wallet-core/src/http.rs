@@ -80,9 +80,24 @@ impl Http {
 
     /// GETs `url` and returns the body, refusing more than `max_bytes`.
     pub async fn get_bytes(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, WalletError> {
-        let fail = |reason: String| WalletError::Fetch {
-            url: url.to_string(),
-            reason,
+        self.fetch(url, max_bytes).await.map_err(|f| f.error)
+    }
+
+    /// As `get_bytes`, saying whether a failure may pass: the network (no
+    /// connection, a timeout, a dropped body) or a server that is busy or
+    /// down (429, 5xx), as opposed to an address that is refused, a 4xx, or
+    /// an answer too large.
+    pub async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchFailure> {
+        let fail = |reason: String| FetchFailure {
+            error: WalletError::Fetch {
+                url: url.to_string(),
+                reason,
+            },
+            transient: false,
+        };
+        let passing = |reason: String| FetchFailure {
+            transient: true,
+            ..fail(reason)
         };
         let parsed = Url::parse(url).map_err(|e| fail(format!("not a valid URL: {e}")))?;
         check_url(&parsed).map_err(fail)?;
@@ -92,9 +107,13 @@ impl Http {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| fail(describe(&e)))?;
-        if !resp.status().is_success() {
-            return Err(fail(format!("the server answered {}", resp.status())));
+            .map_err(|e| passing(describe(&e)))?;
+        let status = resp.status();
+        if status.is_server_error() || status.as_u16() == 429 {
+            return Err(passing(format!("the server answered {status}")));
+        }
+        if !status.is_success() {
+            return Err(fail(format!("the server answered {status}")));
         }
         if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
             return Err(fail(format!(
@@ -102,7 +121,7 @@ impl Http {
             )));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(describe(&e)))? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| passing(describe(&e)))? {
             if body.len() + chunk.len() > max_bytes {
                 return Err(fail(format!(
                     "the response is larger than {max_bytes} bytes"
@@ -112,6 +131,13 @@ impl Http {
         }
         Ok(body)
     }
+}
+
+/// Why a fetch failed, and whether trying again later may work.
+#[derive(Debug)]
+pub struct FetchFailure {
+    pub error: WalletError,
+    pub transient: bool,
 }
 
 pub fn describe(e: &reqwest::Error) -> String {

@@ -24,22 +24,24 @@ pub struct IssuerDirectory {
 }
 
 impl IssuerDirectory {
-    /// The issuer's key set; a short cache spares repeated fetches during one session.
-    pub async fn keys(&self, http: &Http, iss: &str) -> IssuerKeys {
+    /// The issuer's key set; a short cache spares repeated fetches during one
+    /// session. With it, whether a failure may pass (the network, a server
+    /// that is down) rather than stay (a refused address, a 4xx, a malformed set).
+    pub async fn keys(&self, http: &Http, iss: &str) -> (IssuerKeys, bool) {
         if let Some(jwks) = self.cached(iss) {
-            return IssuerKeys::Keys(jwks);
+            return (IssuerKeys::Keys(jwks), false);
         }
         let url = jwks_url(iss);
-        let fetched = http.get_bytes(&url, MAX_JWKS_BYTES).await;
+        let fetched = http.fetch(&url, MAX_JWKS_BYTES).await;
         match fetched.map(|body| Jwks::from_json(&String::from_utf8_lossy(&body))) {
             Ok(Ok(jwks)) => {
                 if let Ok(mut cache) = self.keys.lock() {
                     cache.insert(iss.to_string(), (Instant::now(), jwks.clone()));
                 }
-                IssuerKeys::Keys(jwks)
+                (IssuerKeys::Keys(jwks), false)
             }
-            Ok(Err(e)) => IssuerKeys::Unavailable(format!("{url}: {e}")),
-            Err(e) => IssuerKeys::Unavailable(e.to_string()),
+            Ok(Err(e)) => (IssuerKeys::Unavailable(format!("{url}: {e}")), false),
+            Err(f) => (IssuerKeys::Unavailable(f.error.to_string()), f.transient),
         }
     }
 

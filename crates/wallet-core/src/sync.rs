@@ -199,12 +199,24 @@ impl Wallet {
             if opts.ticket.as_deref().is_some_and(|j| j != record.jti) {
                 continue;
             }
+            // Kept while its issuer's keys could not be fetched: checked again
+            // first, and presented nowhere until its signature verifies.
+            if !record.verified
+                && let Err(why) = self.verify_kept(&record.jti).await
+            {
+                for h in &holders {
+                    report
+                        .outcomes
+                        .push(outcome(h, Some(&record.jti), "skipped", why.clone()));
+                }
+                continue;
+            }
             let text = self.vault().load_ticket(&record.jti)?;
             if let Ok(d) = permission_ticket::decode(&text) {
                 tickets.push(d);
             }
         }
-        if tickets.is_empty() {
+        if tickets.is_empty() && report.outcomes.is_empty() {
             return Err(WalletError::Invalid(
                 "no ticket to present: add one first".into(),
             ));

@@ -126,6 +126,8 @@ pub struct TicketSummary {
     #[ts(type = "number")]
     pub added_at: i64,
     pub source: String,
+    /// Its signature has been checked; `false` while it waits for its issuer's keys.
+    pub verified: bool,
 }
 
 fn status_name(s: CheckStatus) -> &'static str {
@@ -323,5 +325,6 @@ pub fn summary(record: &vault::TicketRecord, now: i64) -> TicketSummary {
         expired: record.expires_at <= now,
         added_at: record.added_at,
         source: record.source.clone(),
+        verified: record.verified,
     }
 }

@@ -80,6 +80,19 @@ struct Judged {
     decoded: permission_ticket::DecodedTicket,
     report: permission_ticket::Report,
     jkt: Option<String>,
+    /// The issuer's keys could not be fetched for a reason that may pass.
+    keys_may_come: bool,
+}
+
+impl Judged {
+    /// The only failure is that the issuer's keys could not be fetched.
+    fn only_keys_missing(&self) -> bool {
+        let failures = self.report.failures();
+        !failures.is_empty()
+            && failures
+                .iter()
+                .all(|f| matches!(f, TicketError::KeysUnavailable { .. }))
+    }
 }
 
 pub struct Wallet {
@@ -370,9 +383,12 @@ impl Wallet {
         let text = import::extract_ticket(input)?;
         let decoded = permission_ticket::decode(&text)?;
         let t = &decoded.ticket;
-        let issuer_keys = match (&req.jwks, req.offline) {
-            (Some(jwks), _) => IssuerKeys::Keys(jwks.clone()),
-            (None, true) => IssuerKeys::Unavailable("not fetched (offline)".into()),
+        let (issuer_keys, keys_may_come) = match (&req.jwks, req.offline) {
+            (Some(jwks), _) => (IssuerKeys::Keys(jwks.clone()), false),
+            (None, true) => (
+                IssuerKeys::Unavailable("not fetched (offline)".into()),
+                false,
+            ),
             (None, false) => self.issuers.keys(&self.http, &t.iss).await,
         };
         let revocation = match (&t.revocation, req.offline) {
@@ -400,21 +416,43 @@ impl Wallet {
             decoded,
             report,
             jkt,
+            keys_may_come,
         })
     }
 
+    /// Checks a kept ticket that was not verified again, before it is
+    /// presented: `Ok(())` once its signature verifies (the index says so
+    /// from then on), otherwise why it may not be presented yet.
+    pub(crate) async fn verify_kept(&self, jti: &str) -> Result<(), String> {
+        let text = self.vault.load_ticket(jti).map_err(|e| e.to_string())?;
+        let judged = self
+            .judge(&text, &InspectRequest::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        match judged.report.first_failure() {
+            None => {
+                if let Err(e) = self.vault.set_verified(jti, true) {
+                    tracing::warn!("could not note a ticket as verified: {e}");
+                }
+                Ok(())
+            }
+            Some(reason) if judged.only_keys_missing() => Err(format!(
+                "not yet verified, so not presented: {reason}; the next sync tries again"
+            )),
+            Some(reason) => Err(format!("refused when checked again: {reason}")),
+        }
+    }
+
     /// Judges a ticket and keeps it if this wallet can use it. A ticket whose
-    /// issuer keys cannot be fetched right now is kept, marked as unverified.
+    /// issuer keys cannot be fetched right now for a reason that may pass (the
+    /// network, the issuer's server down) is kept, marked as not yet
+    /// verified, and checked again before it is presented. A refused issuer
+    /// address, a 4xx or a malformed key set refuses it.
     pub async fn import(&self, input: &str, source: &str) -> Result<ImportResult, WalletError> {
         let judged = self.judge(input, &InspectRequest::default()).await?;
-        let failures = judged.report.failures();
-        // Unreachable issuer keys may be passing trouble: keep the ticket, say so.
-        let only_keys_unavailable = !failures.is_empty()
-            && failures
-                .iter()
-                .all(|f| matches!(f, TicketError::KeysUnavailable { .. }));
+        let unverified = judged.only_keys_missing() && judged.keys_may_come;
         if let Some(reason) = judged.report.first_failure()
-            && !only_keys_unavailable
+            && !unverified
         {
             return Err(WalletError::Unusable(reason.clone()));
         }
@@ -431,6 +469,7 @@ impl Wallet {
                 expires_at: t.exp,
                 added_at: now(),
                 source: source.to_string(),
+                verified: !unverified,
             },
             &judged.decoded.compact,
         )?;

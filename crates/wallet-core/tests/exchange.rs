@@ -1179,3 +1179,60 @@ async fn a_redirect_from_the_token_endpoint_is_not_followed() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(stolen.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// A ticket kept while its issuer could not be reached is presented nowhere
+/// until a sync has checked its signature; once the issuer answers, it is.
+#[tokio::test]
+async fn a_ticket_kept_unverified_is_checked_before_it_is_presented() {
+    let seed = b"kept while the issuer was away".to_vec();
+    let config = |port| SandboxConfig {
+        holders: 1,
+        port,
+        issuer_seed: Some(seed.clone()),
+        ..Default::default()
+    };
+    let sb = Sandbox::start(config(0)).await.unwrap();
+    let port: u16 = sb.origin.rsplit(':').next().unwrap().parse().unwrap();
+    let base = sb.holders[0].fhir_base();
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(dir.path(), "reverify");
+    let mut req = everything();
+    req.jkt = Some(w.key_info().unwrap().jkt);
+    let ticket = sb.issuer.mint(&req).unwrap();
+    drop(sb);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    // The issuer is away: kept, not yet verified, and presented nowhere.
+    let imported = w.import(&ticket, "test").await.unwrap();
+    let jti = imported.ticket.jti;
+    assert!(imported.notice.is_some());
+    assert!(!w.list().unwrap()[0].verified);
+    let mut away = HolderRecord::new(base.clone());
+    away.client_id = Some("c".into());
+    w.save_holder(away).unwrap();
+    let report = sync(&w, SyncOptions::default()).await;
+    let o = report
+        .outcomes
+        .iter()
+        .find(|o| o.ticket_jti.as_deref() == Some(jti.as_str()))
+        .unwrap();
+    assert_eq!(o.status, "skipped", "{o:?}");
+    assert!(o.message.contains("not yet verified"), "{}", o.message);
+    assert!(
+        !report.trace.iter().any(|e| e.url.contains("/token")),
+        "nothing was presented"
+    );
+
+    // Back, with the same key: checked, noted, and presented.
+    let sb = Sandbox::start(config(port)).await.unwrap();
+    w.remove_holder(&base).unwrap();
+    w.add_holder(&base, None, None).await.unwrap();
+    let report = sync(&w, SyncOptions::default()).await;
+    assert_eq!(
+        at(&report, &sb.holders[0]).status,
+        "synced",
+        "{:?}",
+        report.outcomes
+    );
+    assert!(w.list().unwrap()[0].verified);
+}

@@ -185,7 +185,42 @@ async fn unreachable_issuer_keeps_the_ticket_as_unverified() {
         notice.starts_with("kept, but not yet verified: the issuer's keys could not be obtained"),
         "{notice}"
     );
-    assert_eq!(w.list().unwrap().len(), 1);
+    let listed = w.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(
+        !listed[0].verified,
+        "marked as not yet verified in the index"
+    );
+}
+
+/// Only trouble that may pass keeps a ticket unverified: an issuer address
+/// the wallet refuses, or one whose key set is not there, refuses the ticket.
+#[tokio::test]
+async fn an_issuer_that_will_not_answer_refuses_the_ticket() {
+    let issuer = Issuer::start(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = wallet(dir.path(), "refused-issuer");
+    let jkt = w.key_info().unwrap().jkt;
+    for iss in [
+        // Plain HTTP to another machine: never fetched.
+        "http://issuer.example".to_string(),
+        // The issuer's own server, where no key set is published: 404.
+        format!("{}/nowhere", issuer.url()),
+    ] {
+        let mut req = MintRequest::new(TicketType::PatientSelfAccess, Some(jkt.clone()));
+        req.extra_claims = Some(
+            serde_json::json!({ "iss": iss })
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let err = w
+            .import(&issuer.mint(&req).unwrap(), "paste")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "issuer_keys_unavailable", "{iss}: {err}");
+        assert!(w.list().unwrap().is_empty(), "{iss}: kept");
+    }
 }
 
 #[tokio::test]

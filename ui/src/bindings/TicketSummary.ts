@@ -3,4 +3,8 @@
 /**
  * A ticket in the list, from the index: no keyring access needed.
  */
-export type TicketSummary = { jti: string, ticket_type: string, type_label: string, issuer: string, expires_at: number, expires_text: string, expired: boolean, added_at: number, source: string, };
+export type TicketSummary = { jti: string, ticket_type: string, type_label: string, issuer: string, expires_at: number, expires_text: string, expired: boolean, added_at: number, source: string, 
+/**
+ * Its signature has been checked; `false` while it waits for its issuer's keys.
+ */
+verified: boolean, };
