@@ -114,7 +114,7 @@ impl Sandbox {
                 .map(|h| (h.fhir_base(), h.info().name))
                 .collect(),
         );
-        let app: Router = app;
+        let app: Router = app.layer(axum::middleware::from_fn(web::only_this_machine));
         // Answers go out as written, as a production server's would; Nagle's
         // algorithm would hold back the tail of every page.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

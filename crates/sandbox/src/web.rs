@@ -46,6 +46,47 @@ pub fn redirect_back(
     axum::response::Redirect::to(&format!("{redirect_uri}{sep}{}", query.join("&"))).into_response()
 }
 
+/// An `http` URL to this machine's loopback address (any port, no user
+/// name or password), as RFC 8252 redirects are.
+pub fn is_loopback_redirect(uri: &str) -> bool {
+    url::Url::parse(uri).is_ok_and(|u| {
+        u.scheme() == "http"
+            && u.username().is_empty()
+            && u.password().is_none()
+            && match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            }
+    })
+}
+
+/// Answers only requests addressed to this machine by name or address: a
+/// web page whose name the attacker re-points at 127.0.0.1 (DNS rebinding)
+/// sends its own name in `Host`, and is refused.
+pub async fn only_this_machine(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = url::Url::parse(&format!("http://{host}/"))
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    match name.as_deref() {
+        Some("127.0.0.1" | "localhost" | "[::1]") => next.run(request).await,
+        _ => (
+            axum::http::StatusCode::MISDIRECTED_REQUEST,
+            "this server answers only requests addressed to this machine",
+        )
+            .into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -316,4 +316,44 @@ async fn issuance_refuses_without_pkce_or_the_ticket_scope() {
         .await
         .unwrap();
     assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
+    // Starts like a loopback address, goes elsewhere.
+    let disguised = c
+        .http
+        .get(&authorize)
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "x"),
+            ("redirect_uri", "http://127.0.0.1:80@evil.example/"),
+            ("scope", "permission_ticket"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disguised.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A web page that re-points its own name at 127.0.0.1 (DNS rebinding)
+/// reaches the port, and is refused by name.
+#[tokio::test]
+async fn requests_addressed_to_another_name_are_refused() {
+    let sb = Sandbox::start(SandboxConfig {
+        holders: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let c = TestClient::new();
+    let jwks = format!("{}/.well-known/jwks.json", sb.issuer.url());
+    let get = |host: &'static str| c.http.get(&jwks).header(reqwest::header::HOST, host).send();
+    assert_eq!(
+        get("rebound.evil.example").await.unwrap().status(),
+        StatusCode::MISDIRECTED_REQUEST
+    );
+    assert_eq!(
+        c.http.get(&jwks).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(get("localhost").await.unwrap().status(), StatusCode::OK);
 }

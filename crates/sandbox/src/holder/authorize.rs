@@ -71,13 +71,17 @@ fn validate(s: &State, p: &AuthorizeParams) -> Result<(), String> {
 
 /// Exact match, except that a loopback redirect may use any port (RFC 8252 §7.3).
 fn redirect_matches(registered: &str, actual: &str) -> bool {
-    let strip_port = |u: &str| -> Option<String> {
-        let rest = u.strip_prefix("http://127.0.0.1")?;
-        let path = rest.trim_start_matches(|c: char| c == ':' || c.is_ascii_digit());
-        Some(path.to_string())
+    // RFC 8252: a loopback redirect may come back on any port; all else must match.
+    let without_port = |u: &str| -> Option<String> {
+        if !crate::web::is_loopback_redirect(u) {
+            return None;
+        }
+        let mut parsed = url::Url::parse(u).ok()?;
+        parsed.set_port(None).ok()?;
+        Some(parsed.into())
     };
     registered == actual
-        || matches!((strip_port(registered), strip_port(actual)), (Some(a), Some(b)) if a == b)
+        || matches!((without_port(registered), without_port(actual)), (Some(a), Some(b)) if a == b)
 }
 
 pub async fn page(AxState(state): AxState<Shared>, Query(p): Query<AuthorizeParams>) -> Response {

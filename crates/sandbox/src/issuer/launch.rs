@@ -85,10 +85,11 @@ pub struct AuthorizeParams {
 }
 
 /// Loopback redirects (RFC 8252) or the app's own scheme; nothing else.
+/// Parsed, not matched by prefix: `http://127.0.0.1:80@evil.example/` starts
+/// like a loopback address and goes to `evil.example`.
 fn redirect_allowed(uri: &str) -> bool {
-    uri.starts_with("http://127.0.0.1:")
-        || uri.starts_with("http://localhost:")
-        || uri.starts_with("ticketwallet:")
+    crate::web::is_loopback_redirect(uri)
+        || url::Url::parse(uri).is_ok_and(|u| u.scheme() == "ticketwallet")
 }
 
 fn check(p: &AuthorizeParams) -> Result<(), &'static str> {
