@@ -206,28 +206,40 @@ async fn count(client: &Client, testid: &str) -> usize {
         .len()
 }
 
+/// Clicks the element, finding it again if React replaced it meanwhile.
 async fn click(client: &Client, testid: &str) {
-    find(client, testid).await.click().await.unwrap();
-}
-
-async fn find(client: &Client, testid: &str) -> fantoccini::elements::Element {
-    match client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&format!("[data-testid='{testid}']")))
-        .await
-    {
-        Ok(el) => el,
-        Err(e) => {
-            // What the window showed instead, to see why.
-            shot(client, &format!("failed-waiting-for-{testid}")).await;
-            panic!("no [data-testid={testid}]: {e}")
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match find(client, testid).await.click().await {
+            Ok(_) => return,
+            Err(e) if Instant::now() > deadline => panic!("could not click {testid}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
 }
 
+/// Waits for the element. React may replace a node between finding it and
+/// using it (WebDriver then calls it stale), so any error is retried until
+/// `WAIT` is up.
+async fn find(client: &Client, testid: &str) -> fantoccini::elements::Element {
+    let css = format!("[data-testid='{testid}']");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match client.find(Locator::Css(&css)).await {
+            Ok(el) => return el,
+            Err(e) if Instant::now() > deadline => {
+                // What the window showed instead, to see why.
+                shot(client, &format!("failed-waiting-for-{testid}")).await;
+                panic!("no [data-testid={testid}]: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The element's text, once it is there (retried like `find`).
 async fn text_of(client: &Client, testid: &str) -> String {
-    find(client, testid).await.text().await.unwrap()
+    wait_text(client, testid, |_| true).await
 }
 
 /// Waits until the element's text satisfies `pred` (React renders asynchronously).
