@@ -303,8 +303,14 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
         ))
         .unwrap();
     paste_and_add(&client, &ticket).await;
-    let detail = find(&client, "ticket-detail").await;
-    let jti = detail.attr("data-jti").await.unwrap().unwrap();
+    // The kept ticket's own screen (the import screen's preview is replaced by it).
+    find(&client, "remove-ticket").await;
+    let jti = find(&client, "ticket-detail")
+        .await
+        .attr("data-jti")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         wait_text(&client, "patient-name", |t| !t.is_empty()).await,
         "Ana Rivera"
