@@ -270,68 +270,43 @@ async fn issuance_refuses_without_pkce_or_the_ticket_scope() {
     .unwrap();
     let c = TestClient::new();
     let authorize = format!("{}/authorize", sb.issuer.url());
-    let no_pkce = c
-        .http
-        .get(&authorize)
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "x"),
-            ("redirect_uri", "http://127.0.0.1:9/"),
-            ("scope", "permission_ticket"),
-            ("code_challenge", ""),
-            ("code_challenge_method", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(no_pkce.status(), StatusCode::BAD_REQUEST);
+    let ask = |redirect_uri: &'static str, scope: &'static str, challenge: String, method| {
+        c.http
+            .get(&authorize)
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", "x"),
+                ("redirect_uri", redirect_uri),
+                ("scope", scope),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", method),
+            ])
+            .send()
+    };
+    let status = |r: reqwest::Result<reqwest::Response>| r.unwrap().status();
     let (_, challenge) = pkce();
-    let no_scope = c
-        .http
-        .get(&authorize)
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "x"),
-            ("redirect_uri", "http://127.0.0.1:9/"),
-            ("scope", "openid"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(no_scope.status(), StatusCode::BAD_REQUEST);
-    let elsewhere = c
-        .http
-        .get(&authorize)
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "x"),
-            ("redirect_uri", "https://evil.example/"),
-            ("scope", "permission_ticket"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
+    let loopback = "http://127.0.0.1:9/";
+    let no_pkce = ask(loopback, "permission_ticket", String::new(), "").await;
+    assert_eq!(status(no_pkce), StatusCode::BAD_REQUEST);
+    let no_scope = ask(loopback, "openid", challenge.clone(), "S256").await;
+    assert_eq!(status(no_scope), StatusCode::BAD_REQUEST);
+    let elsewhere = ask(
+        "https://evil.example/",
+        "permission_ticket",
+        challenge.clone(),
+        "S256",
+    )
+    .await;
+    assert_eq!(status(elsewhere), StatusCode::BAD_REQUEST);
     // Starts like a loopback address, goes elsewhere.
-    let disguised = c
-        .http
-        .get(&authorize)
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "x"),
-            ("redirect_uri", "http://127.0.0.1:80@evil.example/"),
-            ("scope", "permission_ticket"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(disguised.status(), StatusCode::BAD_REQUEST);
+    let disguised = ask(
+        "http://127.0.0.1:80@evil.example/",
+        "permission_ticket",
+        challenge,
+        "S256",
+    )
+    .await;
+    assert_eq!(status(disguised), StatusCode::BAD_REQUEST);
 }
 
 /// A web page that re-points its own name at 127.0.0.1 (DNS rebinding)
