@@ -145,32 +145,20 @@ impl Interactor for LoopbackInteractor {
     fn authorize(&self, authorize_url: String) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let url = web_url(&authorize_url)?;
+            // Only the redirect that answers this request ends the wait: one
+            // with another `state` (a tab left from an earlier try, a page
+            // poking the port) is turned away and the listener keeps waiting.
+            let state = url::Url::parse(&url)
+                .ok()
+                .and_then(|u| query_param(&u, "state"));
             (self.opener)(&url)?;
             let wait = async {
                 let listener = self.listener.lock().await;
                 loop {
-                    let (mut stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
-                    let mut buf = vec![0u8; 8192];
-                    let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
-                    let request = String::from_utf8_lossy(&buf[..n]);
-                    let target = request
-                        .lines()
-                        .next()
-                        .and_then(|l| l.split(' ').nth(1))
-                        .unwrap_or("/");
-                    if !target.starts_with("/callback") {
-                        let _ = stream
-                            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
-                            .await;
-                        continue;
+                    let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+                    if let Some(target) = self.answer(stream, state.as_deref()).await {
+                        return Ok(format!("http://127.0.0.1:{}{target}", self.port));
                     }
-                    let page = "<!doctype html><title>Ticket Wallet</title><p>Done. You can close this window and return to Ticket Wallet.</p>";
-                    let reply = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-                        page.len()
-                    );
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                    return Ok(format!("http://127.0.0.1:{}{target}", self.port));
                 }
             };
             tokio::time::timeout(self.timeout, wait)
@@ -179,6 +167,64 @@ impl Interactor for LoopbackInteractor {
                     "the confirmation at the holder was not finished in time".to_string()
                 })?
         })
+    }
+}
+
+fn query_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// How long one connection to the listener may take to send its request.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl LoopbackInteractor {
+    /// Reads one request and answers it; the request target when it is the
+    /// redirect this flow waits for (`/callback` with our `state`).
+    async fn answer(
+        &self,
+        mut stream: tokio::net::TcpStream,
+        state: Option<&str>,
+    ) -> Option<String> {
+        let mut buf = vec![0u8; 8192];
+        // A connection that sends nothing must not hold the listener.
+        let n = match tokio::time::timeout(REQUEST_TIMEOUT, stream.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => return None,
+        };
+        let request = String::from_utf8_lossy(&buf[..n]);
+        let target = request
+            .lines()
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("/")
+            .to_string();
+        let ours = target.starts_with("/callback")
+            && url::Url::parse(&format!("http://127.0.0.1{target}"))
+                .ok()
+                .and_then(|u| query_param(&u, "state"))
+                .as_deref()
+                == state;
+        let (status, page) = if ours {
+            (
+                "200 OK",
+                "<!doctype html><title>Ticket Wallet</title><p>Done. You can close this window and return to Ticket Wallet.</p>",
+            )
+        } else if target.starts_with("/callback") {
+            (
+                "400 Bad Request",
+                "<!doctype html><title>Ticket Wallet</title><p>This page is not the one Ticket Wallet is waiting for. Go back to the wallet and try again.</p>",
+            )
+        } else {
+            ("404 Not Found", "")
+        };
+        let reply = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = stream.write_all(reply.as_bytes()).await;
+        ours.then_some(target)
     }
 }
 
@@ -267,6 +313,42 @@ mod tests {
                 "{platform:?} must pass the URL whole, as one argument: {args:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn only_the_redirect_for_this_request_ends_the_wait() {
+        let interactor = LoopbackInteractor::bind_with(std::sync::Arc::new(|_: &str| Ok(())))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let port = interactor.port;
+        let send = move |path: String| async move {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            s.write_all(format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").as_bytes())
+                .await?;
+            let mut reply = String::new();
+            s.read_to_string(&mut reply).await?;
+            Ok::<_, std::io::Error>(reply)
+        };
+        let visitors = tokio::spawn(async move {
+            // Someone who connects and says nothing, then a stale tab, then the real redirect.
+            let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+            let stale = send("/callback?code=old&state=earlier".into()).await;
+            let real = send("/callback?code=new&state=ours".into()).await;
+            (stale, real)
+        });
+        let started = std::time::Instant::now();
+        let got = interactor
+            .authorize("https://h.example/authorize?state=ours&x=1".into())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            got,
+            format!("http://127.0.0.1:{port}/callback?code=new&state=ours")
+        );
+        assert!(started.elapsed() < REQUEST_TIMEOUT * 2);
+        let (stale, real) = visitors.await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(stale.unwrap_or_default().starts_with("HTTP/1.1 400"));
+        assert!(real.unwrap_or_default().starts_with("HTTP/1.1 200"));
     }
 
     #[test]
