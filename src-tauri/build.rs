@@ -14,6 +14,7 @@ fn main() {
             "demo_ticket",
             "demo_setup",
             "list_holders",
+            "kept_holders",
             "add_holder",
             "rename_holder",
             "remove_holder",

@@ -57,6 +57,7 @@ pub fn run() {
             commands::demo::demo_ticket,
             commands::demo::demo_setup,
             commands::holders::list_holders,
+            commands::holders::kept_holders,
             commands::holders::add_holder,
             commands::holders::rename_holder,
             commands::holders::remove_holder,

@@ -8,6 +8,13 @@ use wallet_core::onboard::OnboardReport;
 use super::{Res, fail};
 use crate::state::AppState;
 
+/// The holders as kept (names, addresses), without asking any of them
+/// anything: for screens that only name holders.
+#[tauri::command]
+pub fn kept_holders(state: State<'_, AppState>) -> Res<Vec<wallet_core::holders::HolderRecord>> {
+    state.wallet()?.holder_records().map_err(fail)
+}
+
 #[tauri::command]
 pub async fn list_holders(state: State<'_, AppState>) -> Res<Vec<HolderView>> {
     state.wallet()?.holders().await.map_err(fail)

@@ -2,6 +2,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import type { CategoryCount } from "./bindings/CategoryCount";
 import type { ErrorPayload } from "./bindings/ErrorPayload";
+import type { HolderRecord } from "./bindings/HolderRecord";
 import type { HolderView } from "./bindings/HolderView";
 import type { ImportResult } from "./bindings/ImportResult";
 import type { Item } from "./bindings/Item";
@@ -46,6 +47,7 @@ export const api = {
   demoSetup: () => invoke<OnboardReport>("demo_setup"),
 
   listHolders: () => invoke<HolderView[]>("list_holders"),
+  keptHolders: () => invoke<HolderRecord[]>("kept_holders"),
   addHolder: (fhirBase: string, name: string | null, clientId: string | null) =>
     invoke<HolderView>("add_holder", { fhirBase, name, clientId }),
   renameHolder: (fhirBase: string, name: string | null) => invoke<null>("rename_holder", { fhirBase, name }),

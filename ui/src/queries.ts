@@ -29,6 +29,13 @@ export const keys = {
 
 export const useTickets = () => useQuery({ queryKey: keys.tickets, queryFn: api.listTickets });
 export const useHolders = () => useQuery({ queryKey: keys.holders, queryFn: api.listHolders });
+/** Holders as kept, asking none of them anything: for screens that only name them. */
+export const useKeptHolders = () => useQuery({ queryKey: [...keys.holders, "kept"], queryFn: api.keptHolders });
+/** Each holder's name by address (null where it has none). */
+export function useHolderNames(): Map<string, string | null> {
+  const kept = useKeptHolders();
+  return new Map((kept.data ?? []).map((h) => [h.fhir_base, h.name]));
+}
 export const usePeople = () => useQuery({ queryKey: [...keys.records, "people"], queryFn: api.people });
 export const useKey = () => useQuery({ queryKey: keys.key, queryFn: api.keyInfo, staleTime: Infinity });
 export const useSettings = () => useQuery({ queryKey: keys.settings, queryFn: api.settings });

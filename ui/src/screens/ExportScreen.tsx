@@ -4,11 +4,11 @@ import { useState } from "react";
 import { api, asError, type ExportKind } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { holderName } from "../format";
-import { useHolders, usePeople } from "../queries";
+import { useKeptHolders, usePeople } from "../queries";
 
 export function ExportScreen() {
   const people = usePeople();
-  const holders = useHolders();
+  const holders = useKeptHolders();
   const [person, setPerson] = useState<number | null>(null);
   const [saved, setSaved] = useState<{ path: string; kind: ExportKind } | null>(null);
   const save = useMutation({

@@ -5,7 +5,7 @@ import { useNavigate, useParams } from "react-router";
 import { api, asError } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { categoryLabel, holderName, valueText } from "../format";
-import { keys, useHolders } from "../queries";
+import { keys, useHolderNames } from "../queries";
 
 function pretty(json: string): string {
   try {
@@ -18,8 +18,7 @@ function pretty(json: string): string {
 export function RecordItemScreen() {
   const id = Number(useParams().id);
   const navigate = useNavigate();
-  const holders = useHolders();
-  const names = new Map((holders.data ?? []).map((h) => [h.fhir_base, h.name]));
+  const names = useHolderNames();
   const detail = useQuery({ queryKey: [...keys.records, "item", id], queryFn: () => api.recordDetail(id) });
   const item = detail.data?.item;
   return (

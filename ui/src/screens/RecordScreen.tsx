@@ -9,7 +9,7 @@ import { ErrorBanner } from "../components/ErrorBanner";
 import { ItemRow } from "../components/ItemRow";
 import { Timeline } from "../components/Timeline";
 import { categoryLabel, holderName, valueText } from "../format";
-import { keys, useHolders, usePeople } from "../queries";
+import { keys, useHolderNames, usePeople } from "../queries";
 
 const CHARTED = ["labs", "vitals"];
 
@@ -85,8 +85,7 @@ export function RecordScreen() {
   const [params, setParams] = useSearchParams();
   const fromDemo = Boolean((useLocation().state as { fromDemo?: boolean } | null)?.fromDemo);
   const people = usePeople();
-  const holders = useHolders();
-  const names = new Map((holders.data ?? []).map((h) => [h.fhir_base, h.name]));
+  const names = useHolderNames();
   const chosen = Number(params.get("person"));
   const person = people.data?.find((p) => p.id === chosen) ?? people.data?.[0] ?? null;
   const personId = person?.id ?? null;

@@ -3,11 +3,11 @@ import { Link } from "react-router";
 import { api, asError } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { SyncRows } from "../components/SyncRows";
-import { useHolders, useSyncState } from "../queries";
+import { useKeptHolders, useSyncState } from "../queries";
 
 export function SyncScreen() {
   const sync = useSyncState();
-  const holders = useHolders();
+  const holders = useKeptHolders();
   const start = useMutation({ mutationFn: ({ holder, resume }: { holder: string | null; resume: boolean }) => api.startSync(holder, resume) });
   const cancel = useMutation({ mutationFn: api.cancelSync });
   const snapshot = sync.data?.snapshot;
