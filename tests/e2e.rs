@@ -477,6 +477,7 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     assert_eq!(opened.lines().count(), 1, "{opened}");
     assert!(opened.contains("/holders/h2/authorize"), "{opened}");
     find(&client, "demo-trail").await;
+    find(&client, "record-row").await;
     assert!(count(&client, "record-row").await > 5);
     shots(&client, "11-record", "record-row").await;
 
@@ -734,16 +735,17 @@ async fn a_caregiver_switches_between_two_peoples_records() {
     find(&client, "sync-done").await;
 
     click(&client, "nav-record").await;
-    assert_eq!(count(&client, "person-switch").await, 2);
     assert_eq!(
         wait_text(&client, "person-name", |t| !t.is_empty()).await,
         "Ana Rivera"
     );
+    assert_eq!(count(&client, "person-switch").await, 2);
     let behalf = text_of(&client, "on-behalf").await;
     assert!(
         behalf.contains("Luis Rivera") && behalf.contains("Ana Rivera"),
         "{behalf}"
     );
+    find(&client, "record-row").await;
     assert!(count(&client, "record-row").await > 5);
     shots(&client, "21-caregiver-ana", "record-row").await;
 
