@@ -13,21 +13,21 @@ use crate::state::AppState;
 /// The most a page may ask for: the timeline is read in pages as it scrolls.
 const MAX_PAGE: usize = 500;
 
-fn store(state: &AppState) -> Res<Option<RecordStore>> {
-    state.wallet()?.existing_record_store().map_err(fail)
-}
-
-/// Runs a read on a blocking thread (SQLite), with nothing to read before the first sync.
+/// Runs a read on a blocking thread, opening the store there too (SQLite and
+/// the keyring's answer are blocking work), with nothing to read before the
+/// first sync.
 async fn read<T: Send + Default + 'static>(
     state: &AppState,
     f: impl FnOnce(&RecordStore) -> Result<T, wallet_core::store::StoreError> + Send + 'static,
 ) -> Res<T> {
-    let Some(store) = store(state)? else {
-        return Ok(T::default());
-    };
-    tauri::async_runtime::spawn_blocking(move || f(&store).map_err(fail))
-        .await
-        .map_err(|e| invalid("internal", e.to_string()))?
+    let wallet = state.wallet()?;
+    tauri::async_runtime::spawn_blocking(move || match wallet.existing_record_store() {
+        Ok(Some(store)) => f(&store).map_err(fail),
+        Ok(None) => Ok(T::default()),
+        Err(e) => Err(fail(e)),
+    })
+    .await
+    .map_err(|e| invalid("internal", e.to_string()))?
 }
 
 #[tauri::command]
