@@ -7,7 +7,14 @@ pub fn encode(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Decodes base64url; tolerates trailing `=` padding that some encoders add.
+/// Decodes base64url exactly as JWS requires it: no `=` padding, no stray
+/// bits, so one signed object has one spelling.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// Decodes base64url and tolerates trailing `=` padding, which some encoders
+/// add to key members and status lists, where no signature covers the text.
+pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
+    decode(text.trim_end_matches('='))
 }

@@ -23,6 +23,8 @@ pub enum TicketError {
         "the ticket is signed with `{alg}`, which is refused (only ES256 and RS256 are accepted)"
     )]
     AlgorithmRefused { alg: String },
+    #[error("this is not a usable ticket: {0}")]
+    HeaderRefused(String),
     #[error("no key with id `{kid}` is published by {iss}")]
     UnknownKey { kid: String, iss: String },
     #[error("the issuer's keys could not be obtained from {iss}: {reason}")]

@@ -154,6 +154,14 @@ pub fn inspect(decoded: &DecodedTicket, opts: &InspectOptions<'_>) -> Report {
             Err(e) => Outcome::Fail(e),
         },
     );
+    r.push(
+        "header",
+        "Token header",
+        match decoded.jws.ticket_header_problem() {
+            None => Outcome::Pass("no extensions, and no other kind of token named".into()),
+            Some(why) => Outcome::Fail(TicketError::HeaderRefused(why)),
+        },
+    );
     let (key_outcome, sig_outcome) = check_signature(decoded, alg_ok, &opts.issuer_keys);
     r.push("issuer_key", "Issuer key", key_outcome);
     r.push("signature", "Signature", sig_outcome);
@@ -181,6 +189,14 @@ pub fn inspect(decoded: &DecodedTicket, opts: &InspectOptions<'_>) -> Report {
         r.push("identity_evidence", "Identity evidence", outcome);
     }
     r
+}
+
+/// Whether the ticket's signature verifies with one of the issuer's keys:
+/// what must hold before any address the ticket names is fetched (its
+/// revocation list), so a forged ticket cannot make the wallet call out.
+pub fn signature_verifies(decoded: &DecodedTicket, keys: &IssuerKeys) -> bool {
+    let alg = check_algorithm(&decoded.jws).ok();
+    matches!(check_signature(decoded, alg, keys).1, Outcome::Pass(_))
 }
 
 fn check_algorithm(jws: &CompactJws) -> Result<Algorithm, TicketError> {

@@ -222,7 +222,7 @@ fn verify_p256(key: &p256::ecdsa::VerifyingKey, input: &[u8], signature: &[u8]) 
 
 fn decode_member(value: Option<&str>, member: &'static str) -> Result<Vec<u8>, KeyError> {
     let value = value.ok_or(KeyError::MissingMember(member))?;
-    b64::decode(value).ok_or(KeyError::Malformed(format!("`{member}` is not base64url")))
+    b64::decode_lenient(value).ok_or(KeyError::Malformed(format!("`{member}` is not base64url")))
 }
 
 #[cfg(test)]

@@ -52,11 +52,38 @@ impl CompactJws {
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.header.get(name).and_then(Value::as_str)
     }
+
+    /// Why this header may not carry a permission ticket, if it may not:
+    /// `crit` names extensions this wallet must understand and does not
+    /// (RFC 7515 §4.1.11), and a `typ` naming another kind of token (a DPoP
+    /// proof, an access token) means a token is being passed off as a
+    /// ticket (RFC 8725 §3.11). The spec sets no `typ`, so none is required.
+    pub fn ticket_header_problem(&self) -> Option<String> {
+        if let Some(crit) = self.header.get("crit") {
+            return Some(format!(
+                "its header lists extensions that must be understood (`crit`: {crit}), and this wallet understands none"
+            ));
+        }
+        match self.header.get("typ") {
+            None => None,
+            Some(Value::String(typ)) if ticket_typ(typ) => None,
+            Some(typ) => Some(format!(
+                "its header says it is a {typ} (`typ`), not a permission ticket"
+            )),
+        }
+    }
+}
+
+/// `typ` values a ticket may carry: plain JWT, or a ticket media type.
+fn ticket_typ(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    typ == "jwt" || (typ.ends_with("+jwt") && typ.contains("ticket"))
 }
 
 fn decode_object(part: &str, name: &'static str) -> Result<Map<String, Value>, TicketError> {
     let bytes = b64::decode(part).ok_or(TicketError::Base64 { part: name })?;
-    match serde_json::from_slice::<Value>(&bytes) {
+    match crate::strict_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(TicketError::Json {
             part: name,
@@ -210,6 +237,54 @@ mod tests {
             CompactJws::parse("a.b"),
             Err(TicketError::NotCompactJws { parts: 2 })
         ));
+    }
+
+    fn compact(header: &str, claims: &str) -> String {
+        format!("{}.{}.AAAA", b64::encode(header), b64::encode(claims))
+    }
+
+    #[test]
+    fn padding_is_refused_in_every_part() {
+        let good = compact(r#"{"alg":"ES256"}"#, r#"{"a":1}"#);
+        assert!(CompactJws::parse(&good).is_ok());
+        let parts: Vec<&str> = good.split('.').collect();
+        for i in 0..3 {
+            let mut padded: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+            padded[i].push('=');
+            let err = CompactJws::parse(&padded.join(".")).unwrap_err();
+            assert!(matches!(err, TicketError::Base64 { .. }), "{i}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_claim_named_twice_is_refused() {
+        let text = compact(r#"{"alg":"ES256"}"#, r#"{"sub":"a","sub":"b"}"#);
+        let err = CompactJws::parse(&text).unwrap_err();
+        assert!(err.to_string().contains("`sub` appears twice"), "{err}");
+        let text = compact(r#"{"alg":"ES256","alg":"none"}"#, "{}");
+        assert!(CompactJws::parse(&text).is_err());
+    }
+
+    #[test]
+    fn crit_and_foreign_typ_are_refused_and_plain_headers_pass() {
+        let problem = |header: &str| {
+            CompactJws::parse(&compact(header, "{}"))
+                .unwrap()
+                .ticket_header_problem()
+        };
+        assert_eq!(problem(r#"{"alg":"ES256","kid":"k"}"#), None);
+        assert_eq!(problem(r#"{"alg":"ES256","typ":"JWT"}"#), None);
+        assert_eq!(problem(r#"{"alg":"ES256","typ":"application/jwt"}"#), None);
+        assert_eq!(
+            problem(r#"{"alg":"ES256","typ":"permission-ticket+jwt"}"#),
+            None
+        );
+        let crit = problem(r#"{"alg":"ES256","crit":["exp"],"exp":1}"#).unwrap();
+        assert!(crit.contains("`crit`"), "{crit}");
+        let dpop = problem(r#"{"alg":"ES256","typ":"dpop+jwt"}"#).unwrap();
+        assert!(dpop.contains("\"dpop+jwt\""), "{dpop}");
+        assert!(problem(r#"{"alg":"ES256","typ":"at+jwt"}"#).is_some());
+        assert!(problem(r#"{"alg":"ES256","typ":7}"#).is_some());
     }
 
     #[test]

@@ -16,13 +16,14 @@ pub mod jws;
 pub mod model;
 pub mod scope;
 pub mod status_list;
+mod strict_json;
 pub mod ticket_type;
 mod time_fmt;
 
 pub use error::{KeyError, StatusListError, TicketError};
 pub use inspect::{
     Check, CheckStatus, DEFAULT_CLOCK_SKEW, DecodedTicket, InspectOptions, IssuerKeys, Report,
-    RevocationInput, decode, inspect,
+    RevocationInput, decode, inspect, signature_verifies,
 };
 pub use jwk::{Algorithm, Jwk, Jwks};
 pub use model::{Generation, PermissionTicket, PresenterBinding};

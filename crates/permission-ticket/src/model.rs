@@ -297,6 +297,7 @@ impl PermissionTicket {
         let mut take = |name: &str| rest.remove(name);
 
         let iss = required_string(take("iss"), "iss")?;
+        clean_origin(&iss).map_err(|why| invalid("iss", why))?;
         let jti = required_string(take("jti"), "jti")?;
         let ticket_type =
             TicketType::from_uri(&required_string(take("ticket_type"), "ticket_type")?);
@@ -407,6 +408,30 @@ impl PermissionTicket {
             .get(name)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
+}
+
+/// An issuer is an http(s) URL with nothing before its host and no query or
+/// fragment: `https://trusted.example@evil.example` must not read as
+/// `trusted.example`, and the key set URL is built by appending to it.
+fn clean_origin(iss: &str) -> Result<(), &'static str> {
+    let rest = iss
+        .strip_prefix("https://")
+        .or_else(|| iss.strip_prefix("http://"))
+        .ok_or("must be an https URL")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err("must name a host");
+    }
+    if host.contains('@') {
+        return Err("must not carry a user name or password before the host (`@`)");
+    }
+    if rest.contains(['?', '#']) {
+        return Err("must not carry a query or a fragment");
+    }
+    if rest.contains(|c: char| c.is_whitespace() || c.is_control() || c == '\\') {
+        return Err("must not contain spaces, control characters or backslashes");
+    }
+    Ok(())
 }
 
 fn invalid(claim: &str, reason: &str) -> TicketError {

@@ -30,7 +30,7 @@ impl StatusList {
     pub fn from_json(text: &[u8]) -> Result<Self, StatusListError> {
         let wire: Wire =
             serde_json::from_slice(text).map_err(|e| StatusListError::Json(e.to_string()))?;
-        let gz = b64::decode(&wire.bits).ok_or(StatusListError::Base64)?;
+        let gz = b64::decode_lenient(&wire.bits).ok_or(StatusListError::Base64)?;
         let mut bits = Vec::new();
         flate2::read::GzDecoder::new(gz.as_slice())
             .take(MAX_DECOMPRESSED as u64 + 1)

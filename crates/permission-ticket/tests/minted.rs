@@ -640,6 +640,41 @@ fn unknown_type_decodes_and_is_shown() {
 }
 
 #[test]
+fn headers_that_make_a_token_something_else_fail_the_check() {
+    let issuer = Issuer::new();
+    let w = wallet();
+    let claims = current_ticket(&TicketType::PatientSelfAccess, &w.jkt);
+    let signed = |extra: Value| {
+        let mut h = issuer.header();
+        h.extend(extra.as_object().unwrap().clone());
+        issuer.key.sign(h, &claims)
+    };
+    let plain = check(&issuer, &w, &signed(json!({})), RevocationInput::NotChecked);
+    assert!(plain.usable(), "{}", first_failure(&plain));
+    assert_eq!(plain.check("header").unwrap().status, CheckStatus::Pass);
+    for extra in [
+        json!({"crit": ["b64"], "b64": false}),
+        json!({"typ": "dpop+jwt"}),
+    ] {
+        let r = check(
+            &issuer,
+            &w,
+            &signed(extra.clone()),
+            RevocationInput::NotChecked,
+        );
+        assert!(!r.usable(), "{extra}");
+        assert_eq!(r.check("header").unwrap().status, CheckStatus::Fail);
+        // The signature itself is fine: the header is what refuses it.
+        assert_eq!(r.check("signature").unwrap().status, CheckStatus::Pass);
+        assert!(
+            first_failure(&r).starts_with("this is not a usable ticket: its header"),
+            "{}",
+            first_failure(&r)
+        );
+    }
+}
+
+#[test]
 fn malformed_tickets_get_clear_errors() {
     let issuer = Issuer::new();
     let w = wallet();
@@ -690,6 +725,26 @@ fn malformed_tickets_get_clear_errors() {
         ),
         ("a".repeat(300_000), "more than the"),
     ];
+    let mut cases = cases;
+    for (iss, why) in [
+        (
+            "https://trusted.example@evil.example",
+            "must not carry a user name or password",
+        ),
+        ("https://issuer.example/?x=1", "must not carry a query"),
+        ("https://issuer.example#frag", "must not carry a query"),
+        ("ftp://issuer.example", "must be an https URL"),
+        ("https:///path", "must name a host"),
+        ("https://issuer.example/a b", "must not contain spaces"),
+    ] {
+        let claims = with(
+            current_ticket(&TicketType::PatientSelfAccess, &w.jkt),
+            |o| {
+                o.insert("iss".into(), json!(iss));
+            },
+        );
+        cases.push((issuer.sign(&claims), why));
+    }
     for (text, expected) in cases {
         let err = decode(&text).expect_err(expected).to_string();
         assert!(
