@@ -4,6 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use permission_ticket::{
     DEFAULT_CLOCK_SKEW, InspectOptions, IssuerKeys, Jwks, RevocationInput, TicketError,
+    signature_verifies,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -392,7 +393,9 @@ impl Wallet {
             (None, false) => self.issuers.keys(&self.http, &t.iss).await,
         };
         let revocation = match (&t.revocation, req.offline) {
-            (Some(rev), false) => status_list(&self.http, &rev.url).await,
+            (Some(rev), false) if signature_verifies(&decoded, &issuer_keys) => {
+                status_list(&self.http, &rev.url).await
+            }
             _ => RevocationInput::NotChecked,
         };
         let jkt = match self.vault.signing_key() {

@@ -103,6 +103,8 @@ async fn tampered_ticket_is_refused_and_nothing_is_kept() {
     );
     let err = w.import(&tampered, "paste").await.unwrap_err();
     assert_eq!(err.code(), "bad_signature");
+    // A forged ticket does not get to make the wallet fetch the address it names.
+    assert_eq!(issuer.status_fetches(), 0);
     assert_eq!(
         err.to_string(),
         format!(
@@ -151,6 +153,7 @@ async fn revocation_is_seen_on_the_next_look() {
         &w.key_info().unwrap().jkt,
     );
     let jti = w.import(&t, "paste").await.unwrap().ticket.jti;
+    assert_eq!(issuer.status_fetches(), 1);
     issuer.revoke(&jti).unwrap();
     let view = w.ticket(&jti).await.unwrap();
     assert!(!view.usable);

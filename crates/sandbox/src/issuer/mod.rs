@@ -98,6 +98,8 @@ pub(crate) struct Inner {
     list: StatusList,
     /// jti -> status list index, in minting order.
     minted: Vec<String>,
+    /// How many times the status list was fetched.
+    status_fetches: u64,
 }
 
 /// A running issuer. Dropping it stops the server.
@@ -160,6 +162,7 @@ impl Issuer {
             url: format!("{origin}/issuer"),
             list: StatusList::new(STATUS_LIST_LEN),
             minted: Vec::new(),
+            status_fetches: 0,
         }));
         let app = Router::new()
             .route("/issuer/.well-known/jwks.json", get(jwks))
@@ -189,6 +192,11 @@ impl Issuer {
     /// Whether the status list says `index` is revoked (`None`: out of range).
     pub fn is_revoked(&self, index: u64) -> Option<bool> {
         self.lock().list.is_revoked(index).ok()
+    }
+
+    /// How many times the revocation status list has been fetched.
+    pub fn status_fetches(&self) -> u64 {
+        self.lock().status_fetches
     }
 
     /// The issuer identifier (`iss`), an http://127.0.0.1 URL.
@@ -412,7 +420,10 @@ async fn jwks(State(inner): State<Arc<Mutex<Inner>>>) -> Response {
 }
 
 async fn status(State(inner): State<Arc<Mutex<Inner>>>) -> Response {
-    let list = inner.lock().map(|i| i.list.to_json());
+    let list = inner.lock().map(|mut i| {
+        i.status_fetches += 1;
+        i.list.to_json()
+    });
     match list {
         Ok(list) => Json(list).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
