@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tauri::{AppHandle, Emitter};
 use tokio::sync::{mpsc, watch};
+use wallet_core::engine::Limits;
 use wallet_core::engine::interaction::Interactor;
 use wallet_core::progress::{SyncBoard, SyncSnapshot};
 use wallet_core::{SyncEvent, SyncOptions, Wallet, now};
@@ -69,6 +70,7 @@ impl SyncRunner {
         if stop.is_some() {
             return Err(invalid("sync_running", "a sync is already running"));
         }
+        let limits = Limits::from_env().map_err(|e| invalid("invalid_input", &e))?;
         let holders = if resume {
             Vec::new()
         } else {
@@ -100,6 +102,7 @@ impl SyncRunner {
                 resume,
                 interactor,
                 cancel: Some(cancel),
+                limits,
                 ..Default::default()
             };
             let result = wallet.sync(opts, Some(events)).await;

@@ -61,6 +61,12 @@ enum Command {
         /// Carry on a sync that was interrupted: only the holders it had not finished.
         #[arg(long, conflicts_with = "dry_run")]
         resume: bool,
+        /// Most MiB one holder may send in this sync (default 512, or TW_MAX_HOLDER_MIB).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max_holder_mib: Option<u64>,
+        /// Most records one holder may send in this sync (default 250000, or TW_MAX_HOLDER_RECORDS).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max_holder_records: Option<u64>,
     },
     /// The last sync's HTTP exchanges, secrets redacted.
     Trace,
@@ -284,7 +290,17 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             tester,
             dry_run,
             resume,
+            max_holder_mib,
+            max_holder_records,
         } => {
+            let mut limits =
+                wallet_core::engine::Limits::from_env().map_err(WalletError::Invalid)?;
+            if let Some(mib) = max_holder_mib {
+                limits.max_holder_bytes = mib.saturating_mul(1024 * 1024);
+            }
+            if let Some(n) = max_holder_records {
+                limits.max_holder_records = usize::try_from(n).unwrap_or(usize::MAX);
+            }
             let interactor: Option<
                 std::sync::Arc<dyn wallet_core::engine::interaction::Interactor>,
             > = if interactive {
@@ -315,6 +331,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
                 tester_mode: tester,
                 dry_run,
                 resume,
+                limits,
                 ..Default::default()
             };
             let report = wallet.sync(opts, Some(tx)).await;

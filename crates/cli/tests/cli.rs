@@ -334,6 +334,14 @@ async fn holders_sync_and_trace() {
     assert!(ok, "{outcomes}");
     assert_eq!(outcomes.as_array().unwrap().len(), 1);
 
+    // The per-holder budget, lowered from the command line: stopped, and said why.
+    let (ok, outcomes) = tw
+        .json(&["sync", "--holder", &h1, "--max-holder-records", "5"])
+        .await;
+    assert!(!ok);
+    let message = outcomes[0]["message"].as_str().unwrap();
+    assert!(message.contains("more than 5 records"), "{message}");
+
     // The people-facing output: one line per holder, counts per type.
     let text = tw.run(&["sync", "--holder", &h1], None).await;
     let stdout = String::from_utf8_lossy(&text.stdout);

@@ -161,6 +161,30 @@ pub fn searchable_types(scope: &str) -> Vec<String> {
     out
 }
 
+/// The types asked for that the holder also granted: a holder that grants
+/// itself more than the ticket asked for does not get the wallet to fetch it.
+pub fn types_to_fetch(asked: Option<&str>, granted: Option<&str>) -> Vec<String> {
+    let asked = searchable_types(asked.unwrap_or("patient/*.rs"));
+    match granted {
+        None => asked,
+        Some(granted) => {
+            let granted: Vec<_> = granted
+                .split_whitespace()
+                .filter_map(|s| permission_ticket::SmartScope::parse(s).ok())
+                .filter(|s| s.permissions.contains('s'))
+                .collect();
+            asked
+                .into_iter()
+                .filter(|t| {
+                    granted
+                        .iter()
+                        .any(|g| g.resource_type == "*" || g.resource_type == *t)
+                })
+                .collect()
+        }
+    }
+}
+
 struct Job {
     holder: HolderRecord,
     config: SmartConfig,
@@ -618,13 +642,7 @@ async fn run_job(
             );
         }
     };
-    let types = searchable_types(
-        session
-            .scope
-            .as_deref()
-            .or(job.scope.as_deref())
-            .unwrap_or("patient/*.rs"),
-    );
+    let types = types_to_fetch(job.scope.as_deref(), session.scope.as_deref());
     let reauth = Reauth {
         holder: &job.holder,
         config: &job.config,
@@ -695,5 +713,27 @@ async fn run_job(
             outcome(&job.holder, Some(&job.jti), "failed", e.to_string()),
             Vec::new(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_types_both_asked_for_and_granted_are_fetched() {
+        let asked = Some("patient/Condition.rs patient/Coverage.rs");
+        assert_eq!(
+            types_to_fetch(asked, Some("patient/*.rs")),
+            ["Condition", "Coverage"]
+        );
+        assert_eq!(
+            types_to_fetch(asked, Some("patient/Condition.rs patient/Observation.rs")),
+            ["Condition"]
+        );
+        assert_eq!(types_to_fetch(asked, None), ["Condition", "Coverage"]);
+        // Read-only grants cannot be searched.
+        assert!(types_to_fetch(asked, Some("patient/Condition.r")).is_empty());
+        assert_eq!(types_to_fetch(None, None).len(), DEFAULT_TYPES.len());
     }
 }

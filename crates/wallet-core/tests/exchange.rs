@@ -763,6 +763,103 @@ async fn hostile_holders_are_stopped() {
 }
 
 #[tokio::test]
+async fn a_holder_gets_a_budget_and_no_more_than_it_was_asked() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let h = &sb.holders[0];
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "budget", everything()).await;
+    let only_here = |limits: Limits| SyncOptions {
+        limits,
+        holder: Some(h.fhir_base()),
+        ..Default::default()
+    };
+    let full = sync(&w, only_here(Limits::default())).await;
+    let all = at(&full, h).resources;
+    assert!(all > 20, "{:?}", at(&full, h));
+
+    // Fewer records allowed than the holder has: stopped, and the reason says how to allow more.
+    let few = Limits {
+        max_holder_records: all / 2,
+        ..Limits::default()
+    };
+    let o = at(&sync(&w, only_here(few)).await, h).clone();
+    assert_eq!(o.status, "failed");
+    assert!(
+        o.message
+            .contains(&format!("more than {} records", all / 2))
+            && o.message.contains("TW_MAX_HOLDER_RECORDS"),
+        "{}",
+        o.message
+    );
+
+    // Fewer bytes allowed: the same, counted over every answer together.
+    let small = Limits {
+        max_holder_bytes: 4096,
+        ..Limits::default()
+    };
+    let o = at(&sync(&w, only_here(small)).await, h).clone();
+    assert_eq!(o.status, "failed");
+    assert!(
+        o.message.contains("more than 4096 bytes") && o.message.contains("TW_MAX_HOLDER_MIB"),
+        "{}",
+        o.message
+    );
+    // What the last full sync stored is still there.
+    let kept: usize = w
+        .record_store()
+        .unwrap()
+        .counts()
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(kept, all);
+
+    // A holder that claims it granted more than the ticket asked: only what was asked is fetched.
+    let mut narrow = MintRequest::new(TicketType::PatientSelfAccess, None);
+    narrow.smart_scopes = Some(vec!["patient/Condition.rs".into()]);
+    let dir2 = tempfile::tempdir().unwrap();
+    let (w2, _) = wallet_with(&sb, dir2.path(), "narrow", narrow).await;
+    h.set_faults(Faults {
+        claim_wider_scope: true,
+        ..Default::default()
+    });
+    let report = sync(&w2, SyncOptions::default()).await;
+    assert_eq!(at(&report, h).status, "synced", "{:?}", at(&report, h));
+    let searched: Vec<&str> = report
+        .trace
+        .iter()
+        .filter(|e| e.method == "GET" && e.url.contains("?patient="))
+        .map(|e| e.url.as_str())
+        .collect();
+    assert!(!searched.is_empty());
+    assert!(
+        searched.iter().all(|u| u.contains("/Condition?")),
+        "{searched:?}"
+    );
+
+    // A Bearer token in answer to a DPoP request is not used (a new wallet,
+    // so no token from before is reused).
+    h.set_faults(Faults {
+        bearer_token_type: true,
+        ..Default::default()
+    });
+    let dir3 = tempfile::tempdir().unwrap();
+    let (w3, _) = wallet_with(&sb, dir3.path(), "bearer", everything()).await;
+    let report = sync(&w3, SyncOptions::default()).await;
+    let o = at(&report, h);
+    assert_eq!(o.status, "failed");
+    assert!(o.message.contains("`Bearer` token"), "{}", o.message);
+    assert!(
+        !report
+            .trace
+            .iter()
+            .any(|e| e.method == "GET" && e.url.contains("?patient=")),
+        "a Bearer token was used"
+    );
+}
+
+#[tokio::test]
 async fn tickets_go_only_where_they_may() {
     let sb = sandbox(3, Profile::Dpop).await;
     let dir = tempfile::tempdir().unwrap();

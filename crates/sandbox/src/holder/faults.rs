@@ -37,6 +37,10 @@ pub struct Faults {
     pub endless_next: bool,
     /// Searches answer with a JSON body this many bytes long, streamed without a length.
     pub huge_body_bytes: u64,
+    /// Token responses claim `patient/*.rs`, whatever was granted.
+    pub claim_wider_scope: bool,
+    /// Token responses say `Bearer` even when the token is bound to a DPoP key.
+    pub bearer_token_type: bool,
 }
 
 pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {

@@ -301,12 +301,23 @@ fn code_grant(
 
 fn issue(s: &mut State, grant: Grant) -> Value {
     let token = random_id();
+    let dpop = grant.dpop_jkt.is_some() && !s.faults.bearer_token_type;
+    let scope = if s.faults.claim_wider_scope {
+        "patient/*.rs".to_string()
+    } else {
+        grant
+            .scopes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let body = json!({
         "access_token": token,
-        "token_type": if grant.dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
+        "token_type": if dpop { "DPoP" } else { "Bearer" },
         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
         "expires_in": TOKEN_LIFETIME,
-        "scope": grant.scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+        "scope": scope,
         "patient": grant.patient,
     });
     s.grants.insert(token, grant);

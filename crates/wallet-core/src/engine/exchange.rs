@@ -335,6 +335,13 @@ fn session_from(
             "the holder issued a DPoP token without advertising DPoP".into(),
         ));
     }
+    // The request carried a DPoP proof: a Bearer token in return would work
+    // for anyone who sees it, which is what DPoP was asked for to prevent.
+    if !dpop && config.dpop() {
+        return Err(ExchangeError::Transport(format!(
+            "the holder answered a DPoP request with a `{token_type}` token, which anyone who sees it could use; it was not used"
+        )));
+    }
     Ok(Session {
         holder: holder.to_string(),
         token_endpoint: config.token_endpoint.clone(),

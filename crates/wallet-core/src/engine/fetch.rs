@@ -33,6 +33,42 @@ pub struct Limits {
     pub type_concurrency: usize,
     /// `_count` asked for.
     pub page_size: usize,
+    /// Most bytes one holder may send in one sync, all answers together.
+    pub max_holder_bytes: u64,
+    /// Most resources one holder may send in one sync.
+    pub max_holder_records: usize,
+}
+
+/// The environment variables that raise or lower the per-holder budget.
+pub const BUDGET_MIB_VAR: &str = "TW_MAX_HOLDER_MIB";
+pub const BUDGET_RECORDS_VAR: &str = "TW_MAX_HOLDER_RECORDS";
+
+impl Limits {
+    /// The defaults, with the per-holder budget from the environment when set.
+    pub fn from_env() -> Result<Self, String> {
+        let mut limits = Self::default();
+        if let Some(mib) = env_number(BUDGET_MIB_VAR)? {
+            limits.max_holder_bytes = mib.saturating_mul(1024 * 1024);
+        }
+        if let Some(records) = env_number(BUDGET_RECORDS_VAR)? {
+            limits.max_holder_records = usize::try_from(records).unwrap_or(usize::MAX);
+        }
+        Ok(limits)
+    }
+}
+
+fn env_number(name: &str) -> Result<Option<u64>, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| format!("{name}={v} is not a whole number above zero")),
+    }
 }
 
 impl Default for Limits {
@@ -44,6 +80,11 @@ impl Default for Limits {
             max_retry_after: Duration::from_secs(30),
             type_concurrency: 4,
             page_size: 200,
+            // A large record is tens of thousands of resources of a few KiB:
+            // these leave it room many times over and still bound what a
+            // hostile holder can make the wallet hold.
+            max_holder_bytes: 512 * 1024 * 1024,
+            max_holder_records: 250_000,
         }
     }
 }
@@ -161,6 +202,7 @@ struct Shared<'a> {
     session: Mutex<Session>,
     pages: std::sync::atomic::AtomicUsize,
     resources: std::sync::atomic::AtomicUsize,
+    bytes: std::sync::atomic::AtomicU64,
 }
 
 pub async fn download(
@@ -177,6 +219,7 @@ pub async fn download(
         session: Mutex::new(session),
         pages: 0.into(),
         resources: 0.into(),
+        bytes: 0.into(),
     });
     let mut out = Downloaded::default();
     let patient_id = shared.session.lock().await.patient.clone();
@@ -318,6 +361,12 @@ async fn search_all(
             + out.len()
             - before;
         progress(resource_type, total_pages, total_resources);
+        let budget = shared.engine.limits.max_holder_records;
+        if total_resources > budget {
+            return Err(FetchError::Stopped(format!(
+                "the holder sent more than {budget} records in this sync, the most one holder may send; stopped (set {BUDGET_RECORDS_VAR} to allow more)"
+            )));
+        }
 
         match next {
             None => return Ok((out, pages)),
@@ -333,6 +382,13 @@ async fn search_all(
                 url = n;
             }
         }
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    match bytes / (1024 * 1024) {
+        0 => format!("{bytes} bytes"),
+        n => format!("{n} MiB"),
     }
 }
 
@@ -407,6 +463,16 @@ async fn get(shared: &Shared<'_>, url: &str) -> Result<Reply, FetchError> {
             }
             Err(SendError::Refused(e)) => return Err(FetchError::Stopped(e)),
         };
+        let received = shared.bytes.fetch_add(
+            reply.body.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        ) + reply.body.len() as u64;
+        if received > limits.max_holder_bytes {
+            return Err(FetchError::Stopped(format!(
+                "the holder sent more than {} in this sync, the most one holder may send; stopped (set {BUDGET_MIB_VAR} to allow more)",
+                mib(limits.max_holder_bytes)
+            )));
+        }
         if !(200..300).contains(&reply.status) {
             // Small answers (errors, outcomes): shown as they are.
             if let Some(shown) = engine.trace.response(&reply.body) {
