@@ -11,15 +11,40 @@ use wallet_core::trace::TraceEntry;
 use wallet_core::view::{TicketSummary, TicketView};
 use wallet_core::{ImportResult, KeyInfo, SyncEvent, SyncReport, WalletError};
 
+/// A line for a person: text from holders, issuers and tickets is printed
+/// without its control characters, so none can move the cursor, rewrite
+/// the terminal's title or hide what follows (JSON output escapes them).
+macro_rules! say {
+    ($($arg:tt)*) => { println!("{}", crate::output::printable(&format!($($arg)*))) };
+}
+macro_rules! say_err {
+    ($($arg:tt)*) => { eprintln!("{}", crate::output::printable(&format!($($arg)*))) };
+}
+
+/// `text` without control characters (line breaks and tabs stay) and without
+/// the bidirectional overrides that make text read in another order than it is.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|&c| {
+            c == '\n'
+                || c == '\t'
+                || !(c.is_control()
+                    || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        })
+        .collect()
+}
+
 /// One progress line on standard error.
 pub fn progress(e: &SyncEvent) {
     match (e.stage.as_str(), &e.resource_type) {
-        ("download", Some(t)) => eprintln!(
+        ("download", Some(t)) => say_err!(
             "{}: {} pages, {} records (now {t})",
-            e.holder, e.pages, e.resources
+            e.holder,
+            e.pages,
+            e.resources
         ),
-        ("storing", _) => eprintln!("{}: storing {} records", e.holder, e.resources),
-        (stage, _) => eprintln!("{}: {stage}", e.holder),
+        ("storing", _) => say_err!("{}: storing {} records", e.holder, e.resources),
+        (stage, _) => say_err!("{}: {stage}", e.holder),
     }
 }
 
@@ -68,7 +93,7 @@ impl Out {
 fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+        Err(e) => say_err!("error: cannot write JSON: {e}"),
     }
 }
 
@@ -86,7 +111,7 @@ impl Out {
         if self.json {
             print_json(&serde_json::json!({ "error": e.to_payload() }));
         } else {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
         }
         ExitCode::FAILURE
     }
@@ -99,13 +124,13 @@ impl Out {
             }));
             return;
         }
-        println!("profile:  {}", k.profile);
-        println!("jkt:      {}", k.jkt);
-        println!("keyring:  {}", k.store.name);
+        say!("profile:  {}", k.profile);
+        say!("jkt:      {}", k.jkt);
+        say!("keyring:  {}", k.store.name);
         if let Some(n) = &k.store.notice {
-            println!("notice:   {n}");
+            say!("notice:   {n}");
         }
-        println!(
+        say!(
             "public key (JWK):\n{}",
             serde_json::to_string_pretty(&k.public_jwk).unwrap_or_default()
         );
@@ -116,24 +141,24 @@ impl Out {
             print_json(t);
             return;
         }
-        println!(
+        say!(
             "{} — {}",
             t.type_label,
             if t.usable { "usable" } else { "NOT usable" }
         );
         if let Some(p) = &t.problem {
-            println!("  problem:   {p}");
+            say!("  problem:   {p}");
         }
-        println!("  jti:       {}", t.jti);
-        println!("  issuer:    {}", t.issuer);
-        println!(
+        say!("  jti:       {}", t.jti);
+        say!("  issuer:    {}", t.issuer);
+        say!(
             "  audience:  {} ({})",
             t.audience.join(", "),
             t.audience_type
         );
-        println!("  expires:   {}", t.expires_text);
+        say!("  expires:   {}", t.expires_text);
         let p = &t.patient;
-        println!(
+        say!(
             "  patient:   {}{}",
             p.name.as_deref().unwrap_or("(no name)"),
             p.birth_date
@@ -142,7 +167,7 @@ impl Out {
                 .unwrap_or_default()
         );
         if let Some(r) = &t.requester {
-            println!(
+            say!(
                 "  requester: {} ({}{})",
                 r.name.as_deref().unwrap_or("(no name)"),
                 r.resource_type,
@@ -154,7 +179,7 @@ impl Out {
             );
         }
         for s in &t.access.scopes {
-            println!(
+            say!(
                 "  access:    {} — {}{}",
                 s.resource_type,
                 s.permissions,
@@ -165,18 +190,18 @@ impl Out {
             );
         }
         if let Some(period) = &t.access.period {
-            println!("  period:    {period}");
+            say!("  period:    {period}");
         }
         for f in &t.access.holder_filter {
-            println!("  holders:   {f}");
+            say!("  holders:   {f}");
         }
         for f in &t.facts {
-            println!("  {}: {}", f.name, f.display);
+            say!("  {}: {}", f.name, f.display);
         }
-        println!("  binding:   {}", t.binding.detail);
-        println!("checks:");
+        say!("  binding:   {}", t.binding.detail);
+        say!("checks:");
         for c in &t.checks {
-            println!("  {} {:<24} {}", mark(&c.status), c.label, c.detail);
+            say!("  {} {:<24} {}", mark(&c.status), c.label, c.detail);
         }
     }
 
@@ -186,14 +211,15 @@ impl Out {
             return;
         }
         match r.outcome.as_str() {
-            "added" => println!("added {} ({})", r.ticket.jti, r.ticket.type_label),
-            _ => println!(
+            "added" => say!("added {} ({})", r.ticket.jti, r.ticket.type_label),
+            _ => say!(
                 "already in the wallet: {} ({})",
-                r.ticket.jti, r.ticket.type_label
+                r.ticket.jti,
+                r.ticket.type_label
             ),
         }
         if let Some(n) = &r.notice {
-            println!("notice: {n}");
+            say!("notice: {n}");
         }
     }
 
@@ -203,10 +229,10 @@ impl Out {
             return;
         }
         if tickets.is_empty() {
-            println!("no tickets yet: add one with `tw ticket import`");
+            say!("no tickets yet: add one with `tw ticket import`");
         }
         for t in tickets {
-            println!(
+            say!(
                 "{}  {}  {}  {}{}",
                 t.jti,
                 t.type_label,
@@ -223,10 +249,10 @@ impl Out {
             return;
         }
         if holders.is_empty() {
-            println!("no holders yet: add one with `tw holder add <fhir-base>`");
+            say!("no holders yet: add one with `tw holder add <fhir-base>`");
         }
         for h in holders {
-            println!(
+            say!(
                 "{}{}",
                 h.fhir_base,
                 h.name
@@ -234,7 +260,7 @@ impl Out {
                     .map(|n| format!("  ({n})"))
                     .unwrap_or_default()
             );
-            println!(
+            say!(
                 "  token exchange: {}   DPoP: {}   interaction page: {}   client id: {}",
                 yes(h.token_exchange),
                 yes(h.dpop),
@@ -247,10 +273,10 @@ impl Out {
                     .iter()
                     .map(|t| t.rsplit('/').next().unwrap_or(t))
                     .collect();
-                println!("  ticket types: {}", short.join(", "));
+                say!("  ticket types: {}", short.join(", "));
             }
             for p in &h.problems {
-                println!("  ! {p}");
+                say!("  ! {p}");
             }
         }
     }
@@ -261,9 +287,9 @@ impl Out {
             return;
         }
         for o in &report.outcomes {
-            println!("{:<17} {}  {}", o.status, o.fhir_base, o.message);
+            say!("{:<17} {}  {}", o.status, o.fhir_base, o.message);
             for t in &o.by_type {
-                println!("                    {:>6}  {}", t.count, t.resource_type);
+                say!("                    {:>6}  {}", t.count, t.resource_type);
             }
         }
     }
@@ -274,29 +300,29 @@ impl Out {
             return;
         }
         if entries.is_empty() {
-            println!("no exchanges recorded: run `tw sync` first");
+            say!("no exchanges recorded: run `tw sync` first");
         }
         for e in entries {
             let status = e
                 .status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "---".into());
-            println!("{status} {:>5} ms  {} {}", e.millis, e.method, e.url);
+            say!("{status} {:>5} ms  {} {}", e.millis, e.method, e.url);
             if let Some(err) = &e.error {
-                println!("        error: {err}");
+                say!("        error: {err}");
             }
             for j in &e.jwts {
-                println!(
+                say!(
                     "        {}: {}",
                     j["role"].as_str().unwrap_or("jwt"),
                     j["claims"]
                 );
             }
             if let Some(body) = &e.request_body {
-                println!("        sent: {body}");
+                say!("        sent: {body}");
             }
             if let Some(r) = &e.response {
-                println!("        got:  {r}");
+                say!("        got:  {r}");
             }
         }
     }
@@ -311,7 +337,7 @@ impl Out {
         }
         self.holders(&report.holders);
         for p in &report.problems {
-            println!("! {p}");
+            say!("! {p}");
         }
     }
 
@@ -321,15 +347,15 @@ impl Out {
             return;
         }
         if counts.is_empty() {
-            println!("no records yet: run `tw sync`");
+            say!("no records yet: run `tw sync`");
         }
         let mut last = None;
         for c in counts {
             if last != Some((&c.holder, &c.ticket_jti)) {
-                println!("{}  (ticket {})", c.holder, c.ticket_jti);
+                say!("{}  (ticket {})", c.holder, c.ticket_jti);
                 last = Some((&c.holder, &c.ticket_jti));
             }
-            println!("  {:>6}  {}", c.count, c.resource_type);
+            say!("  {:>6}  {}", c.count, c.resource_type);
         }
     }
 
@@ -339,7 +365,7 @@ impl Out {
             return;
         }
         if items.is_empty() {
-            println!("nothing found");
+            say!("nothing found");
         }
         for i in items {
             let value = match (i.value, &i.unit) {
@@ -352,7 +378,7 @@ impl Out {
             } else {
                 String::new()
             };
-            println!(
+            say!(
                 "{:>7}  {:<10}  {:<13} {}{value}{flag}  ({})",
                 i.id,
                 i.date.as_deref().unwrap_or("undated"),
@@ -362,7 +388,7 @@ impl Out {
             );
         }
         if let Some(last) = items.last() {
-            println!("next page: --before '{}'", last.cursor);
+            say!("next page: --before '{}'", last.cursor);
         }
     }
 
@@ -372,10 +398,10 @@ impl Out {
             return;
         }
         if points.is_empty() {
-            println!("no values for this code");
+            say!("no values for this code");
         }
         for p in points {
-            println!(
+            say!(
                 "{}  {} {}{}  ({})",
                 p.date,
                 p.value,
@@ -396,10 +422,10 @@ impl Out {
             return;
         }
         if people.is_empty() {
-            println!("no records yet: run `tw sync`");
+            say!("no records yet: run `tw sync`");
         }
         for p in people {
-            println!(
+            say!(
                 "{:>4}  {}{}  ({} records)",
                 p.id,
                 p.name.as_deref().unwrap_or("unnamed"),
@@ -410,7 +436,7 @@ impl Out {
                 p.records
             );
             for a in &p.at {
-                println!(
+                say!(
                     "        {}  Patient/{}{}",
                     self.holder(&a.holder),
                     a.patient_id.as_deref().unwrap_or("?"),
@@ -435,13 +461,13 @@ impl Out {
         }
         self.items(std::slice::from_ref(item));
         if item.conflict {
-            println!(
+            say!(
                 "The holders disagree on the {}; every version is kept.",
                 item.differs.join(" and ")
             );
         }
         for c in copies {
-            println!(
+            say!(
                 "\n{}{}/{}/{} (ticket {}, fetched {})",
                 self.names
                     .get(&c.holder)
@@ -457,7 +483,7 @@ impl Out {
                 .ok()
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
                 .unwrap_or_else(|| c.json.clone());
-            println!("{pretty}");
+            say!("{pretty}");
         }
     }
 
@@ -465,11 +491,26 @@ impl Out {
         if self.json {
             print_json(&serde_json::json!({ "removed": jti }));
         } else {
-            println!("removed {jti}");
+            say!("removed {jti}");
         }
     }
 }
 
 fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_not_printed() {
+        let hostile = "Good Clinic\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}31m\u{202E}cod.exe";
+        assert_eq!(printable(hostile), "Good Clinic]0;pwned[2J31mcod.exe");
+        assert_eq!(
+            printable("two\nlines\tand a tab, é ✓"),
+            "two\nlines\tand a tab, é ✓"
+        );
+    }
 }

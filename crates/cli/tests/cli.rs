@@ -313,6 +313,20 @@ async fn holders_sync_and_trace() {
     let (_, listed) = tw.json(&["holder", "list"]).await;
     assert_eq!(listed.as_array().unwrap().len(), 2);
 
+    // A name carrying terminal escapes (a title change, a screen clear) is
+    // printed for people without them; JSON keeps it, escaped.
+    let hostile = "Clinic\u{1b}]0;owned\u{7}\u{1b}[2J";
+    assert!(tw.json(&["holder", "add", &h1, "--name", hostile]).await.0);
+    let listed = tw.run(&["holder", "list"], None).await;
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("Clinic]0;owned[2J"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    let (_, listed) = tw.json(&["holder", "list"]).await;
+    assert!(listed.to_string().contains(r"\u001b"), "{listed}");
+
     // One holder needs the patient to confirm her record: without --interactive
     // the sync says so and exits non-zero, having synced the other.
     let (ok, outcomes) = tw.json(&["sync"]).await;
