@@ -1,8 +1,10 @@
 //! The built-in demo (feature `demo`, on by default): the sandbox's issuer and
 //! data holders on loopback, so a new user can add a working ticket and use it
-//! without any server of their own. The issuer's key is derived from a fixed,
-//! public seed so demo tickets still verify after a restart; nothing it signs
-//! is trusted anywhere but by the demo holders on this machine.
+//! without any server of their own. The issuer signs with a key derived from a
+//! random secret the profile keeps in the keyring (so demo tickets verify
+//! after a restart and nobody else can make one), and its tickets name the
+//! demo holders as their only audience: nothing it signs is presented or
+//! trusted anywhere else.
 
 use tauri::{AppHandle, Manager};
 
@@ -34,19 +36,42 @@ impl Demo {
             .collect()
     }
 
-    pub fn mint(&self, ticket_type: &str, jkt: &str) -> Result<String, wallet_core::ErrorPayload> {
+    /// Signs from now on with this profile's demo key (published next to
+    /// the keys used before, so every profile's demo tickets still verify).
+    pub fn use_profile_key(
+        &self,
+        wallet: &wallet_core::Wallet,
+    ) -> Result<(), wallet_core::ErrorPayload> {
+        let secret = wallet
+            .vault()
+            .demo_issuer_secret()
+            .map_err(|e| wallet_core::WalletError::from(e).to_payload())?;
+        self.sandbox.issuer.use_seed(&secret).map_err(demo_failed)
+    }
+
+    /// A ticket for the demo patient, bound to `jkt`, for the demo holders only.
+    pub fn mint(
+        &self,
+        wallet: &wallet_core::Wallet,
+        ticket_type: &str,
+        jkt: &str,
+    ) -> Result<String, wallet_core::ErrorPayload> {
+        self.use_profile_key(wallet)?;
         let mut req = sandbox::MintRequest::new(
             wallet_core::permission_ticket::TicketType::PatientSelfAccess,
             Some(jkt.to_string()),
         );
         req.ticket_type = ticket_type.to_string();
-        self.sandbox
-            .issuer
-            .mint(&req)
-            .map_err(|e| wallet_core::ErrorPayload {
-                code: "demo_failed".into(),
-                message: e.to_string(),
-            })
+        req.aud = Some(self.holders().into_iter().map(|(_, base)| base).collect());
+        self.sandbox.issuer.mint(&req).map_err(demo_failed)
+    }
+}
+
+#[cfg(feature = "demo")]
+fn demo_failed(e: impl std::fmt::Display) -> wallet_core::ErrorPayload {
+    wallet_core::ErrorPayload {
+        code: "demo_failed".into(),
+        message: e.to_string(),
     }
 }
 
@@ -61,9 +86,16 @@ pub fn start(app: &AppHandle) {
     }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
+        // The profile's own secret, so its demo tickets from before verify;
+        // a fresh random key when the keyring cannot give one.
+        let seed = app
+            .state::<AppState>()
+            .wallet()
+            .ok()
+            .and_then(|w| w.vault().demo_issuer_secret().ok());
         let config = |port| sandbox::SandboxConfig {
             port,
-            issuer_seed: Some(b"ticket-wallet demo issuer (public, not a secret)".to_vec()),
+            issuer_seed: seed.clone(),
             ..Default::default()
         };
         let started = match sandbox::Sandbox::start(config(DEMO_PORT)).await {
@@ -93,8 +125,16 @@ impl Demo {
         Vec::new()
     }
 
+    pub fn use_profile_key(
+        &self,
+        _wallet: &wallet_core::Wallet,
+    ) -> Result<(), wallet_core::ErrorPayload> {
+        Ok(())
+    }
+
     pub fn mint(
         &self,
+        _wallet: &wallet_core::Wallet,
         _ticket_type: &str,
         _jkt: &str,
     ) -> Result<String, wallet_core::ErrorPayload> {

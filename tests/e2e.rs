@@ -206,6 +206,17 @@ async fn count(client: &Client, testid: &str) -> usize {
         .len()
 }
 
+/// Waits until exactly `n` elements carry `testid` (queries may still be answering).
+async fn wait_count(client: &Client, testid: &str, n: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut seen = count(client, testid).await;
+    while seen != n && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = count(client, testid).await;
+    }
+    assert_eq!(seen, n, "{testid}");
+}
+
 /// Clicks the element, finding it again if React replaced it meanwhile.
 async fn click(client: &Client, testid: &str) {
     let deadline = Instant::now() + WAIT;
@@ -477,6 +488,9 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     assert_eq!(opened.lines().count(), 1, "{opened}");
     assert!(opened.contains("/holders/h2/authorize"), "{opened}");
     find(&client, "demo-trail").await;
+    // Demo data is marked as such wherever it shows: each holder here, and
+    // on the sync, holders and tickets screens below.
+    wait_count(&client, "demo-badge", 3).await;
     find(&client, "record-row").await;
     assert!(count(&client, "record-row").await > 5);
     shots(&client, "11-record", "record-row").await;
@@ -489,6 +503,7 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 3);
+    wait_count(&client, "demo-badge", 3).await;
     for row in rows {
         assert_eq!(
             row.attr("data-status").await.unwrap().as_deref(),
@@ -501,7 +516,11 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     click(&client, "nav-holders").await;
     wait_text(&client, "holder-last-sync", |t| t.contains("records")).await;
     assert_eq!(count(&client, "holder-card").await, 3);
+    wait_count(&client, "demo-badge", 3).await;
     shots(&client, "13-holders", "holder-last-sync").await;
+    click(&client, "nav-tickets").await;
+    find(&client, "ticket-row").await;
+    wait_count(&client, "demo-badge", 1).await;
 
     // A section, and a result over time as a chart.
     click(&client, "nav-record").await;

@@ -38,7 +38,7 @@ pub async fn demo_ticket(state: State<'_, AppState>, ticket_type: String) -> Res
     let wallet = state.wallet()?;
     let demo = demo(&state).await?;
     let jkt = wallet.key_info().map_err(fail)?.jkt;
-    let ticket = demo.mint(&ticket_type, &jkt)?;
+    let ticket = demo.mint(&wallet, &ticket_type, &jkt)?;
     wallet.import(&ticket, "demo").await.map_err(fail)
 }
 
@@ -50,7 +50,7 @@ pub async fn demo_setup(state: State<'_, AppState>) -> Res<OnboardReport> {
     let wallet = state.wallet()?;
     let demo = demo(&state).await?;
     let jkt = wallet.key_info().map_err(fail)?.jkt;
-    let ticket = demo.mint("patient-self-access-v1", &jkt)?;
+    let ticket = demo.mint(&wallet, "patient-self-access-v1", &jkt)?;
     let mut report = OnboardReport {
         tickets: vec![wallet.import(&ticket, "demo").await.map_err(fail)?],
         holders: Vec::new(),

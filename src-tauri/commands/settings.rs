@@ -62,7 +62,17 @@ pub fn switch_profile(state: State<'_, AppState>, profile: String) -> Res<()> {
         ));
     }
     state.sync.forget();
-    state.reopen(options(Some(profile))?).map(|_| ())
+    let wallet = state.reopen(options(Some(profile))?)?;
+    // This profile's demo tickets verify only once its demo key is published.
+    if let Some(demo) = state.demo.get()
+        && let Err(e) = demo.use_profile_key(&wallet)
+    {
+        tracing::warn!(
+            "the demo issuer could not take this profile's key: {}",
+            e.message
+        );
+    }
+    Ok(())
 }
 
 /// Deletes this profile's records, holders, tickets and key, in the keyring
@@ -80,5 +90,15 @@ pub fn delete_everything(state: State<'_, AppState>, confirm: String) -> Res<()>
     wallet.delete_everything().map_err(fail)?;
     drop(wallet);
     state.sync.forget();
-    state.reopen(options(Some(profile))?).map(|_| ())
+    let wallet = state.reopen(options(Some(profile))?)?;
+    // This profile's demo tickets verify only once its demo key is published.
+    if let Some(demo) = state.demo.get()
+        && let Err(e) = demo.use_profile_key(&wallet)
+    {
+        tracing::warn!(
+            "the demo issuer could not take this profile's key: {}",
+            e.message
+        );
+    }
+    Ok(())
 }

@@ -72,6 +72,54 @@ async fn rotated_keys_stay_published_so_old_tickets_verify() {
 }
 
 #[tokio::test]
+async fn a_seeded_issuer_signs_as_the_seed_says_and_keeps_earlier_keys_published() {
+    let start = |seed: &[u8]| {
+        let seed = seed.to_vec();
+        async move {
+            Sandbox::start(SandboxConfig {
+                holders: 1,
+                issuer_seed: Some(seed),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let kid = |t: &str| {
+        permission_ticket::decode(t)
+            .unwrap()
+            .jws
+            .header_str("kid")
+            .unwrap()
+            .to_string()
+    };
+    let req = MintRequest::new(TicketType::PatientSelfAccess, None);
+    let a = start(b"profile a").await;
+    let from_a = a.issuer.mint(&req).unwrap();
+    // The same secret after a restart: the same key.
+    let again = start(b"profile a").await;
+    assert_eq!(kid(&again.issuer.mint(&req).unwrap()), kid(&from_a));
+    // Another profile's secret: another key, and the first stays published.
+    a.issuer.use_seed(b"profile b").unwrap();
+    let from_b = a.issuer.mint(&req).unwrap();
+    assert_ne!(kid(&from_b), kid(&from_a));
+    let kids: Vec<_> = a
+        .issuer
+        .jwks()
+        .keys
+        .into_iter()
+        .filter_map(|k| k.kid)
+        .collect();
+    assert!(
+        kids.contains(&kid(&from_a)) && kids.contains(&kid(&from_b)),
+        "{kids:?}"
+    );
+    a.issuer.use_seed(b"profile a").unwrap();
+    assert_eq!(kid(&a.issuer.mint(&req).unwrap()), kid(&from_a));
+    assert_eq!(a.issuer.jwks().keys.len(), 2, "no key published twice");
+}
+
+#[tokio::test]
 async fn the_status_list_over_http_shows_revocation() {
     let sb = Sandbox::start(SandboxConfig {
         holders: 1,

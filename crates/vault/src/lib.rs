@@ -141,6 +141,24 @@ impl Vault {
         }
     }
 
+    /// The secret the built-in demo issuer derives its signing key from:
+    /// 32 random bytes made on first use and kept in the keyring with the
+    /// profile's other keys, so demo tickets verify after a restart and no
+    /// one else can sign one this wallet's demo accepts.
+    pub fn demo_issuer_secret(&self) -> Result<Vec<u8>, VaultError> {
+        let entry = self.entry("demo-issuer-key")?;
+        match entry.get_secret() {
+            Ok(bytes) => Ok(bytes),
+            Err(keyring_core::Error::NoEntry) => {
+                let mut bytes = vec![0u8; 32];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+                entry.set_secret(&bytes)?;
+                Ok(bytes)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Saves a ticket (the compact JWS) and lists it. A ticket with the same
     /// `jti` is recognised and kept as it was.
     pub fn save_ticket(
@@ -220,6 +238,7 @@ impl Vault {
             Err(e) => Err(VaultError::from(e)),
         };
         gone(self.entry("records-key")?.delete_credential())?;
+        gone(self.entry("demo-issuer-key")?.delete_credential())?;
         for t in &tickets {
             gone(self.ticket_entry(&t.jti)?.delete_credential())?;
         }

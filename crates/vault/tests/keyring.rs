@@ -150,6 +150,13 @@ fn destroy_leaves_nothing_in_the_keyring_or_on_disk() {
     let vault = open(dir.path(), &profile, Backend::SecretService);
     let jkt = vault.signing_key().unwrap().jkt();
     vault.database_key(true).unwrap();
+    let demo = vault.demo_issuer_secret().unwrap();
+    assert_eq!(demo.len(), 32);
+    assert_eq!(
+        vault.demo_issuer_secret().unwrap(),
+        demo,
+        "kept, not remade"
+    );
     vault
         .save_ticket(record("t1"), "header.claims.sig")
         .unwrap();
@@ -180,5 +187,6 @@ fn destroy_leaves_nothing_in_the_keyring_or_on_disk() {
         jkt,
         "a new key, not the old one"
     );
+    assert_ne!(after.demo_issuer_secret().unwrap(), demo);
     after.destroy().unwrap();
 }

@@ -1,8 +1,10 @@
 // One row per holder with its live state, from the Rust side's SyncBoard.
 import type { SyncRow } from "../bindings/SyncRow";
 import { holderName, statusLabel } from "../format";
+import { DemoBadge, useIsDemo } from "./Demo";
 
 export function SyncRows({ rows, onRetry }: { rows: SyncRow[]; onRetry?: ((holder: string) => void) | undefined }) {
+  const isDemo = useIsDemo();
   if (rows.length === 0) return null;
   return (
     <ul className="sync-rows" data-testid="sync-rows" aria-live="polite">
@@ -11,7 +13,10 @@ export function SyncRows({ rows, onRetry }: { rows: SyncRow[]; onRetry?: ((holde
         return (
           <li key={r.holder} className={`sync-row ${state}`} data-testid="sync-row" data-holder={r.holder} data-status={r.status ?? ""}>
             <div className="sync-head">
-              <strong>{holderName(r.holder, r.name)}</strong>
+              <span>
+                <strong>{holderName(r.holder, r.name)}</strong>
+                {isDemo(r.holder) && <> <DemoBadge /></>}
+              </span>
               <span className={`badge ${state}`}>{statusLabel(state)}</span>
             </div>
             <p className="activity" data-testid="sync-activity">

@@ -1,14 +1,19 @@
 import type { TicketView } from "../bindings/TicketView";
+import { DemoBadge, useIsDemo } from "./Demo";
 import { checkSummary, relativeExpiry, statusMark } from "../format";
 
 export function TicketDetail({ ticket: t }: { ticket: TicketView }) {
+  const isDemo = useIsDemo();
   return (
     <article className="card detail" data-testid="ticket-detail" data-jti={t.jti}>
       <div className={t.usable ? "verdict ok" : "verdict bad"} data-testid="verdict">
         <strong>{t.usable ? "Ready to use" : "Cannot be used"}</strong>
         {t.problem && <span data-testid="problem"> — {t.problem}</span>}
       </div>
-      <h2 data-testid="ticket-type">{t.type_label}</h2>
+      <h2 data-testid="ticket-type">
+        {t.type_label}
+        {isDemo(t.issuer) && <> <DemoBadge /></>}
+      </h2>
       {!t.known_type && <p className="notice">Unknown ticket type: {t.ticket_type}</p>}
 
       <div className="grid">

@@ -3,6 +3,7 @@ import { useState } from "react";
 import { api, asError } from "../api";
 import type { ErrorPayload } from "../bindings/ErrorPayload";
 import type { TicketEntry } from "../bindings/TicketEntry";
+import { DemoBadge, useIsDemo } from "./Demo";
 import { DEMO_TYPES, personOf, TICKET_STATE_LABELS, ticketStatus } from "../format";
 import { keys } from "../queries";
 import { ErrorBanner } from "./ErrorBanner";
@@ -23,6 +24,7 @@ export function TicketList({ onOpen, onAdd }: { onOpen: (jti: string) => void; o
   const tickets = useQuery({ queryKey: keys.tickets, queryFn: api.listTickets });
   const entries = useQuery({ queryKey: [...keys.tickets, "entries"], queryFn: api.ticketEntries });
   const demo = useQuery({ queryKey: keys.demo, queryFn: api.demoStatus });
+  const isDemo = useIsDemo();
   const [error, setError] = useState<ErrorPayload | null>(null);
   const [demoType, setDemoType] = useState(DEMO_TYPES[0]?.[0] ?? "");
   const [busy, setBusy] = useState(false);
@@ -71,7 +73,7 @@ export function TicketList({ onOpen, onAdd }: { onOpen: (jti: string) => void; o
                         <button type="button" className="ticket-row" data-testid="ticket-row" data-jti={e.summary.jti} onClick={() => onOpen(e.summary.jti)}>
                           <span className="type">
                             {e.summary.type_label}
-                            {e.summary.source === "demo" && <span className="badge"> demo</span>}
+                            {(e.summary.source === "demo" || isDemo(e.summary.issuer)) && <> <DemoBadge /></>}
                           </span>
                           <span className="issuer">
                             {requester ? `Held by ${requester} on their behalf · ` : ""}

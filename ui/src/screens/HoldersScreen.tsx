@@ -3,6 +3,7 @@ import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { api, asError } from "../api";
 import type { HolderView } from "../bindings/HolderView";
+import { DemoBadge, useIsDemo } from "../components/Demo";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Shortened } from "../components/Shortened";
 import { holderName, statusLabel } from "../format";
@@ -31,6 +32,7 @@ function supports(h: HolderView): string {
 }
 
 function HolderCard({ h }: { h: HolderView }) {
+  const isDemo = useIsDemo();
   const client = useQueryClient();
   const navigate = useNavigate();
   const [renaming, setRenaming] = useState(false);
@@ -55,7 +57,10 @@ function HolderCard({ h }: { h: HolderView }) {
             <button type="button" onClick={() => setRenaming(false)}>Cancel</button>
           </form>
         ) : (
-          <h3 data-testid="holder-name">{holderName(h.fhir_base, h.name)}</h3>
+          <h3 data-testid="holder-name">
+            {holderName(h.fhir_base, h.name)}
+            {isDemo(h.fhir_base) && <> <DemoBadge /></>}
+          </h3>
         )}
         {last && <span className={`badge ${last.status}`}>{statusLabel(last.status)}</span>}
       </div>

@@ -5,6 +5,7 @@ import { useDeferredValue, useState } from "react";
 import { Link, useLocation, useSearchParams } from "react-router";
 import { api, asError } from "../api";
 import type { PersonRecords } from "../bindings/PersonRecords";
+import { DemoBadge, useIsDemo } from "../components/Demo";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { ItemRow } from "../components/ItemRow";
 import { Timeline } from "../components/Timeline";
@@ -15,6 +16,7 @@ const CHARTED = ["labs", "vitals"];
 
 function Banner({ person, names }: { person: PersonRecords; names: Map<string, string | null> }) {
   const differing = person.at.filter((a) => !a.matches);
+  const isDemo = useIsDemo();
   // A delegated ticket: who holds this record on the person's behalf.
   const entries = useQuery({ queryKey: [...keys.tickets, "entries"], queryFn: api.ticketEntries });
   const holdersFor = [
@@ -41,6 +43,7 @@ function Banner({ person, names }: { person: PersonRecords; names: Map<string, s
         {person.at.map((a) => (
           <li key={a.holder}>
             <strong>{holderName(a.holder, names.get(a.holder))}</strong>
+            {isDemo(a.holder) && <> <DemoBadge /></>}
             {a.patient_id && <span className="muted"> knows them as {a.patient_id}</span>}
           </li>
         ))}
@@ -89,6 +92,8 @@ export function RecordScreen() {
   const chosen = Number(params.get("person"));
   const person = people.data?.find((p) => p.id === chosen) ?? people.data?.[0] ?? null;
   const personId = person?.id ?? null;
+  const isDemo = useIsDemo();
+  const demoRecord = fromDemo || Boolean(person?.at.some((a) => isDemo(a.holder)));
   const category = params.get("category");
   const [text, setText] = useState("");
   const words = useDeferredValue(text.trim());
@@ -124,9 +129,9 @@ export function RecordScreen() {
 
   return (
     <section className="record">
-      {fromDemo && (
+      {demoRecord && (
         <p className="notice" data-testid="demo-trail">
-          Demo data. How it got here: <Link to="/tickets">the ticket</Link> · <Link to="/holders">the holders</Link> ·{" "}
+          Demo data from the built-in demo on this computer, not a real health record. How it got here: <Link to="/tickets">the ticket</Link> · <Link to="/holders">the holders</Link> ·{" "}
           <Link to="/sync">the sync</Link>
         </p>
       )}

@@ -218,6 +218,22 @@ impl Issuer {
         inner.key = Es256Signer::new(key);
     }
 
+    /// Signs from now on with the key derived from `seed`; the key it used
+    /// before stays published, so what it signed still verifies.
+    pub fn use_seed(&self, seed: &[u8]) -> Result<(), IssuerError> {
+        let key = seeded_key(seed)?;
+        let jwk = Jwk::from_p256(key.verifying_key());
+        let mut inner = self.lock();
+        if inner.jwk.kid == jwk.kid {
+            return Ok(());
+        }
+        inner.retired.retain(|k| k.kid != jwk.kid);
+        let old = std::mem::replace(&mut inner.jwk, jwk);
+        inner.retired.push(old);
+        inner.key = Es256Signer::new(key);
+        Ok(())
+    }
+
     /// The holders a Proposal 003 token response points the wallet to.
     pub fn set_endpoints(&self, endpoints: Vec<(String, String)>) {
         self.lock().endpoints = endpoints;
