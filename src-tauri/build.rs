@@ -34,6 +34,7 @@ fn main() {
             "settings",
             "switch_profile",
             "delete_everything",
+            "open_wallet_again",
         ]),
     ))
     .expect("tauri build script failed");

@@ -77,6 +77,7 @@ pub fn run() {
             commands::settings::settings,
             commands::settings::switch_profile,
             commands::settings::delete_everything,
+            commands::settings::open_wallet_again,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

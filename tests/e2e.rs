@@ -612,6 +612,38 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     client.close().await.unwrap();
 }
 
+/// The keyring does not answer: the window says so and lets the person
+/// choose, rather than putting the key somewhere else on its own.
+#[tokio::test]
+async fn a_keyring_that_does_not_answer_is_a_choice_for_the_person() {
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("e2e-keyring-{}", std::process::id());
+    let driver = start_driver_with(
+        data.path(),
+        &profile,
+        &[
+            ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus".into()),
+            ("TW_DEMO", "0".into()),
+        ],
+    )
+    .await;
+    let client = launch(&driver).await;
+    find(&client, "keyring-problem").await;
+    let error = find(&client, "error").await;
+    assert_eq!(
+        error.attr("data-code").await.unwrap().as_deref(),
+        Some("no_keyring")
+    );
+    shots(&client, "00-keyring-problem", "keyring-problem").await;
+    // Nothing was made anywhere while the person had not chosen.
+    assert!(!data.path().join(&profile).join("keyring-store").exists());
+    click(&client, "keyring-retry").await;
+    find(&client, "keyring-problem").await;
+    click(&client, "keyring-kernel").await;
+    find(&client, "welcome").await;
+    client.close().await.unwrap();
+}
+
 /// A sandbox with two holders, and the app on a fresh profile of its own
 /// (no demo; the stand-in browser on its PATH), showing this wallet's key.
 /// Returns the sandbox, the data folder and driver to keep, the window, and the key's thumbprint.

@@ -46,6 +46,18 @@ pub fn settings(state: State<'_, AppState>) -> Res<SettingsView> {
     })
 }
 
+/// Opens the wallet again after the keyring would not give access: in the
+/// same store once the person has unlocked it, or, when they choose it
+/// knowing it is forgotten at restart, in the kernel keyring (Linux).
+#[tauri::command]
+pub fn open_wallet_again(state: State<'_, AppState>, kernel_keyring: bool) -> Res<()> {
+    let mut opts = options(None)?;
+    if kernel_keyring {
+        opts.backend = wallet_core::vault::Backend::Keyutils;
+    }
+    state.reopen(opts).map(|_| ())
+}
+
 /// Opens another profile (created on first use): its own key, tickets, holders and records.
 #[tauri::command]
 pub fn switch_profile(state: State<'_, AppState>, profile: String) -> Res<()> {
@@ -90,15 +102,5 @@ pub fn delete_everything(state: State<'_, AppState>, confirm: String) -> Res<()>
     wallet.delete_everything().map_err(fail)?;
     drop(wallet);
     state.sync.forget();
-    let wallet = state.reopen(options(Some(profile))?)?;
-    // This profile's demo tickets verify only once its demo key is published.
-    if let Some(demo) = state.demo.get()
-        && let Err(e) = demo.use_profile_key(&wallet)
-    {
-        tracing::warn!(
-            "the demo issuer could not take this profile's key: {}",
-            e.message
-        );
-    }
-    Ok(())
+    state.reopen(options(Some(profile))?).map(|_| ())
 }

@@ -75,6 +75,7 @@ export const api = {
   settings: () => invoke<SettingsView>("settings"),
   switchProfile: (profile: string) => invoke<null>("switch_profile", { profile }),
   deleteEverything: (confirm: string) => invoke<null>("delete_everything", { confirm }),
+  openWalletAgain: (kernelKeyring: boolean) => invoke<null>("open_wallet_again", { kernelKeyring }),
 };
 
 /** Emitted by the Rust side when a ticket link opens the running app. */

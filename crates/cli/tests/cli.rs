@@ -577,3 +577,35 @@ async fn a_killed_sync_leaves_a_consistent_store() {
     );
     assert_eq!(fast_outcome["removed"], 0);
 }
+
+/// A Secret Service that runs but gives no access (no login keyring was ever
+/// unlocked, as on a fresh desktop): `tw` says so and how to choose, and puts
+/// no key anywhere else on its own.
+#[tokio::test]
+async fn a_keyring_that_refuses_access_is_reported_not_worked_around() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let script = format!(
+        "eval \"$(gnome-keyring-daemon --start --components=secrets 2>/dev/null)\"; \
+         export GNOME_KEYRING_CONTROL; exec '{}' key show --json",
+        env!("CARGO_BIN_EXE_tw")
+    );
+    let out = std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("TW_DATA_DIR", data.path())
+        .env("TW_PROFILE", "refused")
+        .env_remove("TW_KEYRING")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(answer["error"]["code"], "keyring_locked", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("TW_KEYRING=keyutils"), "{message}");
+    // Nothing was kept: no note of a store, since no secret was written.
+    assert!(!data.path().join("refused").join("keyring-store").exists());
+}

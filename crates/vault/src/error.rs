@@ -2,7 +2,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum VaultError {
-    #[error("the keyring is locked or refused access: {0}")]
+    #[error(
+        "the keyring is locked or refused access ({0}): unlock it and try again, or set TW_KEYRING=keyutils to use the kernel keyring, which forgets everything at restart"
+    )]
     Locked(String),
     #[error("no keyring is available on this system: {0}")]
     NoKeyring(String),

@@ -73,7 +73,8 @@ impl Vault {
         }
         let dir = config.data_dir.join(&config.profile);
         create_private_dir(&dir)?;
-        let (store, info) = store::open(config.backend)?;
+        let recorded = std::fs::read_to_string(dir.join(store::RECORD_FILE)).ok();
+        let (store, info) = store::open(config.backend, recorded.as_deref().map(str::trim))?;
         Ok(Self {
             index: index::Index::new(&dir),
             profile: config.profile,
@@ -97,6 +98,20 @@ impl Vault {
         &self.info
     }
 
+    /// Notes which store this profile's secrets are in, once one is written
+    /// there, so later starts look in that store and no other.
+    fn remember_store(&self) -> Result<(), VaultError> {
+        let record = self.dir.join(store::RECORD_FILE);
+        let recorded = std::fs::read_to_string(&record).unwrap_or_default();
+        if recorded.trim() == self.info.kind || self.info.kind == "memory" {
+            return Ok(());
+        }
+        std::fs::write(&record, self.info.kind).map_err(|e| VaultError::DataDir {
+            path: record.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
     fn entry(&self, name: &str) -> Result<Entry, VaultError> {
         Ok(self
             .store
@@ -111,6 +126,7 @@ impl Vault {
             Err(keyring_core::Error::NoEntry) => {
                 let key = WalletKey::generate();
                 entry.set_secret(&key.secret_bytes())?;
+                self.remember_store()?;
                 tracing::info!(jkt = %key.jkt(), profile = %self.profile, "created the wallet's signing key");
                 Ok(key)
             }
@@ -135,6 +151,7 @@ impl Vault {
                 let mut bytes = vec![0u8; 32];
                 rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
                 entry.set_secret(&bytes)?;
+                self.remember_store()?;
                 Ok(DatabaseKey(bytes))
             }
             Err(e) => Err(e.into()),
@@ -153,6 +170,7 @@ impl Vault {
                 let mut bytes = vec![0u8; 32];
                 rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
                 entry.set_secret(&bytes)?;
+                self.remember_store()?;
                 Ok(bytes)
             }
             Err(e) => Err(e.into()),
@@ -173,6 +191,7 @@ impl Vault {
         }
         // Secret first: a crash before the index write leaves an unlisted entry, never a listed ghost.
         self.ticket_entry(&record.jti)?.set_password(compact)?;
+        self.remember_store()?;
         all.push(record);
         self.index.store(&all)?;
         Ok(SaveOutcome::Added)

@@ -82,6 +82,10 @@ fn a_large_ticket_fits() {
 /// so `Backend::Auto` has to fall back to keyutils.
 #[test]
 fn falls_back_to_the_kernel_keyring_without_a_secret_service() {
+    // A profile whose secrets are in the Secret Service, for the child to find without one.
+    let kept = tempfile::tempdir().unwrap();
+    let ss = open(kept.path(), &unique("kept"), Backend::SecretService);
+    ss.signing_key().unwrap();
     let exe = std::env::current_exe().unwrap();
     let out = Command::new("keyctl")
         .args(["session", "-"])
@@ -89,6 +93,8 @@ fn falls_back_to_the_kernel_keyring_without_a_secret_service() {
         .args(["--exact", "keyutils_child", "--ignored", "--nocapture"])
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("TW_KEYUTILS_CHILD", "1")
+        .env("TW_KEPT_DIR", kept.path())
+        .env("TW_KEPT_PROFILE", ss.profile())
         .output()
         .expect("keyctl (package keyutils) must be installed");
     let text = format!(
@@ -117,9 +123,46 @@ fn keyutils_child() {
     );
     let jkt = v.signing_key().unwrap().jkt();
     v.save_ticket(record("k1"), "a.b.c").unwrap();
-    let again = open(dir.path(), "ku", Backend::Keyutils);
+    let again = open(dir.path(), "ku", Backend::Auto);
     assert_eq!(again.signing_key().unwrap().jkt(), jkt);
     assert_eq!(again.load_ticket("k1").unwrap(), "a.b.c");
+
+    // A profile that keeps its secrets in the Secret Service is not given a
+    // new key here because the Secret Service does not answer: it is an error.
+    let kept = std::env::var("TW_KEPT_DIR").unwrap();
+    let err = Vault::open(VaultConfig {
+        profile: std::env::var("TW_KEPT_PROFILE").unwrap(),
+        data_dir: kept.into(),
+        backend: Backend::Auto,
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), "no_keyring");
+    assert!(
+        err.to_string()
+            .contains("this profile keeps its key and tickets in the Secret Service"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_profile_stays_with_the_store_its_secrets_are_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = unique("stays");
+    let v = open(dir.path(), &profile, Backend::Auto);
+    assert_eq!(v.store_info().name, "Secret Service");
+    // Nothing is noted until a secret is written.
+    assert!(!dir.path().join(&profile).join("keyring-store").exists());
+    v.signing_key().unwrap();
+    let noted = std::fs::read_to_string(dir.path().join(&profile).join("keyring-store")).unwrap();
+    assert_eq!(noted, "secret-service");
+    // A profile whose secrets went to the kernel keyring keeps using it,
+    // even once a Secret Service answers.
+    let other = unique("stays-ku");
+    std::fs::create_dir_all(dir.path().join(&other)).unwrap();
+    std::fs::write(dir.path().join(&other).join("keyring-store"), "keyutils").unwrap();
+    let ku = open(dir.path(), &other, Backend::Auto);
+    assert_eq!(ku.store_info().name, "kernel keyring (keyutils)");
+    v.destroy().unwrap();
 }
 
 #[test]

@@ -4,6 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Navigate } from "react-router";
 import { api, asError } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { KEYRING_CODES, KeyringProblem } from "../components/KeyringProblem";
 import { useTickets } from "../queries";
 import { WelcomeScreen } from "./WelcomeScreen";
 
@@ -12,7 +13,10 @@ export function Home() {
   // Taken once: the Rust side hands a link out only once.
   const link = useQuery({ queryKey: ["pending-link"], queryFn: api.takePendingLink, staleTime: Infinity, gcTime: Infinity });
   if (link.data) return <Navigate to="/add" replace state={{ link: link.data }} />;
-  if (tickets.error) return <ErrorBanner error={asError(tickets.error)} />;
+  if (tickets.error) {
+    const error = asError(tickets.error);
+    return KEYRING_CODES.includes(error.code) ? <KeyringProblem error={error} /> : <ErrorBanner error={error} />;
+  }
   // The welcome is drawn at once, so the first paint has content while the rest loads.
   if (link.isPending || !tickets.data || tickets.data.length === 0) return <WelcomeScreen />;
   return <Navigate to="/record" replace />;
