@@ -273,8 +273,8 @@ impl Wallet {
         let redirect_uri = opts
             .interactor
             .as_ref()
-            .map(|i| i.redirect_uri())
-            .unwrap_or_else(|| "http://127.0.0.1/callback".into());
+            .map(|i| i.registered_redirect_uri())
+            .unwrap_or_else(|| crate::engine::interaction::LOOPBACK_REDIRECT.into());
         // One task per holder, from discovery to its last page: a slow or
         // silent holder holds up nobody else.
         let limit = Arc::new(Semaphore::new(concurrency));
@@ -476,6 +476,9 @@ struct Announcing<'a> {
 impl Interactor for Announcing<'_> {
     fn redirect_uri(&self) -> String {
         self.inner.redirect_uri()
+    }
+    fn registered_redirect_uri(&self) -> String {
+        self.inner.registered_redirect_uri()
     }
 
     fn authorize(

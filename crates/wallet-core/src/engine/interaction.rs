@@ -13,8 +13,13 @@ use tokio::net::TcpListener;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait Interactor: Send + Sync {
-    /// Where the holder should send the browser back to.
+    /// Where the holder should send the browser back to, for one flow that
+    /// `authorize` follows at once.
     fn redirect_uri(&self) -> String;
+    /// The redirect to register with a holder ahead of any flow.
+    fn registered_redirect_uri(&self) -> String {
+        self.redirect_uri()
+    }
     /// Shows `authorize_url` to the person; resolves to the URL the holder redirected to.
     fn authorize(&self, authorize_url: String) -> BoxFuture<'_, Result<String, String>>;
 }
@@ -110,14 +115,20 @@ pub async fn authorization_code(
 /// opener plugin in the app. Gets a URL already checked to be `http(s)`.
 pub type Opener = std::sync::Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
-/// Opens the system browser and waits for the redirect on 127.0.0.1.
+/// Opens the system browser and waits for the redirect on 127.0.0.1. A
+/// listener is bound for each flow, on a port of its own, when the flow asks
+/// for its redirect URI, and closed when the flow ends: between flows nothing
+/// listens (RFC 8252 §7.3 lets a loopback redirect use any port).
 pub struct LoopbackInteractor {
-    listener: tokio::sync::Mutex<TcpListener>,
-    port: u16,
+    /// Listeners bound for flows that have not started waiting yet, by port.
+    bound: std::sync::Mutex<Vec<(u16, std::net::TcpListener)>>,
     opener: Opener,
     /// How long the person has to finish at the holder.
     pub timeout: std::time::Duration,
 }
+
+/// The redirect a loopback client registers: any port is accepted for it.
+pub const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
 
 impl LoopbackInteractor {
     pub async fn bind() -> std::io::Result<Self> {
@@ -125,39 +136,84 @@ impl LoopbackInteractor {
     }
 
     /// As `bind`, showing pages through `opener` instead of the system browser.
+    /// Checks that a loopback port can be had, and keeps none.
     pub async fn bind_with(opener: Opener) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let port = listener.local_addr()?.port();
+        drop(TcpListener::bind(("127.0.0.1", 0)).await?);
         Ok(Self {
-            listener: tokio::sync::Mutex::new(listener),
-            port,
+            bound: std::sync::Mutex::new(Vec::new()),
             opener,
             timeout: std::time::Duration::from_secs(300),
         })
+    }
+
+    fn bound(&self) -> std::sync::MutexGuard<'_, Vec<(u16, std::net::TcpListener)>> {
+        self.bound.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ports with a listener bound, for tests and diagnostics.
+    pub fn listening_ports(&self) -> Vec<u16> {
+        self.bound().iter().map(|(port, _)| *port).collect()
+    }
+
+    /// The listener bound for the flow whose redirect is `redirect_uri`.
+    fn take(&self, redirect_uri: Option<&str>) -> Result<(u16, TcpListener), String> {
+        let port = redirect_uri
+            .and_then(|r| url::Url::parse(r).ok())
+            .and_then(|u| u.port())
+            .ok_or("the page does not send the browser back to this wallet")?;
+        let mut bound = self.bound();
+        let at = bound
+            .iter()
+            .position(|(p, _)| *p == port)
+            .ok_or("no listener is waiting for this page's redirect")?;
+        let (port, listener) = bound.swap_remove(at);
+        drop(bound);
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        Ok((
+            port,
+            TcpListener::from_std(listener).map_err(|e| e.to_string())?,
+        ))
     }
 }
 
 impl Interactor for LoopbackInteractor {
     fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}/callback", self.port)
+        match std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| Ok((l.local_addr()?.port(), l)))
+        {
+            Ok((port, listener)) => {
+                self.bound().push((port, listener));
+                format!("http://127.0.0.1:{port}/callback")
+            }
+            // `authorize` then finds no listener for it and says so.
+            Err(e) => {
+                tracing::warn!("cannot listen for the redirect: {e}");
+                LOOPBACK_REDIRECT.to_string()
+            }
+        }
+    }
+
+    fn registered_redirect_uri(&self) -> String {
+        LOOPBACK_REDIRECT.to_string()
     }
 
     fn authorize(&self, authorize_url: String) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let url = web_url(&authorize_url)?;
+            let parsed = url::Url::parse(&url).ok();
+            let param = |name: &str| parsed.as_ref().and_then(|u| query_param(u, name));
+            // Taken now, so it closes when this flow ends, however it ends.
+            let (port, listener) = self.take(param("redirect_uri").as_deref())?;
             // Only the redirect that answers this request ends the wait: one
             // with another `state` (a tab left from an earlier try, a page
             // poking the port) is turned away and the listener keeps waiting.
-            let state = url::Url::parse(&url)
-                .ok()
-                .and_then(|u| query_param(&u, "state"));
+            let state = param("state");
             (self.opener)(&url)?;
             let wait = async {
-                let listener = self.listener.lock().await;
                 loop {
                     let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
                     if let Some(target) = self.answer(stream, state.as_deref()).await {
-                        return Ok(format!("http://127.0.0.1:{}{target}", self.port));
+                        return Ok(format!("http://127.0.0.1:{port}{target}"));
                     }
                 }
             };
@@ -320,7 +376,15 @@ mod tests {
         let interactor = LoopbackInteractor::bind_with(std::sync::Arc::new(|_: &str| Ok(())))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let port = interactor.port;
+        // Nothing listens until a flow asks for its redirect.
+        assert!(interactor.listening_ports().is_empty());
+        assert_eq!(interactor.registered_redirect_uri(), LOOPBACK_REDIRECT);
+        let redirect = interactor.redirect_uri();
+        let port = url::Url::parse(&redirect)
+            .ok()
+            .and_then(|u| u.port())
+            .unwrap_or_else(|| panic!("{redirect}"));
+        assert_eq!(interactor.listening_ports(), [port]);
         let send = move |path: String| async move {
             let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
             s.write_all(format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").as_bytes())
@@ -337,8 +401,13 @@ mod tests {
             (stale, real)
         });
         let started = std::time::Instant::now();
+        let page = url::Url::parse_with_params(
+            "https://h.example/authorize",
+            [("state", "ours"), ("redirect_uri", redirect.as_str())],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let got = interactor
-            .authorize("https://h.example/authorize?state=ours&x=1".into())
+            .authorize(page.to_string())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -349,6 +418,21 @@ mod tests {
         let (stale, real) = visitors.await.unwrap_or_else(|e| panic!("{e}"));
         assert!(stale.unwrap_or_default().starts_with("HTTP/1.1 400"));
         assert!(real.unwrap_or_default().starts_with("HTTP/1.1 200"));
+        // The flow is over: its port is closed, and nothing else is bound.
+        assert!(interactor.listening_ports().is_empty());
+        assert!(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+        );
+        // A page whose redirect is not one this wallet is listening on is refused.
+        let other = interactor
+            .authorize(format!(
+                "https://h.example/authorize?state=x&redirect_uri=http://127.0.0.1:{port}/callback"
+            ))
+            .await
+            .unwrap_err();
+        assert!(other.contains("no listener"), "{other}");
     }
 
     #[test]
