@@ -622,7 +622,10 @@ async fn a_keyring_that_does_not_answer_is_a_choice_for_the_person() {
         data.path(),
         &profile,
         &[
-            ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus".into()),
+            (
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent/bus".into(),
+            ),
             ("TW_DEMO", "0".into()),
         ],
     )

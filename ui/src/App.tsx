@@ -3,7 +3,7 @@ import { Suspense, useEffect } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { api, asError, TICKET_LINK_EVENT } from "./api";
 import { ErrorBanner } from "./components/ErrorBanner";
-import { useKey, useSyncEvents, useSyncState } from "./queries";
+import { useSettings, useSyncEvents, useSyncState } from "./queries";
 
 const NAV: [string, string, string][] = [
   ["/record", "Record", "nav-record"],
@@ -19,7 +19,9 @@ const NAV: [string, string, string][] = [
 
 export function App() {
   const navigate = useNavigate();
-  const key = useKey();
+  // The keyring in use and its notice: read without making a key, so a
+  // profile just deleted stays empty until the person does something.
+  const settings = useSettings();
   const sync = useSyncState();
   useSyncEvents();
   // For the window benchmark (docs/BENCHMARKS.md): effects run once the first screen is committed.
@@ -57,10 +59,10 @@ export function App() {
           ))}
         </nav>
       </header>
-      {key.error && <ErrorBanner error={asError(key.error)} />}
-      {key.data?.store.notice && (
+      {settings.error && <ErrorBanner error={asError(settings.error)} />}
+      {settings.data?.keyring.notice && (
         <p className="notice" data-testid="store-notice">
-          {key.data.store.notice}
+          {settings.data.keyring.notice}
         </p>
       )}
       <main id="main" tabIndex={-1}>
