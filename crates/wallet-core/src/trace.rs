@@ -238,7 +238,16 @@ fn fhir_summary(v: &Value) -> Value {
                 .and_then(|x| x["url"].as_str())
                 .map(str::to_string),
         ),
-        Some("OperationOutcome") => v.clone(),
+        // The holder's words about what went wrong, and nothing else it sent.
+        Some("OperationOutcome") => json!({
+            "resourceType": "OperationOutcome",
+            "issue": v["issue"].as_array().map(|issues| issues.iter().map(|i| json!({
+                "severity": i["severity"],
+                "code": i["code"],
+                "diagnostics": i["diagnostics"],
+                "details": { "text": i["details"]["text"] },
+            })).collect::<Vec<_>>()),
+        }),
         Some(t) => json!({ "resourceType": t, "id": v["id"] }),
         None => Value::Null,
     }
