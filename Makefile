@@ -15,12 +15,13 @@ MOBILE_TARGETS := aarch64-linux-android aarch64-apple-ios
 # Crates that compile no C, so they can be checked for mobile targets without an NDK or Xcode.
 PURE_CRATES := -p permission-ticket -p vault
 
-.PHONY: help run dev test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check
+.PHONY: help run dev test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check fuzz fuzz-smoke
 
 help:
 	@echo "make run   - set everything up and open the app"
 	@echo "make test  - set everything up and run every test"
 	@echo "make dev   - the app with the frontend hot-reloaded from Vite"
+	@echo "make fuzz  - every fuzz target for FUZZ_SECONDS (default 60) each"
 
 run: deps ui
 	$(CARGO) run $(APP_FEATURES) --bin ticket-wallet
@@ -31,7 +32,7 @@ dev: deps
 	npm --prefix ui run dev & vite=$$!; trap 'kill $$vite' EXIT; \
 	  $(CARGO) run --bin ticket-wallet
 
-test: deps ui check test-ui test-rust bindings-drift
+test: deps ui check test-ui test-rust bindings-drift fuzz-smoke
 
 deps: system-deps ui-deps driver-deps
 
@@ -81,3 +82,13 @@ bindings-drift:
 	@if [ -n "$$(git status --porcelain -- ui/src/bindings)" ]; then \
 	  git status --short -- ui/src/bindings; \
 	  echo "TypeScript bindings differ from the Rust types: commit ui/src/bindings"; exit 1; fi
+
+# Coverage-guided fuzzing on the nightly toolchain (skipped where there is
+# none); see scripts/fuzz.sh and docs/SECURITY.md.
+fuzz:
+	scripts/fuzz.sh
+
+# A short run of every target, as part of `make test`.
+fuzz-smoke:
+	FUZZ_SECONDS=10 scripts/fuzz.sh
+

@@ -196,7 +196,13 @@ pub fn normalise_base(url: &str) -> Result<String, WalletError> {
 pub async fn discover(http: &Http, fhir_base: &str) -> Result<SmartConfig, WalletError> {
     let url = format!("{fhir_base}/.well-known/smart-configuration");
     let body = http.get_bytes(&url, MAX_CONFIG_BYTES).await?;
-    let config: SmartConfig = serde_json::from_slice(&body).map_err(|e| WalletError::Fetch {
+    parse_config(&url, &body)
+}
+
+/// Reads a holder's SMART configuration, as fetched from `url`.
+pub fn parse_config(url: &str, body: &[u8]) -> Result<SmartConfig, WalletError> {
+    let url = url.to_string();
+    let config: SmartConfig = serde_json::from_slice(body).map_err(|e| WalletError::Fetch {
         url: url.clone(),
         reason: format!("not a SMART configuration: {e}"),
     })?;

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod fuzzing;
 pub mod holders;
 pub mod http;
 pub mod import;

@@ -290,7 +290,7 @@ async fn token_request(
     }
 }
 
-fn session_from(
+pub(crate) fn session_from(
     reply: &Reply,
     holder: &str,
     config: &SmartConfig,

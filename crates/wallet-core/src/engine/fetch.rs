@@ -127,7 +127,7 @@ pub struct Record {
 }
 
 impl Record {
-    fn parse(body: &[u8]) -> Result<Self, FetchError> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, FetchError> {
         let bad = |e: serde_json::Error| {
             FetchError::Stopped(format!(
                 "the holder answered with something that is not a FHIR resource: {e}"
@@ -314,43 +314,15 @@ async fn search_all(
         if reply.status == 403 || reply.status == 404 {
             return Err(FetchError::Withheld(reply.status));
         }
-        let bundle: Page = serde_json::from_slice(&reply.body).map_err(|e| {
-            FetchError::Stopped(format!(
-                "the holder's {resource_type} page is not a FHIR Bundle: {e}"
-            ))
-        })?;
-        if bundle.resource_type != "Bundle" {
-            return Err(FetchError::Stopped(format!(
-                "the holder answered a {resource_type} search with something other than a Bundle"
-            )));
-        }
+        let page = read_page(&reply.body, resource_type)?;
         pages += 1;
-        let next = bundle
-            .link
-            .iter()
-            .find(|l| l.relation == "next")
-            .map(|l| l.url.clone());
+        let next = page.next;
         shared.engine.trace.set_response(
             reply.trace_index,
-            crate::trace::bundle_summary(
-                bundle.total.map(Value::from),
-                bundle.entry.len(),
-                next.clone(),
-            ),
+            crate::trace::bundle_summary(page.total.map(Value::from), page.entries, next.clone()),
         );
         let before = out.len();
-        // Search results are kept as the holder sent them; only the type and id are read.
-        for raw in bundle.entry.into_iter().filter_map(|e| e.resource) {
-            if let Ok(head) = serde_json::from_str::<Head>(raw.get())
-                && head.resource_type == resource_type
-            {
-                out.push(Record {
-                    resource_type: head.resource_type,
-                    id: head.id,
-                    json: raw,
-                });
-            }
-        }
+        out.extend(page.records);
         let total_pages = shared
             .pages
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -383,6 +355,55 @@ async fn search_all(
             }
         }
     }
+}
+
+/// One search page, read: its records of the type searched for, kept as the
+/// holder sent them (only the type and id are looked at), and where the next
+/// page is.
+pub struct PageRead {
+    pub records: Vec<Record>,
+    pub next: Option<String>,
+    pub total: Option<u64>,
+    /// Entries on the page, whatever their type.
+    pub entries: usize,
+}
+
+pub fn read_page(body: &[u8], resource_type: &str) -> Result<PageRead, FetchError> {
+    let bundle: Page = serde_json::from_slice(body).map_err(|e| {
+        FetchError::Stopped(format!(
+            "the holder's {resource_type} page is not a FHIR Bundle: {e}"
+        ))
+    })?;
+    if bundle.resource_type != "Bundle" {
+        return Err(FetchError::Stopped(format!(
+            "the holder answered a {resource_type} search with something other than a Bundle"
+        )));
+    }
+    let next = bundle
+        .link
+        .iter()
+        .find(|l| l.relation == "next")
+        .map(|l| l.url.clone());
+    let entries = bundle.entry.len();
+    let records = bundle
+        .entry
+        .into_iter()
+        .filter_map(|e| e.resource)
+        .filter_map(|raw| {
+            let head = serde_json::from_str::<Head>(raw.get()).ok()?;
+            (head.resource_type == resource_type).then_some(Record {
+                resource_type: head.resource_type,
+                id: head.id,
+                json: raw,
+            })
+        })
+        .collect();
+    Ok(PageRead {
+        records,
+        next,
+        total: bundle.total,
+        entries,
+    })
 }
 
 fn mib(bytes: u64) -> String {

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use vault::WalletKey;
 
+pub(crate) use exchange::session_from;
 pub use exchange::{ExchangeError, Session, exchange, register};
-pub use fetch::{Downloaded, FetchError, Limits, Reauth, Record, download};
+pub use fetch::{Downloaded, FetchError, Limits, PageRead, Reauth, Record, download, read_page};
 
 use crate::http::Http;
 use crate::trace::{Trace, TraceEntry};
