@@ -187,8 +187,11 @@ pub fn trace_redactor(data: &[u8]) {
     }
 }
 
+/// A target: takes any bytes, returns, never panics.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, for the regression test and `make fuzz`.
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("ticket_text", ticket_text),
     ("inspect_claims", inspect_claims),
     ("key_set", key_set),
