@@ -522,14 +522,24 @@ async fn a_killed_sync_leaves_a_consistent_store() {
             .map(|c| c.count)
             .sum::<usize>()
     };
+    // Killed once the run notes the fast holder done (after its records
+    // commit; a kill between the two only means it is fetched again).
+    let done = |w: &wallet_core::Wallet, base: &str| {
+        let store = w.record_store().unwrap();
+        store
+            .interrupted_run()
+            .unwrap()
+            .is_some_and(|run| store.holder_finished(run.id, base).unwrap())
+    };
     let started = std::time::Instant::now();
-    while stored(&wallet, &fast) == 0 {
+    while !done(&wallet, &fast) {
         assert!(
             started.elapsed().as_secs() < 20,
             "the fast holder never landed"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert!(stored(&wallet, &fast) > 0);
     child.kill().unwrap();
     child.wait().unwrap();
 
