@@ -6,7 +6,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -22,17 +21,6 @@ pub trait Interactor: Send + Sync {
     }
     /// Shows `authorize_url` to the person; resolves to the URL the holder redirected to.
     fn authorize(&self, authorize_url: String) -> BoxFuture<'_, Result<String, String>>;
-}
-
-/// A PKCE verifier and its S256 challenge.
-pub fn pkce() -> (String, String) {
-    let verifier = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let challenge = permission_ticket::base64url::encode(sha2::Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
 }
 
 /// What the authorization-code leg brings back, ready for the token request.
@@ -52,7 +40,9 @@ pub enum CodeError {
 /// Sends the person to `authorize_endpoint` (PKCE S256, a fresh `state`, plus
 /// `extra` parameters) and reads the code from the redirect, refusing one
 /// whose `state` is not ours. Used for a holder's confirmation and an
-/// issuer's launch alike.
+/// issuer's launch alike. The request and the PKCE pair come from `oauth2`;
+/// the code is exchanged by the engine, which adds what `oauth2` cannot (a
+/// DPoP proof, a client assertion, the trace, no redirects).
 pub async fn authorization_code(
     interactor: &dyn Interactor,
     authorize_endpoint: &str,
@@ -60,25 +50,23 @@ pub async fn authorization_code(
     scope: &str,
     extra: &[(&str, &str)],
 ) -> Result<CodeGrant, CodeError> {
-    let (verifier, challenge) = pkce();
-    let state = uuid::Uuid::new_v4().simple().to_string();
+    use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
+    let transport = |e: &dyn std::fmt::Display| CodeError::Transport(e.to_string());
+    let auth_url = AuthUrl::new(authorize_endpoint.to_string()).map_err(|e| transport(&e))?;
+    crate::http::check_url(auth_url.url()).map_err(CodeError::Transport)?;
     let redirect_uri = interactor.redirect_uri();
-    let mut url =
-        url::Url::parse(authorize_endpoint).map_err(|e| CodeError::Transport(e.to_string()))?;
-    crate::http::check_url(&url).map_err(CodeError::Transport)?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
-            .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("scope", scope)
-            .append_pair("state", &state)
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256");
-        for (k, v) in extra {
-            q.append_pair(k, v);
-        }
+    let client = oauth2::basic::BasicClient::new(ClientId::new(client_id.to_string()))
+        .set_auth_uri(auth_url)
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(|e| transport(&e))?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge)
+        .add_scopes(scope.split_whitespace().map(|s| Scope::new(s.to_string())));
+    for (k, v) in extra {
+        request = request.add_extra_param(*k, *v);
     }
+    let (url, state) = request.url();
     let callback = interactor
         .authorize(url.to_string())
         .await
@@ -91,7 +79,7 @@ pub async fn authorization_code(
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.into_owned())
     };
-    if param("state").as_deref() != Some(state.as_str()) {
+    if param("state").as_deref() != Some(state.secret().as_str()) {
         return Err(CodeError::Transport(
             "the redirect's state does not match: ignored".into(),
         ));
@@ -106,7 +94,7 @@ pub async fn authorization_code(
         param("code").ok_or_else(|| CodeError::Transport("the redirect carries no code".into()))?;
     Ok(CodeGrant {
         code,
-        verifier,
+        verifier: verifier.secret().clone(),
         redirect_uri,
     })
 }
