@@ -1,5 +1,6 @@
-//! ES256 signing and verification: `p256` alone against this crate's `ring`
-//! path, on a DPoP-proof-sized input. Run with
+//! ES256 signing and verification: `p256` alone and `jsonwebtoken` (its
+//! pure-Rust `rust_crypto` backend) against this crate's `ring` path, on a
+//! DPoP-proof-sized input. Run with
 //! `cargo bench -p permission-ticket --features ring --bench es256 [-- N]`.
 
 #![allow(clippy::unwrap_used)]
@@ -58,11 +59,41 @@ fn main() {
             Ok(true)
         );
     });
+    // jsonwebtoken's own sign and verify calls, on the same key and input.
+    let der = {
+        use p256::pkcs8::EncodePrivateKey;
+        key.to_pkcs8_der().unwrap()
+    };
+    let encoding = jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes());
+    let decoding = jsonwebtoken::DecodingKey::from_ec_components(
+        jwk.x.as_deref().unwrap(),
+        jwk.y.as_deref().unwrap(),
+    )
+    .unwrap();
+    let es256 = jsonwebtoken::Algorithm::ES256;
+    let jwt_sign = per_call(n, || {
+        black_box(jsonwebtoken::crypto::sign(black_box(input), &encoding, es256).unwrap());
+    });
+    let signature_b64 = proof.rsplit('.').next().unwrap();
+    let jwt_verify = per_call(n, || {
+        assert!(
+            jsonwebtoken::crypto::verify(signature_b64, black_box(input), &decoding, es256)
+                .unwrap()
+        );
+    });
     println!("{n} calls each, {} input bytes", input.len());
     println!(
         "sign    p256 {p256_sign:7.1} µs   Es256Signer (ring, JSON and base64 included) {ring_sign:7.1} µs"
     );
     println!(
         "verify  p256 {p256_verify:7.1} µs   Jwk::verify (ring, point decoded)             {jwk_verify:7.1} µs"
+    );
+    println!(
+        "jsonwebtoken (rust_crypto)  sign {jwt_sign:7.1} µs   verify {jwt_verify:7.1} µs"
+    );
+    println!(
+        "ratios against ring  sign {:.1}x   verify {:.1}x",
+        jwt_sign / ring_sign,
+        jwt_verify / jwk_verify
     );
 }
