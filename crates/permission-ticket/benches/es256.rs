@@ -88,9 +88,7 @@ fn main() {
     println!(
         "verify  p256 {p256_verify:7.1} µs   Jwk::verify (ring, point decoded)             {jwk_verify:7.1} µs"
     );
-    println!(
-        "jsonwebtoken (rust_crypto)  sign {jwt_sign:7.1} µs   verify {jwt_verify:7.1} µs"
-    );
+    println!("jsonwebtoken (rust_crypto)  sign {jwt_sign:7.1} µs   verify {jwt_verify:7.1} µs");
     println!(
         "ratios against ring  sign {:.1}x   verify {:.1}x",
         jwt_sign / ring_sign,
