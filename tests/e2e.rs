@@ -547,6 +547,9 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
         .await
         .unwrap();
     assert!(painted.as_u64().unwrap_or(0) > 2000, "{painted}");
+    // The holders that send reference ranges have them shaded and named.
+    let range = text_of(&client, "reference-range").await;
+    assert!(range.contains("4–5.6 %"), "{range}");
     shots(&client, "14-chart", "chart").await;
 
     // Search, then one record with every holder's copy.

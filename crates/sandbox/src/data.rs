@@ -296,18 +296,24 @@ pub fn holder_data(index: usize, seed: u64, size: usize) -> HolderData {
             ),
             _ => {
                 let a1c = 6.0 + (rng.below(30) as f64) / 10.0;
-                add(
-                    observation(
-                        LOINC,
-                        "4548-4",
-                        "Hemoglobin A1c",
-                        "laboratory",
-                        &when,
-                        a1c,
-                        "%",
-                    ),
-                    &mut d,
+                let mut result = observation(
+                    LOINC,
+                    "4548-4",
+                    "Hemoglobin A1c",
+                    "laboratory",
+                    &when,
+                    a1c,
+                    "%",
                 );
+                // Holder 2 sends no reference ranges; the others do, as many labs do.
+                if index != 1 {
+                    result["referenceRange"] = json!([{
+                        "low": { "value": 4.0, "unit": "%" },
+                        "high": { "value": 5.6, "unit": "%" },
+                        "text": "4.0-5.6 %"
+                    }]);
+                }
+                add(result, &mut d);
                 add(
                     json!({ "resourceType": "DiagnosticReport", "status": "final",
                     "category": [coding("http://terminology.hl7.org/CodeSystem/v2-0074", "LAB", "Laboratory")],

@@ -493,6 +493,8 @@ mod tests {
             unit: Some("%".into()),
             holders: vec!["h".into()],
             conflict,
+            low: None,
+            high: None,
         };
         assert_eq!(
             sparkline(&[p("2024-01-01", 7.0, false)]),

@@ -141,6 +141,15 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
         a1c.iter()
             .all(|p| (4.0..12.0).contains(&p.value) && p.unit.as_deref() == Some("%"))
     );
+    // The holder's own results carry its reference range; the one it sent
+    // without a range has none.
+    let ranged = a1c
+        .iter()
+        .filter(|p| p.low == Some(4.0) && p.high == Some(5.6))
+        .count();
+    assert_eq!(ranged, a1c.len() - 1, "{a1c:?}");
+    let bare = a1c.iter().find(|p| p.date == "2023-06-01").unwrap();
+    assert_eq!((bare.low, bare.high), (None, None));
     let found = store
         .search(
             "hemoglobin",

@@ -4,4 +4,9 @@
  * One point of an observation series, for a chart. Copies of one result
  * are one point; copies that disagree are a point each, flagged.
  */
-export type SeriesPoint = { date: string, value: number, unit: string | null, holders: Array<string>, conflict: boolean, };
+export type SeriesPoint = { date: string, value: number, unit: string | null, holders: Array<string>, conflict: boolean, 
+/**
+ * The reference range the holder sent with the result (its first
+ * `referenceRange`), when it sent one.
+ */
+low: number | null, high: number | null, };

@@ -4,6 +4,7 @@
 import {
   CategoryScale,
   Chart,
+  Filler,
   LinearScale,
   LineController,
   LineElement,
@@ -14,7 +15,7 @@ import {
 import { useEffect, useRef } from "react";
 import type { SeriesPoint } from "../bindings/SeriesPoint";
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip);
+Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Filler);
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#1f5f8b";
@@ -28,6 +29,22 @@ export function LineChart({ points, label, unit }: { points: SeriesPoint[]; labe
     const bad = cssVar("--bad");
     const line = cssVar("--line");
     const ink = cssVar("--muted");
+    const ok = cssVar("--ok");
+    // The reference range each result came with, as a shaded band between
+    // its low and high edges.
+    const ranged = points.some((p) => p.low !== null || p.high !== null);
+    const edge = (key: "low" | "high", fill: false | "-1") => ({
+      label: key === "low" ? "Reference range, low" : "Reference range, high",
+      data: points.map((p) => p[key] ?? Number.NaN),
+      borderColor: ok,
+      borderWidth: 1,
+      borderDash: [4, 4],
+      backgroundColor: `${ok}22`,
+      pointRadius: 0,
+      fill,
+      // One band across results that came without a range: it is the same test.
+      spanGaps: true,
+    });
     const config: ChartConfiguration<"line", number[], string> = {
       type: "line",
       data: {
@@ -43,6 +60,7 @@ export function LineChart({ points, label, unit }: { points: SeriesPoint[]; labe
             pointRadius: points.map((p) => (p.conflict ? 5 : 3)),
             tension: 0.2,
           },
+          ...(ranged ? [edge("low", false), edge("high", "-1")] : []),
         ],
       },
       options: {

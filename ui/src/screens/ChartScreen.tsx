@@ -9,6 +9,13 @@ import { LineChart } from "../components/LineChart";
 import { valueText } from "../format";
 import { keys } from "../queries";
 
+function rangeText(low: number | null, high: number | null, unit: string): string {
+  const u = unit ? ` ${unit}` : "";
+  if (low !== null && high !== null) return `${low}–${high}${u}`;
+  if (low !== null) return `at least ${low}${u}`;
+  return `at most ${high ?? ""}${u}`;
+}
+
 export default function ChartScreen() {
   const code = decodeURIComponent(useParams().code ?? "");
   const [params] = useSearchParams();
@@ -22,6 +29,7 @@ export default function ChartScreen() {
   const name = latest.data?.find((v) => v.code === code)?.display ?? code;
   const points = series.data ?? [];
   const unit = points.find((p) => p.unit)?.unit ?? "";
+  const range = points.find((p) => p.low !== null || p.high !== null);
   return (
     <section data-testid="chart-screen">
       <button type="button" onClick={() => void navigate(-1)}>
@@ -35,6 +43,11 @@ export default function ChartScreen() {
           <figcaption className="muted">
             {points.length} results, {points[0]?.date} to {points[points.length - 1]?.date}
             {points.some((p) => p.conflict) ? "; some results differ between holders and are shown once per holder" : ""}
+            {range && (
+              <span data-testid="reference-range">
+                . Shaded: the reference range the holder sent ({rangeText(range.low, range.high, unit)})
+              </span>
+            )}
           </figcaption>
         </figure>
       )}
@@ -45,6 +58,7 @@ export default function ChartScreen() {
             <tr>
               <th>Date</th>
               <th>Value</th>
+              <th>Reference range</th>
               <th>From</th>
             </tr>
           </thead>
@@ -56,6 +70,7 @@ export default function ChartScreen() {
                   {valueText(p.value, p.unit)}
                   {p.conflict ? " (sources disagree)" : ""}
                 </td>
+                <td>{p.low !== null || p.high !== null ? rangeText(p.low, p.high, unit) : "not sent"}</td>
                 <td>{p.holders.length}</td>
               </tr>
             ))}

@@ -57,6 +57,10 @@ pub struct SeriesPoint {
     pub unit: Option<String>,
     pub holders: Vec<String>,
     pub conflict: bool,
+    /// The reference range the holder sent with the result (its first
+    /// `referenceRange`), when it sent one.
+    pub low: Option<f64>,
+    pub high: Option<f64>,
 }
 
 /// A person the records are about, and who they are at each holder.
@@ -236,7 +240,12 @@ impl RecordStore {
     /// The values of one code over time (lab trends, vitals), oldest first.
     pub fn series(&self, code: &str, person: Option<i64>) -> Result<Vec<SeriesPoint>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT e.grp, e.date, e.value, e.unit, e.holder, e.conflict FROM entries e
+            "SELECT e.grp, e.date, e.value, e.unit, e.holder, e.conflict,
+                    CASE WHEN json_type(r.json, '$.referenceRange[0].low.value') IN ('integer', 'real')
+                         THEN json_extract(r.json, '$.referenceRange[0].low.value') END,
+                    CASE WHEN json_type(r.json, '$.referenceRange[0].high.value') IN ('integer', 'real')
+                         THEN json_extract(r.json, '$.referenceRange[0].high.value') END
+             FROM entries e JOIN resources r ON r.rowid = e.resource
              WHERE e.code = ?1 AND e.value IS NOT NULL AND e.date IS NOT NULL
                AND (?2 IS NULL OR e.person = ?2)
              ORDER BY e.date, e.grp, e.resource",
@@ -251,6 +260,8 @@ impl RecordStore {
                 unit: r.get(3)?,
                 holders: vec![r.get(4)?],
                 conflict: r.get(5)?,
+                low: r.get(6)?,
+                high: r.get(7)?,
             };
             // Copies of one result (same group, same reading) are one point.
             let same = points
@@ -259,7 +270,12 @@ impl RecordStore {
                 .take_while(|(g, _)| *g == grp)
                 .find(|(_, q)| q.date == p.date && q.value == p.value && q.unit == p.unit);
             match same {
-                Some((_, q)) => q.holders.extend(p.holders),
+                Some((_, q)) => {
+                    // A range any copy sent is shown.
+                    q.low = q.low.or(p.low);
+                    q.high = q.high.or(p.high);
+                    q.holders.extend(p.holders);
+                }
                 None => points.push((grp, p)),
             }
         }
