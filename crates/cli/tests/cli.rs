@@ -302,10 +302,12 @@ async fn holders_sync_and_trace() {
 
     let h1 = sb.holders[0].fhir_base();
     let h2 = sb.holders[1].fhir_base();
-    for h in [&h1, &h2] {
+    for (i, h) in [&h1, &h2].into_iter().enumerate() {
         let (ok, added) = tw.json(&["holder", "add", h]).await;
         assert!(ok, "{added}");
         assert_eq!(added[0]["fhir_base"], h.as_str());
+        // Added by address alone, it is named as its CapabilityStatement names it.
+        assert_eq!(added[0]["name"], sb.holders[i].info().name.as_str());
         assert_eq!(added[0]["token_exchange"], true);
         assert_eq!(added[0]["dpop"], true);
         assert!(added[0]["client_id"].is_string(), "registered: {added}");

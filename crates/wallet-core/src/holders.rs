@@ -199,6 +199,44 @@ pub async fn discover(http: &Http, fhir_base: &str) -> Result<SmartConfig, Walle
     parse_config(&url, &body)
 }
 
+/// The holder's name for itself, from its CapabilityStatement
+/// (`[base]/metadata`): the implementation's description, else the title,
+/// publisher or name. Best effort: a holder that does not say has no name
+/// until the person gives one.
+pub async fn own_name(http: &Http, fhir_base: &str) -> Option<String> {
+    let body = http
+        .get_bytes(&format!("{fhir_base}/metadata"), MAX_METADATA_BYTES)
+        .await
+        .ok()?;
+    name_in_capability_statement(&body)
+}
+
+const MAX_METADATA_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn name_in_capability_statement(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if v["resourceType"] != "CapabilityStatement" {
+        return None;
+    }
+    [
+        &v["implementation"]["description"],
+        &v["title"],
+        &v["publisher"],
+        &v["name"],
+    ]
+    .into_iter()
+    .filter_map(|n| n.as_str())
+    .map(|n| {
+        n.chars()
+            .filter(|c| !c.is_control())
+            .take(120)
+            .collect::<String>()
+            .trim()
+            .to_string()
+    })
+    .find(|n| !n.is_empty())
+}
+
 /// Reads a holder's SMART configuration, as fetched from `url`.
 pub fn parse_config(url: &str, body: &[u8]) -> Result<SmartConfig, WalletError> {
     let url = url.to_string();
@@ -418,6 +456,40 @@ pub fn filter_excludes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_is_named_from_its_capability_statement() {
+        let name = |v: serde_json::Value| name_in_capability_statement(v.to_string().as_bytes());
+        let cs = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({"resourceType": "CapabilityStatement"});
+            if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            v
+        };
+        assert_eq!(
+            name(cs(
+                serde_json::json!({"implementation": {"description": "Lakeside Clinic"}, "title": "Server"})
+            )),
+            Some("Lakeside Clinic".into())
+        );
+        assert_eq!(
+            name(cs(
+                serde_json::json!({"title": " ", "publisher": "Riverside Labs"})
+            )),
+            Some("Riverside Labs".into())
+        );
+        assert_eq!(
+            name(cs(serde_json::json!({"name": "Evil\u{1b}[2J Clinic"}))),
+            Some("Evil[2J Clinic".into())
+        );
+        assert_eq!(name(cs(serde_json::json!({}))), None);
+        assert_eq!(
+            name(serde_json::json!({"resourceType": "Patient", "name": "x"})),
+            None
+        );
+        assert_eq!(name_in_capability_statement(b"not json"), None);
+    }
     use permission_ticket::model::DataHolderFilter;
     use serde_json::json;
 

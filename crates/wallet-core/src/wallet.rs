@@ -209,6 +209,11 @@ impl Wallet {
             .holder_records()?
             .into_iter()
             .find(|h| h.fhir_base == base);
+        // Unnamed by the person or a hint, and not named before: the holder's own name.
+        let mut template = template;
+        if template.name.is_none() && existing.as_ref().is_none_or(|e| e.name.is_none()) {
+            template.name = crate::holders::own_name(&self.http, &base).await;
+        }
         let mut record = match existing {
             Some(mut record) => {
                 crate::holders::merge_into(&mut record, template);

@@ -261,6 +261,7 @@ impl Holder {
                 &p("/authorize"),
                 get(authorize::page).post(authorize::decide),
             )
+            .route(&p("/fhir/metadata"), get(fhir::metadata))
             .route(&p("/fhir/Patient/{id}"), get(fhir::read_patient))
             .route(&p("/fhir/{resource_type}"), get(fhir::search))
             .route(&p("/_faults"), post(faults::set))
