@@ -525,6 +525,22 @@ fn date_matches(date: Option<&str>, param: &str) -> bool {
     }
 }
 
+/// The CapabilityStatement (`GET [base]/metadata`), public as FHIR servers
+/// make it: among other things, who this holder is, for a client to name it.
+pub async fn metadata(AxState(state): AxState<Shared>) -> Json<Value> {
+    let s = lock(&state);
+    Json(json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "publisher": s.name,
+        "software": { "name": "Ticket Wallet sandbox" },
+        "implementation": { "description": s.name, "url": s.fhir_base() }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,20 +561,4 @@ mod tests {
         assert!(!token_matches(vec![&cc], "http://snomed.info/sct|4548-4"));
         assert!(token_matches(vec![&cc], "x,4548-4"));
     }
-}
-
-/// The CapabilityStatement (`GET [base]/metadata`), public as FHIR servers
-/// make it: among other things, who this holder is, for a client to name it.
-pub async fn metadata(AxState(state): AxState<Shared>) -> Json<Value> {
-    let s = lock(&state);
-    Json(json!({
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "kind": "instance",
-        "fhirVersion": "4.0.1",
-        "format": ["json"],
-        "publisher": s.name,
-        "software": { "name": "Ticket Wallet sandbox" },
-        "implementation": { "description": s.name, "url": s.fhir_base() }
-    }))
 }
