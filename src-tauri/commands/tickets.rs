@@ -14,8 +14,11 @@ pub fn key_info(state: State<'_, AppState>) -> Res<KeyInfo> {
 
 /// Every ticket judged again now, for the list grouped by person with its status.
 #[tauri::command]
-pub async fn ticket_entries(state: State<'_, AppState>) -> Res<Vec<wallet_core::TicketEntry>> {
-    state.wallet()?.ticket_entries().await.map_err(fail)
+pub async fn ticket_entries(
+    state: State<'_, AppState>,
+    offline: bool,
+) -> Res<Vec<wallet_core::TicketEntry>> {
+    state.wallet()?.ticket_entries(offline).await.map_err(fail)
 }
 
 #[tauri::command]

@@ -35,7 +35,8 @@ export function asError(e: unknown): ErrorPayload {
 export const api = {
   keyInfo: () => invoke<KeyInfo>("key_info"),
   listTickets: () => invoke<TicketSummary[]>("list_tickets"),
-  ticketEntries: () => invoke<TicketEntry[]>("ticket_entries"),
+  /** Every kept ticket judged now; `offline` skips the issuers (who each is for is still known). */
+  ticketEntries: (offline: boolean) => invoke<TicketEntry[]>("ticket_entries", { offline }),
   inspectTicket: (text: string) => invoke<TicketView>("inspect_ticket", { text }),
   importTicket: (text: string, source: ImportSource) => invoke<ImportResult>("import_ticket", { text, source }),
   getTicket: (jti: string) => invoke<TicketView>("get_ticket", { jti }),

@@ -504,10 +504,20 @@ impl Wallet {
     /// Every kept ticket judged again now (all at once), for the ticket list:
     /// who it is for and whether it can be used. A ticket that cannot be read
     /// from the keyring is listed with the reason, not left out.
-    pub async fn ticket_entries(&self) -> Result<Vec<TicketEntry>, WalletError> {
+    /// With `offline`, each ticket is decoded and judged without fetching its
+    /// issuer's keys or revocation list: enough to say who it is for and who
+    /// holds it, for screens that show only that.
+    pub async fn ticket_entries(&self, offline: bool) -> Result<Vec<TicketEntry>, WalletError> {
         let summaries = self.list()?;
-        let views =
-            futures_util::future::join_all(summaries.iter().map(|s| self.ticket(&s.jti))).await;
+        let request = InspectRequest {
+            offline,
+            ..InspectRequest::default()
+        };
+        let views = futures_util::future::join_all(summaries.iter().map(|s| async {
+            let text = self.vault.load_ticket(&s.jti)?;
+            self.inspect(&text, &request).await
+        }))
+        .await;
         Ok(summaries
             .into_iter()
             .zip(views)

@@ -22,7 +22,7 @@ export function TicketList({ onOpen, onAdd }: { onOpen: (jti: string) => void; o
   const client = useQueryClient();
   // The index answers at once; each ticket's judgement (keys, revocation) follows.
   const tickets = useQuery({ queryKey: keys.tickets, queryFn: api.listTickets });
-  const entries = useQuery({ queryKey: [...keys.tickets, "entries"], queryFn: api.ticketEntries });
+  const entries = useQuery({ queryKey: [...keys.tickets, "entries"], queryFn: () => api.ticketEntries(false) });
   const demo = useQuery({ queryKey: keys.demo, queryFn: api.demoStatus });
   const isDemo = useIsDemo();
   const [error, setError] = useState<ErrorPayload | null>(null);

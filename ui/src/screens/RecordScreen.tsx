@@ -18,7 +18,9 @@ function Banner({ person, names }: { person: PersonRecords; names: Map<string, s
   const differing = person.at.filter((a) => !a.matches);
   const isDemo = useIsDemo();
   // A delegated ticket: who holds this record on the person's behalf.
-  const entries = useQuery({ queryKey: [...keys.tickets, "entries"], queryFn: api.ticketEntries });
+  // Who holds the record on whose behalf is in the tickets themselves: read
+  // offline, so the record screen asks no issuer anything.
+  const entries = useQuery({ queryKey: [...keys.tickets, "entries", "offline"], queryFn: () => api.ticketEntries(true) });
   const holdersFor = [
     ...new Set(
       (entries.data ?? [])
