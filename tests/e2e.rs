@@ -615,6 +615,61 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     client.close().await.unwrap();
 }
 
+/// Connect to an issuer: the person signs in at the issuer in "the browser"
+/// (the stand-in answers "Allow"), the app comes back with a ticket bound to
+/// its key and the holders the issuer names, and one holder is not added.
+#[tokio::test]
+async fn connecting_to_an_issuer_brings_a_bound_ticket_and_its_holders() {
+    let (sb, _data, _driver, client, _jkt) = two_holders_and_the_app("connect").await;
+    click(&client, "nav-connect").await;
+    find(&client, "issuer-url")
+        .await
+        .send_keys(&sb.issuer.url())
+        .await
+        .unwrap();
+    click(&client, "connect").await;
+    let report = client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("[data-testid='connect-report']"))
+        .await
+        .unwrap();
+    let text = report.text().await.unwrap();
+    assert!(text.contains("Ana Rivera"), "{text}");
+    assert_eq!(count(&client, "connect-ticket").await, 1);
+    wait_count(&client, "connect-holder", 2).await;
+    for h in &sb.holders {
+        assert!(
+            text.contains(&h.info().name),
+            "{} missing: {text}",
+            h.info().name
+        );
+    }
+    shots(&client, "23-connected", "connect-report").await;
+    // The person keeps the ticket and drops the second holder.
+    let drops = client
+        .find_all(Locator::Css("[data-testid='drop-holder']"))
+        .await
+        .unwrap();
+    drops[1].click().await.unwrap();
+    wait_count(&client, "drop-holder", 1).await;
+    click(&client, "nav-holders").await;
+    wait_count(&client, "holder-card", 1).await;
+    click(&client, "nav-tickets").await;
+    let status = find(&client, "ticket-status").await;
+    let status = status
+        .attr("data-status")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    // The sandbox's tickets live an hour, so "expiring soon" is right too.
+    assert!(
+        ["usable", "expiring_soon"].contains(&status.as_str()),
+        "{status}"
+    );
+    client.close().await.unwrap();
+}
+
 /// The keyring does not answer: the window says so and lets the person
 /// choose, rather than putting the key somewhere else on its own.
 #[tokio::test]

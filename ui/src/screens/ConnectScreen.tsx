@@ -49,7 +49,7 @@ export function ConnectScreen() {
           <h3>What the issuer gave</h3>
           <ul className="plain">
             {report.tickets.map((t) => (
-              <li key={t.ticket.jti}>
+              <li key={t.ticket.jti} data-testid="connect-ticket">
                 {dropped.includes(t.ticket.jti) ? (
                   <s>{t.ticket.type_label}</s>
                 ) : (
@@ -64,13 +64,13 @@ export function ConnectScreen() {
               </li>
             ))}
             {report.holders.map((h) => (
-              <li key={h.fhir_base}>
+              <li key={h.fhir_base} data-testid="connect-holder">
                 {dropped.includes(h.fhir_base) ? (
                   <s>{holderName(h.fhir_base, h.name)}</s>
                 ) : (
                   <>
                     Holder {holderName(h.fhir_base, h.name)}{" "}
-                    <button type="button" className="link" onClick={() => drop.mutate({ id: h.fhir_base, holder: true })}>
+                    <button type="button" className="link" onClick={() => drop.mutate({ id: h.fhir_base, holder: true })} data-testid="drop-holder">
                       Do not add
                     </button>
                   </>
