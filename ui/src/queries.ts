@@ -1,10 +1,9 @@
 // Command results cached by TanStack Query, one key per question, so screens
 // share answers and a finished sync refreshes everything that depends on it.
-import { infiniteQueryOptions, QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
+import { QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
 import { listen } from "@tauri-apps/api/event";
 import { useEffect } from "react";
 import { api, SYNC_EVENT } from "./api";
-import type { Item } from "./bindings/Item";
 import type { SyncSnapshot } from "./bindings/SyncSnapshot";
 import type { SyncState } from "./bindings/SyncState";
 
@@ -37,33 +36,7 @@ export function useHolderNames(): Map<string, string | null> {
   const kept = useKeptHolders();
   return new Map((kept.data ?? []).map((h) => [h.fhir_base, h.name]));
 }
-const peopleQuery = { queryKey: [...keys.records, "people"], queryFn: api.people };
-export const usePeople = () => useQuery(peopleQuery);
-
-const TIMELINE_PAGE = 200;
-/** One person's records newest first, a page at a time (all people with `null`). */
-export const timelineQuery = (person: number | null, category: string | null) =>
-  infiniteQueryOptions({
-    queryKey: [...keys.records, "timeline", person, category],
-    queryFn: ({ pageParam }) => api.timeline(person, category, pageParam, TIMELINE_PAGE),
-    initialPageParam: null as string | null,
-    getNextPageParam: (last: Item[]) => (last.length === TIMELINE_PAGE ? (last[last.length - 1]?.cursor ?? null) : null),
-  });
-
-/**
- * Starts the record screen's reads (the people, then the first person's
- * first page) while the app is still deciding where to open, so the
- * timeline does not wait on a chain of commands one after the other.
- */
-export function prefetchRecord() {
-  queryClient
-    .fetchQuery(peopleQuery)
-    .then((people) => {
-      const first = people[0];
-      if (first) void queryClient.prefetchInfiniteQuery(timelineQuery(first.id, null));
-    })
-    .catch(() => undefined);
-}
+export const usePeople = () => useQuery({ queryKey: [...keys.records, "people"], queryFn: api.people });
 export const useKey = () => useQuery({ queryKey: keys.key, queryFn: api.keyInfo, staleTime: Infinity });
 export const useSettings = () => useQuery({ queryKey: keys.settings, queryFn: api.settings });
 export const useSyncState = () => useQuery({ queryKey: keys.sync, queryFn: api.syncState, staleTime: Infinity });

@@ -1,18 +1,15 @@
 // Where the app opens: a ticket link it was opened with, for confirmation;
 // else the welcome on a fresh profile, and the record otherwise.
 import { useQuery } from "@tanstack/react-query";
-import { useEffect } from "react";
 import { Navigate } from "react-router";
 import { api, asError } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { KEYRING_CODES, KeyringProblem } from "../components/KeyringProblem";
-import { prefetchRecord, useTickets } from "../queries";
+import { useTickets } from "../queries";
 import { WelcomeScreen } from "./WelcomeScreen";
 
 export function Home() {
   const tickets = useTickets();
-  // Most starts end on the record: its reads begin alongside the ticket list.
-  useEffect(prefetchRecord, []);
   // Taken once: the Rust side hands a link out only once.
   const link = useQuery({ queryKey: ["pending-link"], queryFn: api.takePendingLink, staleTime: Infinity, gcTime: Infinity });
   if (link.data) return <Navigate to="/add" replace state={{ link: link.data }} />;
