@@ -93,6 +93,14 @@ fn main() {
             .len()
     });
     let (series, n3) = time(&mut || store.series("4548-4", None).unwrap().len());
+    // What the record screen waits for before its first page: the store
+    // opened afresh (as each app command does), then the people.
+    let (reopen, _) = time(&mut || {
+        RecordStore::open(&path, &DatabaseKey::from_bytes([9; 32]))
+            .map(|_| 1)
+            .unwrap()
+    });
+    let (people, n5) = time(&mut || store.people().unwrap().len());
     let (search, n4) = time(&mut || store.search("hemoglobin", &q(None, None)).unwrap().len());
     let once = |f: &mut dyn FnMut() -> usize| {
         let t = Instant::now();
@@ -128,6 +136,8 @@ fn main() {
     println!("timeline, newest 50  {:.2} ms ({n1} rows)", ms(timeline));
     println!("labs before a date   {:.2} ms ({n2} rows)", ms(labs));
     println!("HbA1c series         {:.2} ms ({n3} points)", ms(series));
+    println!("open the store       {:.2} ms", ms(reopen));
+    println!("people               {:.2} ms ({n5} people)", ms(people));
     println!(
         "search \"hemoglobin\"  {:.2} ms ({n4} rows, newest 50)",
         ms(search)

@@ -17,6 +17,9 @@ pub struct Entry {
     pub display: Option<String>,
     pub value: Option<f64>,
     pub unit: Option<String>,
+    /// The first reference range the holder sent with the value.
+    pub ref_low: Option<f64>,
+    pub ref_high: Option<f64>,
     /// Display, notes and string values, for full-text search.
     pub text: String,
 }
@@ -130,6 +133,8 @@ pub fn extract(r: &Value) -> Entry {
             .as_str()
             .or(r["valueQuantity"]["code"].as_str())
             .map(str::to_string),
+        ref_low: r["referenceRange"][0]["low"]["value"].as_f64(),
+        ref_high: r["referenceRange"][0]["high"]["value"].as_f64(),
         text,
     }
 }

@@ -134,11 +134,14 @@ const MIGRATIONS: &[&str] = &[
         finished_at INTEGER NOT NULL,
         PRIMARY KEY (holder, ticket_jti)
      );",
+    // 6: the reference range sent with a value, for charts (refilled from the raw JSON).
+    "ALTER TABLE entries ADD COLUMN ref_low REAL;
+     ALTER TABLE entries ADD COLUMN ref_high REAL;",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
 /// the current version from before the index's latest shape refills it.
-const INDEX_VERSIONS: [usize; 2] = [3, 4];
+const INDEX_VERSIONS: [usize; 3] = [3, 4, 6];
 
 /// How a holder's last sync went for one ticket (or, with no ticket, before any could be tried).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -312,10 +315,10 @@ fn index_one(
     let fingerprint = merge::fingerprint(&e);
     // Each row starts as a group of its own; `regroup` joins it to its copies.
     tx.prepare_cached(
-        "INSERT INTO entries (resource, person, grp, fingerprint, keys, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit)
-         VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO entries (resource, person, grp, fingerprint, keys, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit, ref_low, ref_high)
+         VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
-    .execute(params![rowid, src.person, fingerprint, key_blob(&keys), src.holder, src.resource_type, src.resource_id, e.category, e.date, e.code_system, e.code, e.display, e.value, e.unit])?;
+    .execute(params![rowid, src.person, fingerprint, key_blob(&keys), src.holder, src.resource_type, src.resource_id, e.category, e.date, e.code_system, e.code, e.display, e.value, e.unit, e.ref_low, e.ref_high])?;
     if !e.text.is_empty() {
         tx.prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?
             .execute(params![rowid, e.text])?;
@@ -806,6 +809,31 @@ mod tests {
 
     fn ok<T>(r: Result<T, StoreError>) -> T {
         r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn reference_ranges_are_read_into_the_index_of_a_store_from_before_them() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("records.db");
+        let key = DatabaseKey::from_bytes([4; 32]);
+        {
+            let v5 = ok(RecordStore::open_at(&path, &key, 5));
+            let a1c = r#"{"resourceType":"Observation","id":"o1","effectiveDateTime":"2024-02-03",
+                "code":{"coding":[{"system":"http://loinc.org","code":"4548-4"}]},
+                "valueQuantity":{"value":7.1,"unit":"%"},
+                "referenceRange":[{"low":{"value":4.0},"high":{"value":5.6}}]}"#;
+            ok(v5
+                .conn
+                .execute(
+                    "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json) VALUES ('https://h.example/fhir', 't1', 'Observation', 'o1', 10, ?1)",
+                    params![a1c],
+                )
+                .map_err(StoreError::from));
+        }
+        let now = ok(RecordStore::open(&path, &key));
+        let points = ok(now.series("4548-4", None));
+        assert_eq!(points.len(), 1);
+        assert_eq!((points[0].low, points[0].high), (Some(4.0), Some(5.6)));
     }
 
     #[test]

@@ -240,12 +240,8 @@ impl RecordStore {
     /// The values of one code over time (lab trends, vitals), oldest first.
     pub fn series(&self, code: &str, person: Option<i64>) -> Result<Vec<SeriesPoint>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT e.grp, e.date, e.value, e.unit, e.holder, e.conflict,
-                    CASE WHEN json_type(r.json, '$.referenceRange[0].low.value') IN ('integer', 'real')
-                         THEN json_extract(r.json, '$.referenceRange[0].low.value') END,
-                    CASE WHEN json_type(r.json, '$.referenceRange[0].high.value') IN ('integer', 'real')
-                         THEN json_extract(r.json, '$.referenceRange[0].high.value') END
-             FROM entries e JOIN resources r ON r.rowid = e.resource
+            "SELECT e.grp, e.date, e.value, e.unit, e.holder, e.conflict, e.ref_low, e.ref_high
+             FROM entries e
              WHERE e.code = ?1 AND e.value IS NOT NULL AND e.date IS NOT NULL
                AND (?2 IS NULL OR e.person = ?2)
              ORDER BY e.date, e.grp, e.resource",
