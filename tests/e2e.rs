@@ -1036,6 +1036,10 @@ async fn window_bench() {
         find(&client, "record-row").await;
         let content = mark(&client, "first-content").await;
         let timeline = mark(&client, "timeline-rendered").await;
+        let steps = (
+            mark(&client, "people-loaded").await,
+            mark(&client, "timeline-data").await,
+        );
         // Scroll the timeline 400 px a frame for three seconds (about 1,100 rows, six pages
         // read from the store on the way) and time every frame.
         let frames = client
@@ -1080,7 +1084,7 @@ async fn window_bench() {
         floor_runs.push(floor);
         web_kib = web_kib.max(rss_kib("WebKitWebProcess"));
         app_kib = app_kib.max(rss_kib(APP));
-        full.push((session, content, timeline));
+        full.push((session, content, timeline, steps.0, steps.1));
         frames_runs.push(frames);
         client.close().await.unwrap();
     }
@@ -1091,6 +1095,8 @@ async fn window_bench() {
     let full_session: Vec<f64> = full.iter().map(|r| r.0).collect();
     let full_content: Vec<f64> = full.iter().map(|r| r.1).collect();
     let full_timeline: Vec<f64> = full.iter().map(|r| r.2).collect();
+    let full_people: Vec<f64> = full.iter().map(|r| r.3).collect();
+    let full_page: Vec<f64> = full.iter().map(|r| r.4).collect();
     println!("records in the store: {records} (one person, {holders} holders)");
     println!(
         "fresh profile: WebDriver session (process and webview up) {} ms; first content {} ms after the page started",
@@ -1101,6 +1107,12 @@ async fn window_bench() {
         "with the records: session {} ms; first content {} ms; timeline rendered {} ms after the page started",
         ms(&full_session),
         ms(&full_content),
+        ms(&full_timeline)
+    );
+    println!(
+        "on the way to the timeline: people arrived {} ms, first page arrived {} ms, rows on screen {} ms",
+        ms(&full_people),
+        ms(&full_page),
         ms(&full_timeline)
     );
     for (label, runs) in [

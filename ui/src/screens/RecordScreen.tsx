@@ -1,7 +1,7 @@
 // The merged record of one person: who they are at each holder, every record
 // newest first, by section, searchable, with charts of results over time.
 import { useQuery } from "@tanstack/react-query";
-import { useDeferredValue, useState } from "react";
+import { useDeferredValue, useEffect, useState } from "react";
 import { Link, useLocation, useSearchParams } from "react-router";
 import { api, asError } from "../api";
 import type { PersonRecords } from "../bindings/PersonRecords";
@@ -94,6 +94,11 @@ export function RecordScreen() {
   const chosen = Number(params.get("person"));
   const person = people.data?.find((p) => p.id === chosen) ?? people.data?.[0] ?? null;
   const personId = person?.id ?? null;
+  // For the window benchmark: when the people arrived (the timeline waits for them).
+  const hasPeople = people.data !== undefined;
+  useEffect(() => {
+    if (hasPeople && performance.getEntriesByName("people-loaded").length === 0) performance.mark("people-loaded");
+  }, [hasPeople]);
   const isDemo = useIsDemo();
   const demoRecord = fromDemo || Boolean(person?.at.some((a) => isDemo(a.holder)));
   const category = params.get("category");
