@@ -11,6 +11,16 @@ use reqwest::StatusCode;
 use sandbox::{MintRequest, Profile, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+/// The id of the key that signed `ticket`.
+fn kid(ticket: &str) -> String {
+    permission_ticket::decode(ticket)
+        .unwrap()
+        .jws
+        .header_str("kid")
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn rotated_keys_stay_published_so_old_tickets_verify() {
     let sb = Sandbox::start(SandboxConfig {
@@ -46,14 +56,6 @@ async fn rotated_keys_stay_published_so_old_tickets_verify() {
         .unwrap();
     assert_eq!(published["keys"].as_array().unwrap().len(), 2);
     let jwks: permission_ticket::Jwks = serde_json::from_value(published).unwrap();
-    let kid = |t: &str| {
-        permission_ticket::decode(t)
-            .unwrap()
-            .jws
-            .header_str("kid")
-            .unwrap()
-            .to_string()
-    };
     assert_ne!(kid(&old), kid(&new));
     for t in [&old, &new] {
         let d = permission_ticket::decode(t).unwrap();
@@ -84,14 +86,6 @@ async fn a_seeded_issuer_signs_as_the_seed_says_and_keeps_earlier_keys_published
             .await
             .unwrap()
         }
-    };
-    let kid = |t: &str| {
-        permission_ticket::decode(t)
-            .unwrap()
-            .jws
-            .header_str("kid")
-            .unwrap()
-            .to_string()
     };
     let req = MintRequest::new(TicketType::PatientSelfAccess, None);
     let a = start(b"profile a").await;

@@ -109,14 +109,11 @@ async fn write_fuzz_seeds() {
         serde_json::to_vec(&issuer.jwks()).unwrap(),
     );
     let http = reqwest::Client::new();
-    let status = http
-        .get(format!("{}/status/1", issuer.url()))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let fetch = |url: String| {
+        let request = http.get(url).send();
+        async move { request.await.unwrap().bytes().await.unwrap() }
+    };
+    let status = fetch(format!("{}/status/1", issuer.url())).await;
     write("status_list", "sandbox.json", &status);
     let mut small = permission_ticket::StatusList::new(16);
     small.set_revoked(3).unwrap();
@@ -131,14 +128,7 @@ async fn write_fuzz_seeds() {
         .await
         .unwrap();
     for (i, h) in sb.holders.iter().enumerate() {
-        let config = http
-            .get(format!("{}/.well-known/smart-configuration", h.fhir_base()))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let config = fetch(format!("{}/.well-known/smart-configuration", h.fhir_base())).await;
         write("smart_configuration", &format!("holder{i}.json"), &config);
     }
     write(
