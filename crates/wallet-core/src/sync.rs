@@ -137,16 +137,18 @@ fn outcome(
     }
 }
 
+/// The scopes in `scope` that allow searching (`s`); others are skipped.
+fn search_scopes(scope: &str) -> impl Iterator<Item = permission_ticket::SmartScope> + '_ {
+    scope
+        .split_whitespace()
+        .filter_map(|s| permission_ticket::SmartScope::parse(s).ok())
+        .filter(|s| s.permissions.contains('s'))
+}
+
 /// Resource types a grant lets the wallet search.
 pub fn searchable_types(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in scope
-        .split_whitespace()
-        .filter_map(|s| permission_ticket::SmartScope::parse(s).ok())
-    {
-        if !s.permissions.contains('s') {
-            continue;
-        }
+    for s in search_scopes(scope) {
         let types: Vec<String> = if s.resource_type == "*" {
             DEFAULT_TYPES.iter().map(|t| t.to_string()).collect()
         } else {
@@ -168,11 +170,7 @@ pub fn types_to_fetch(asked: Option<&str>, granted: Option<&str>) -> Vec<String>
     match granted {
         None => asked,
         Some(granted) => {
-            let granted: Vec<_> = granted
-                .split_whitespace()
-                .filter_map(|s| permission_ticket::SmartScope::parse(s).ok())
-                .filter(|s| s.permissions.contains('s'))
-                .collect();
+            let granted: Vec<_> = search_scopes(granted).collect();
             asked
                 .into_iter()
                 .filter(|t| {

@@ -35,7 +35,6 @@ pub struct Trace {
     pub tester_mode: bool,
 }
 
-/// Form fields and JSON members whose values are secrets.
 /// Fields of forms and JSON answers a saved trace shows as they are. Every
 /// other field keeps its name and loses its value: a secret the wallet has
 /// never heard of (`registration_access_token`, `client_secret`, a

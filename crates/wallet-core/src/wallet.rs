@@ -504,6 +504,7 @@ impl Wallet {
     /// Every kept ticket judged again now (all at once), for the ticket list:
     /// who it is for and whether it can be used. A ticket that cannot be read
     /// from the keyring is listed with the reason, not left out.
+    ///
     /// With `offline`, each ticket is decoded and judged without fetching its
     /// issuer's keys or revocation list: enough to say who it is for and who
     /// holds it, for screens that show only that.
@@ -513,10 +514,9 @@ impl Wallet {
             offline,
             ..InspectRequest::default()
         };
-        let views = futures_util::future::join_all(summaries.iter().map(|s| async {
-            let text = self.vault.load_ticket(&s.jti)?;
-            self.inspect(&text, &request).await
-        }))
+        let views = futures_util::future::join_all(
+            summaries.iter().map(|s| self.judge_kept(&s.jti, &request)),
+        )
         .await;
         Ok(summaries
             .into_iter()
@@ -538,8 +538,12 @@ impl Wallet {
 
     /// A kept ticket, judged again now.
     pub async fn ticket(&self, jti: &str) -> Result<TicketView, WalletError> {
+        self.judge_kept(jti, &InspectRequest::default()).await
+    }
+
+    async fn judge_kept(&self, jti: &str, req: &InspectRequest) -> Result<TicketView, WalletError> {
         let text = self.vault.load_ticket(jti)?;
-        self.inspect(&text, &InspectRequest::default()).await
+        self.inspect(&text, req).await
     }
 
     /// The kept ticket's compact JWS, for presenting to a data holder.

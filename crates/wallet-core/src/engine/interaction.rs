@@ -73,12 +73,7 @@ pub async fn authorization_code(
         .map_err(CodeError::Transport)?;
     let callback = url::Url::parse(&callback)
         .map_err(|e| CodeError::Transport(format!("bad redirect: {e}")))?;
-    let param = |k: &str| {
-        callback
-            .query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-    };
+    let param = |k: &str| query_param(&callback, k);
     if param("state").as_deref() != Some(state.secret().as_str()) {
         return Err(CodeError::Transport(
             "the redirect's state does not match: ignored".into(),
