@@ -293,14 +293,10 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             max_holder_mib,
             max_holder_records,
         } => {
-            let mut limits =
-                wallet_core::engine::Limits::from_env().map_err(WalletError::Invalid)?;
-            if let Some(mib) = max_holder_mib {
-                limits.max_holder_bytes = mib.saturating_mul(1024 * 1024);
-            }
-            if let Some(n) = max_holder_records {
-                limits.max_holder_records = usize::try_from(n).unwrap_or(usize::MAX);
-            }
+            // The flags win over the environment.
+            let limits = wallet_core::engine::Limits::from_env()
+                .map_err(WalletError::Invalid)?
+                .with_budget(max_holder_mib, max_holder_records);
             let interactor: Option<
                 std::sync::Arc<dyn wallet_core::engine::interaction::Interactor>,
             > = if interactive {

@@ -46,14 +46,19 @@ pub const BUDGET_RECORDS_VAR: &str = "TW_MAX_HOLDER_RECORDS";
 impl Limits {
     /// The defaults, with the per-holder budget from the environment when set.
     pub fn from_env() -> Result<Self, String> {
-        let mut limits = Self::default();
-        if let Some(mib) = env_number(BUDGET_MIB_VAR)? {
-            limits.max_holder_bytes = mib.saturating_mul(1024 * 1024);
+        Ok(Self::default()
+            .with_budget(env_number(BUDGET_MIB_VAR)?, env_number(BUDGET_RECORDS_VAR)?))
+    }
+
+    /// These limits with the per-holder budget changed where given: MiB and records.
+    pub fn with_budget(mut self, mib: Option<u64>, records: Option<u64>) -> Self {
+        if let Some(mib) = mib {
+            self.max_holder_bytes = mib.saturating_mul(1024 * 1024);
         }
-        if let Some(records) = env_number(BUDGET_RECORDS_VAR)? {
-            limits.max_holder_records = usize::try_from(records).unwrap_or(usize::MAX);
+        if let Some(records) = records {
+            self.max_holder_records = usize::try_from(records).unwrap_or(usize::MAX);
         }
-        Ok(limits)
+        self
     }
 }
 
