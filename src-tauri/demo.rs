@@ -6,8 +6,11 @@
 //! demo holders as their only audience: nothing it signs is presented or
 //! trusted anywhere else.
 
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
+#[cfg(feature = "demo")]
+use tauri::Manager;
 
+#[cfg(feature = "demo")]
 use crate::state::AppState;
 
 /// Whether this build has the demo.
@@ -38,28 +41,37 @@ impl Demo {
 
     /// Signs from now on with this profile's demo key (published next to
     /// the keys used before, so every profile's demo tickets still verify).
+    /// With `create`, the profile's first demo ticket makes the key; without,
+    /// a profile that never used the demo changes nothing.
     pub fn use_profile_key(
         &self,
         wallet: &wallet_core::Wallet,
+        create: bool,
     ) -> Result<(), wallet_core::ErrorPayload> {
-        let secret = wallet
-            .vault()
-            .demo_issuer_secret()
-            .map_err(|e| wallet_core::WalletError::from(e).to_payload())?;
-        self.sandbox.issuer.use_seed(&secret).map_err(demo_failed)
+        let payload =
+            |e: wallet_core::vault::VaultError| wallet_core::WalletError::from(e).to_payload();
+        match wallet.vault().demo_issuer_secret(create).map_err(payload)? {
+            Some(secret) => self.sandbox.issuer.use_seed(&secret).map_err(demo_failed),
+            None => Ok(()),
+        }
     }
 
-    /// A ticket for the demo patient, bound to `jkt`, for the demo holders only.
+    /// A ticket for the demo patient, bound to this wallet's key, for the
+    /// demo holders only.
     pub fn mint(
         &self,
         wallet: &wallet_core::Wallet,
         ticket_type: &str,
-        jkt: &str,
     ) -> Result<String, wallet_core::ErrorPayload> {
-        self.use_profile_key(wallet)?;
+        self.use_profile_key(wallet, true)?;
+        let jkt = wallet
+            .vault()
+            .signing_key()
+            .map_err(|e| wallet_core::WalletError::from(e).to_payload())?
+            .jkt();
         let mut req = sandbox::MintRequest::new(
             wallet_core::permission_ticket::TicketType::PatientSelfAccess,
-            Some(jkt.to_string()),
+            Some(jkt),
         );
         req.ticket_type = ticket_type.to_string();
         req.aud = Some(self.holders().into_iter().map(|(_, base)| base).collect());
@@ -86,13 +98,14 @@ pub fn start(app: &AppHandle) {
     }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        // The profile's own secret, so its demo tickets from before verify;
-        // a fresh random key when the keyring cannot give one.
+        // The profile's own secret when it has used the demo before, so its
+        // demo tickets verify; otherwise a random key until its first demo
+        // ticket (nothing is written to the keyring at start-up).
         let seed = app
             .state::<AppState>()
             .wallet()
             .ok()
-            .and_then(|w| w.vault().demo_issuer_secret().ok());
+            .and_then(|w| w.vault().demo_issuer_secret(false).ok().flatten());
         let config = |port| sandbox::SandboxConfig {
             port,
             issuer_seed: seed.clone(),
@@ -128,6 +141,7 @@ impl Demo {
     pub fn use_profile_key(
         &self,
         _wallet: &wallet_core::Wallet,
+        _create: bool,
     ) -> Result<(), wallet_core::ErrorPayload> {
         Ok(())
     }
@@ -136,7 +150,6 @@ impl Demo {
         &self,
         _wallet: &wallet_core::Wallet,
         _ticket_type: &str,
-        _jkt: &str,
     ) -> Result<String, wallet_core::ErrorPayload> {
         Err(wallet_core::ErrorPayload {
             code: "no_demo".into(),

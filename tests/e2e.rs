@@ -454,6 +454,21 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     )
     .await;
     let client = launch(&driver).await;
+    // The demo starts with the app and writes nothing to the keyring (nor
+    // notes one in the profile's folder) until the person asks for it.
+    let demo_up = client
+        .execute(
+            "for (let i = 0; i < 100; i++) {
+               if (await window.__TAURI_INTERNALS__.invoke('demo_status')) return true;
+               await new Promise(r => setTimeout(r, 100));
+             }
+             return false;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(demo_up, serde_json::json!(true));
+    assert!(!data.path().join(&profile).join("keyring-store").exists());
     click(&client, "start-demo").await;
     let steps = find(&client, "demo-step").await;
     assert!(

@@ -37,8 +37,7 @@ async fn demo(state: &AppState) -> Res<&crate::demo::Demo> {
 pub async fn demo_ticket(state: State<'_, AppState>, ticket_type: String) -> Res<ImportResult> {
     let wallet = state.wallet()?;
     let demo = demo(&state).await?;
-    let jkt = wallet.key_info().map_err(fail)?.jkt;
-    let ticket = demo.mint(&wallet, &ticket_type, &jkt)?;
+    let ticket = demo.mint(&wallet, &ticket_type)?;
     wallet.import(&ticket, "demo").await.map_err(fail)
 }
 
@@ -49,8 +48,7 @@ pub async fn demo_ticket(state: State<'_, AppState>, ticket_type: String) -> Res
 pub async fn demo_setup(state: State<'_, AppState>) -> Res<OnboardReport> {
     let wallet = state.wallet()?;
     let demo = demo(&state).await?;
-    let jkt = wallet.key_info().map_err(fail)?.jkt;
-    let ticket = demo.mint(&wallet, "patient-self-access-v1", &jkt)?;
+    let ticket = demo.mint(&wallet, "patient-self-access-v1")?;
     let mut report = OnboardReport {
         tickets: vec![wallet.import(&ticket, "demo").await.map_err(fail)?],
         holders: Vec::new(),

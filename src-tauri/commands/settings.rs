@@ -77,7 +77,7 @@ pub fn switch_profile(state: State<'_, AppState>, profile: String) -> Res<()> {
     let wallet = state.reopen(options(Some(profile))?)?;
     // This profile's demo tickets verify only once its demo key is published.
     if let Some(demo) = state.demo.get()
-        && let Err(e) = demo.use_profile_key(&wallet)
+        && let Err(e) = demo.use_profile_key(&wallet, false)
     {
         tracing::warn!(
             "the demo issuer could not take this profile's key: {}",

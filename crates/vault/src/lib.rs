@@ -147,32 +147,31 @@ impl Vault {
                 bytes.len()
             ))),
             Err(keyring_core::Error::NoEntry) if !create => Err(VaultError::MissingDatabaseKey),
-            Err(keyring_core::Error::NoEntry) => {
-                let mut bytes = vec![0u8; 32];
-                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-                entry.set_secret(&bytes)?;
-                self.remember_store()?;
-                Ok(DatabaseKey(bytes))
-            }
+            Err(keyring_core::Error::NoEntry) => Ok(DatabaseKey(self.new_random_secret(&entry)?)),
             Err(e) => Err(e.into()),
         }
     }
 
+    /// Stores 32 fresh random bytes in `entry` and returns them.
+    fn new_random_secret(&self, entry: &Entry) -> Result<Vec<u8>, VaultError> {
+        let mut bytes = vec![0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+        entry.set_secret(&bytes)?;
+        self.remember_store()?;
+        Ok(bytes)
+    }
+
     /// The secret the built-in demo issuer derives its signing key from:
-    /// 32 random bytes made on first use and kept in the keyring with the
-    /// profile's other keys, so demo tickets verify after a restart and no
-    /// one else can sign one this wallet's demo accepts.
-    pub fn demo_issuer_secret(&self) -> Result<Vec<u8>, VaultError> {
+    /// 32 random bytes kept in the keyring with the profile's other keys, so
+    /// demo tickets verify after a restart and no one else can sign one this
+    /// wallet's demo accepts. With `create`, made on first use; without,
+    /// `None` for a profile that never used the demo.
+    pub fn demo_issuer_secret(&self, create: bool) -> Result<Option<Vec<u8>>, VaultError> {
         let entry = self.entry("demo-issuer-key")?;
         match entry.get_secret() {
-            Ok(bytes) => Ok(bytes),
-            Err(keyring_core::Error::NoEntry) => {
-                let mut bytes = vec![0u8; 32];
-                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-                entry.set_secret(&bytes)?;
-                self.remember_store()?;
-                Ok(bytes)
-            }
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(keyring_core::Error::NoEntry) if !create => Ok(None),
+            Err(keyring_core::Error::NoEntry) => self.new_random_secret(&entry).map(Some),
             Err(e) => Err(e.into()),
         }
     }

@@ -193,11 +193,16 @@ fn destroy_leaves_nothing_in_the_keyring_or_on_disk() {
     let vault = open(dir.path(), &profile, Backend::SecretService);
     let jkt = vault.signing_key().unwrap().jkt();
     vault.database_key(true).unwrap();
-    let demo = vault.demo_issuer_secret().unwrap();
+    assert_eq!(
+        vault.demo_issuer_secret(false).unwrap(),
+        None,
+        "not made by asking"
+    );
+    let demo = vault.demo_issuer_secret(true).unwrap().unwrap();
     assert_eq!(demo.len(), 32);
     assert_eq!(
-        vault.demo_issuer_secret().unwrap(),
-        demo,
+        vault.demo_issuer_secret(false).unwrap(),
+        Some(demo.clone()),
         "kept, not remade"
     );
     vault
@@ -230,6 +235,7 @@ fn destroy_leaves_nothing_in_the_keyring_or_on_disk() {
         jkt,
         "a new key, not the old one"
     );
-    assert_ne!(after.demo_issuer_secret().unwrap(), demo);
+    assert_eq!(after.demo_issuer_secret(false).unwrap(), None);
+    assert_ne!(after.demo_issuer_secret(true).unwrap(), Some(demo));
     after.destroy().unwrap();
 }
