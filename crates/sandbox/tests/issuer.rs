@@ -11,6 +11,16 @@ use reqwest::StatusCode;
 use sandbox::{MintRequest, Profile, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+/// A sandbox with one data holder.
+async fn one_holder() -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        holders: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 /// The id of the key that signed `ticket`.
 fn kid(ticket: &str) -> String {
     permission_ticket::decode(ticket)
@@ -23,12 +33,7 @@ fn kid(ticket: &str) -> String {
 
 #[tokio::test]
 async fn rotated_keys_stay_published_so_old_tickets_verify() {
-    let sb = Sandbox::start(SandboxConfig {
-        holders: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sb = one_holder().await;
     let c = TestClient::new();
     let old = sb
         .issuer
@@ -115,12 +120,7 @@ async fn a_seeded_issuer_signs_as_the_seed_says_and_keeps_earlier_keys_published
 
 #[tokio::test]
 async fn the_status_list_over_http_shows_revocation() {
-    let sb = Sandbox::start(SandboxConfig {
-        holders: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sb = one_holder().await;
     let c = TestClient::new();
     let t = sb
         .issuer
@@ -304,12 +304,7 @@ async fn smart_launch_issuance_hands_over_bound_tickets_and_holder_hints() {
 
 #[tokio::test]
 async fn issuance_refuses_without_pkce_or_the_ticket_scope() {
-    let sb = Sandbox::start(SandboxConfig {
-        holders: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sb = one_holder().await;
     let c = TestClient::new();
     let authorize = format!("{}/authorize", sb.issuer.url());
     let ask = |redirect_uri: &'static str, scope: &'static str, challenge: String, method| {
@@ -355,12 +350,7 @@ async fn issuance_refuses_without_pkce_or_the_ticket_scope() {
 /// reaches the port, and is refused by name.
 #[tokio::test]
 async fn requests_addressed_to_another_name_are_refused() {
-    let sb = Sandbox::start(SandboxConfig {
-        holders: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sb = one_holder().await;
     let c = TestClient::new();
     let jwks = format!("{}/.well-known/jwks.json", sb.issuer.url());
     let get = |host: &'static str| c.http.get(&jwks).header(reqwest::header::HOST, host).send();

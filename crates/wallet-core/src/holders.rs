@@ -457,6 +457,9 @@ pub fn filter_excludes(
 mod tests {
     use super::*;
 
+    use permission_ticket::model::DataHolderFilter;
+    use serde_json::json;
+
     #[test]
     fn a_holder_is_named_from_its_capability_statement() {
         let name = |v: serde_json::Value| name_in_capability_statement(v.to_string().as_bytes());
@@ -490,8 +493,6 @@ mod tests {
         );
         assert_eq!(name_in_capability_statement(b"not json"), None);
     }
-    use permission_ticket::model::DataHolderFilter;
-    use serde_json::json;
 
     fn holder(org: serde_json::Value) -> HolderRecord {
         let mut h = HolderRecord::new("https://h.example/fhir".into());
