@@ -475,13 +475,63 @@ async fn holders_sync_and_trace() {
     );
 }
 
-/// A `tw sync` killed (SIGKILL) while one holder is still answering leaves
-/// the store consistent: the finished holder's set whole, the other absent.
+/// What a holder's records in the store come to: how many of each type.
+type Held = std::collections::BTreeMap<String, usize>;
+
+fn held(wallet: &wallet_core::Wallet, base: &str) -> Held {
+    let store = wallet.record_store().unwrap();
+    store
+        .counts()
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.holder == base)
+        .map(|c| (c.resource_type, c.count))
+        .collect()
+}
+
+/// Every byte SQLite keeps for the profile's store: database, WAL, journal.
+fn store_files(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("records.db"))
+            {
+                all.extend(std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    all
+}
+
+/// Patient details and record numbers that must never be readable on disk.
+const PLAIN: &[&str] = &[
+    "Rivera",
+    "1984-03-12",
+    "MRN-H1-01000",
+    "MRN-H3-01002",
+    "h1-ana",
+    "resourceType",
+];
+
+/// `tw sync` killed (SIGKILL) while a holder's records are being written, at
+/// several points: each holder keeps exactly its old set or its new one, the
+/// index matches the records, nothing is readable in the database, its WAL or
+/// a journal, and `--resume` finishes the job.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_killed_sync_leaves_a_consistent_store() {
-    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default())
-        .await
-        .unwrap();
+async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
+    use std::io::BufRead;
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        size: 5000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let tw = Tw::new("kill");
     let (_, key) = tw.json(&["key", "show"]).await;
     let ticket = sb
@@ -492,14 +542,170 @@ async fn a_killed_sync_leaves_a_consistent_store() {
         ))
         .unwrap();
     assert!(tw.json(&["ticket", "import", &ticket]).await.0);
-    let (fast, slow) = (sb.holders[0].fhir_base(), sb.holders[2].fhir_base());
-    assert!(tw.json(&["holder", "add", &fast]).await.0);
-    assert!(tw.json(&["holder", "add", &slow]).await.0);
+    let holders = [&sb.holders[0], &sb.holders[2]];
+    let bases: Vec<String> = holders.iter().map(|h| h.fhir_base()).collect();
+    for base in &bases {
+        assert!(tw.json(&["holder", "add", base]).await.0);
+    }
+    // The first sync, watched: how long storing one holder's records takes
+    // here, from its "storing" line to its "done" line.
+    let storing_took = {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
+            .args(["sync"])
+            .env("TW_DATA_DIR", tw.data.path())
+            .env("TW_PROFILE", &tw.profile)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        tokio::task::spawn_blocking(move || {
+            let mut started = None;
+            let mut took = None;
+            for line in stderr.lines() {
+                let line = line.unwrap();
+                match (&started, line.split_once(": ")) {
+                    (None, Some((base, rest))) if rest.starts_with("storing ") => {
+                        started = Some((base.to_string(), std::time::Instant::now()));
+                    }
+                    (Some((storing, at)), Some((base, "done")))
+                        if base == storing && took.is_none() =>
+                    {
+                        took = Some(at.elapsed());
+                    }
+                    _ => {}
+                }
+            }
+            assert!(child.wait().unwrap().success());
+            took.expect("a holder stored its records")
+        })
+        .await
+        .unwrap()
+    };
+    let first = "the first sync";
+    let wallet = wallet_core::Wallet::open(wallet_core::WalletOptions {
+        profile: tw.profile.clone(),
+        data_dir: tw.data.path().into(),
+        backend: vault::Backend::SecretService,
+    })
+    .unwrap();
+    let mut old: Vec<Held> = bases.iter().map(|b| held(&wallet, b)).collect();
+    assert!(
+        old.iter().all(|h| h.values().sum::<usize>() > 2500),
+        "{old:?} {first}"
+    );
+
+    // (kills that found the holder being stored with its old set, with its new one)
+    let (mut rolled_back, mut landed) = (0, 0);
+    // Kills spread from the first moment of storing to past its end, so some
+    // land before the commit, some inside it, some after.
+    for tenths in [0, 2, 4, 6, 8, 9, 10, 11, 15] {
+        let delay = storing_took * tenths / 10;
+        const GONE: usize = 25;
+        for h in holders {
+            h.forget_last(GONE);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
+            .args(["sync"])
+            .env("TW_DATA_DIR", tw.data.path())
+            .env("TW_PROFILE", &tw.profile)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        // Killed `delay_ms` after the first holder says it is storing.
+        let storing = tokio::task::spawn_blocking(move || {
+            for line in stderr.lines() {
+                let line = line.unwrap();
+                if let Some(base) = line
+                    .strip_suffix(" records")
+                    .and_then(|l| l.split_once(": storing ").map(|(base, _)| base.to_string()))
+                {
+                    std::thread::sleep(delay);
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    return base;
+                }
+            }
+            let status = child.wait().unwrap();
+            panic!("the sync ended ({status}) without storing anything");
+        })
+        .await
+        .unwrap();
+
+        // On disk, before anything opens the store again.
+        let bytes = store_files(tw.data.path());
+        for plain in PLAIN {
+            assert!(
+                !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
+                "{plain} is readable in the store's files after a kill"
+            );
+        }
+        let store = wallet.record_store().unwrap();
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+        drop(store);
+        let after_kill: Vec<Held> = bases.iter().map(|b| held(&wallet, b)).collect();
+
+        let (ok, resumed) = tw.json(&["sync", "--resume"]).await;
+        let mut new: Vec<Held> = Vec::new();
+        for (i, base) in bases.iter().enumerate() {
+            let now = held(&wallet, base);
+            // Some of the forgotten records are of types the ticket does not
+            // ask for; the rest are gone from the new set.
+            assert!(
+                now.values().sum::<usize>() < old[i].values().sum::<usize>(),
+                "{base}: the resumed sync found the new set ({resumed})"
+            );
+            assert!(
+                after_kill[i] == old[i] || after_kill[i] == now,
+                "{base} after a kill {delay:?} into storing is neither its old set nor its new one: {:?}",
+                after_kill[i]
+            );
+            if after_kill[i] != now {
+                // Cut off before its records landed: the resume fetched it again.
+                assert!(ok, "{resumed}");
+                assert!(
+                    resumed
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|o| o["fhir_base"] == base.as_str()),
+                    "{resumed}"
+                );
+            }
+            if *base == storing {
+                if after_kill[i] == old[i] {
+                    rolled_back += 1;
+                } else {
+                    landed += 1;
+                }
+            }
+            new.push(now);
+        }
+        if !ok {
+            assert!(
+                resumed.to_string().contains("no interrupted sync"),
+                "{resumed}"
+            );
+        }
+        let store = wallet.record_store().unwrap();
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+        old = new;
+    }
+    eprintln!(
+        "storing took {storing_took:?}; kills while storing: {rolled_back} found the old set, {landed} the new"
+    );
+    assert!(
+        rolled_back > 0 && landed > 0,
+        "the kills did not straddle the commit"
+    );
+
+    // A holder that finished is not asked again by a resume.
     sb.holders[2].set_faults(sandbox::Faults {
         latency_ms: 30_000,
         ..Default::default()
     });
-
     let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
         .args(["sync"])
         .env("TW_DATA_DIR", tw.data.path())
@@ -508,24 +714,6 @@ async fn a_killed_sync_leaves_a_consistent_store() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let wallet = wallet_core::Wallet::open(wallet_core::WalletOptions {
-        profile: tw.profile.clone(),
-        data_dir: tw.data.path().into(),
-        backend: vault::Backend::SecretService,
-    })
-    .unwrap();
-    let stored = |w: &wallet_core::Wallet, base: &str| {
-        w.record_store()
-            .unwrap()
-            .counts()
-            .unwrap()
-            .iter()
-            .filter(|c| c.holder == base)
-            .map(|c| c.count)
-            .sum::<usize>()
-    };
-    // Killed once the run notes the fast holder done (after its records
-    // commit; a kill between the two only means it is fetched again).
     let done = |w: &wallet_core::Wallet, base: &str| {
         let store = w.record_store().unwrap();
         store
@@ -534,34 +722,24 @@ async fn a_killed_sync_leaves_a_consistent_store() {
             .is_some_and(|run| store.holder_finished(run.id, base).unwrap())
     };
     let started = std::time::Instant::now();
-    while !done(&wallet, &fast) {
+    while !done(&wallet, &bases[0]) {
         assert!(
-            started.elapsed().as_secs() < 20,
+            started.elapsed().as_secs() < 30,
             "the fast holder never landed"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(stored(&wallet, &fast) > 0);
     child.kill().unwrap();
     child.wait().unwrap();
-
-    let after_kill = stored(&wallet, &fast);
-    assert_eq!(
-        stored(&wallet, &slow),
-        0,
-        "nothing half-written for the holder cut off"
-    );
-    // Resuming syncs only the holder that was cut off.
     sb.holders[2].set_faults(sandbox::Faults::default());
     let (ok, resumed) = tw.json(&["sync", "--resume"]).await;
     assert!(ok, "{resumed}");
     let resumed = resumed.as_array().unwrap();
     assert_eq!(resumed.len(), 1, "{resumed:?}");
-    assert_eq!(resumed[0]["fhir_base"], slow.as_str());
-    assert!(stored(&wallet, &slow) > 0);
+    assert_eq!(resumed[0]["fhir_base"], bases[1].as_str());
     let (_, trace) = tw.json(&["trace"]).await;
     assert!(
-        !trace.to_string().contains(&fast),
+        !trace.to_string().contains(&bases[0]),
         "nothing asked of the finished holder"
     );
     let (ok, err) = tw.json(&["sync", "--resume"]).await;
@@ -572,22 +750,6 @@ async fn a_killed_sync_leaves_a_consistent_store() {
             .unwrap()
             .contains("no interrupted sync")
     );
-
-    // The fast holder's set was whole: a complete sync later finds the same.
-    let (ok, outcomes) = tw.json(&["sync"]).await;
-    assert!(ok, "{outcomes}");
-    assert_eq!(stored(&wallet, &fast), after_kill);
-    let fast_outcome = outcomes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["fhir_base"] == fast.as_str())
-        .unwrap();
-    assert_eq!(
-        fast_outcome["resources"].as_u64().unwrap() as usize,
-        after_kill
-    );
-    assert_eq!(fast_outcome["removed"], 0);
 }
 
 /// A Secret Service that runs but gives no access (no login keyring was ever

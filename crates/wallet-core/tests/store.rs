@@ -78,6 +78,9 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
     let (sb, dir, w, jti) = with_ticket(1, "store").await;
     let base = sb.holders[0].fhir_base();
     w.add_holder(&base, None, None).await.unwrap();
+    // Open through the sync, as the window is: the sync's commits stay in the
+    // write-ahead log rather than being folded into the database at its close.
+    let reader = w.record_store().unwrap();
     let report = w.sync(SyncOptions::default(), None).await.unwrap();
     let outcome = &report.outcomes[0];
     assert_eq!(outcome.status, "synced");
@@ -176,22 +179,36 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
             .is_ok(),
         "what a person types is text, not query syntax"
     );
+    // Not a byte of the records is readable on disk: while the store is open
+    // (its write-ahead log still holding the sync), and once it is closed.
+    let open_bytes = store_bytes(dir.path());
+    let wal = walk(dir.path())
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with("records.db-wal"))
+        .expect("an open store keeps a write-ahead log");
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 100_000,
+        "the sync is in the log"
+    );
+    drop(reader);
     drop(store);
-
-    // Not a byte of the records is readable on disk.
-    let bytes = store_bytes(dir.path());
-    assert!(bytes.len() > 4096);
-    for plain in [
-        "Rivera",
-        "Observation",
-        "resourceType",
-        "SQLite format 3",
-        "h1-ana",
-    ] {
-        assert!(
-            !contains(&bytes, plain),
-            "{plain} is readable in the store's files"
-        );
+    let closed_bytes = store_bytes(dir.path());
+    for (when, bytes) in [("open", open_bytes), ("closed", closed_bytes)] {
+        assert!(bytes.len() > 4096);
+        for plain in [
+            "Rivera",
+            "1984-03-12",
+            "MRN-H1-01000",
+            "Observation",
+            "resourceType",
+            "SQLite format 3",
+            "h1-ana",
+        ] {
+            assert!(
+                !contains(&bytes, plain),
+                "{plain} is readable in the store's files ({when})"
+            );
+        }
     }
 }
 

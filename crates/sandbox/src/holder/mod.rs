@@ -238,6 +238,18 @@ impl Holder {
         lock(&self.state).accepted_types = types;
     }
 
+    /// Stops returning its last `n` resources, as if they were deleted at the
+    /// source: the next sync finds a smaller set.
+    pub fn forget_last(&self, n: usize) {
+        let mut s = lock(&self.state);
+        let keep = s.data.resources.len().saturating_sub(n);
+        s.data.resources.truncate(keep);
+        s.raw.truncate(keep);
+        for list in s.compartments.values_mut() {
+            list.retain(|&i| i < keep);
+        }
+    }
+
     /// How many resources the holder would return for its main patient.
     pub fn resource_count(&self) -> usize {
         lock(&self.state).data.resources.len()

@@ -17,6 +17,7 @@ use vault::DatabaseKey;
 
 use crate::engine::Record;
 
+mod check;
 mod export;
 mod extract;
 mod merge;
@@ -949,6 +950,11 @@ mod tests {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].sources.len(), 1);
         assert!(!items[0].conflict);
+        assert_eq!(
+            ok(s.check()),
+            Vec::<String>::new(),
+            "split leaves no stray rows"
+        );
 
         // Another person's identical record is theirs alone.
         let luis = Person {
@@ -972,6 +978,7 @@ mod tests {
             ..Query::default()
         };
         assert_eq!(ok(s.timeline(&only_ana)).len(), 1);
+        assert_eq!(ok(s.check()), Vec::<String>::new());
     }
 
     #[test]
