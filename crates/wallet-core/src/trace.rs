@@ -71,6 +71,20 @@ const SHOWN_FIELDS: [&str; 26] = [
     "smart_permission_ticket_endpoints",
 ];
 
+/// Query parameters whose values a saved trace shows: how the wallet pages and
+/// filters, never whom it asks about. Any other value (`patient`, `subject`,
+/// a holder's paging token) becomes `[redacted]`.
+const SHOWN_PARAMS: [&str; 8] = [
+    "_count",
+    "_offset",
+    "_sort",
+    "_lastUpdated",
+    "_since",
+    "category",
+    "code",
+    "date",
+];
+
 /// A field's value as a saved trace may show it.
 fn shown(key: &str, value: &Value, tester_mode: bool) -> Value {
     if tester_mode || SHOWN_FIELDS.contains(&key) {
@@ -113,6 +127,50 @@ impl Trace {
         self.entries.lock().map(|e| e.clone()).unwrap_or_default()
     }
 
+    /// A URL as it may be shown: the patient's id at the holder (a
+    /// `Patient/<id>` path, a `patient=` search) and every query value not
+    /// in `SHOWN_PARAMS` are redacted, so a saved trace can be passed on.
+    pub fn url(&self, text: &str) -> String {
+        if self.tester_mode {
+            return text.to_string();
+        }
+        let Ok(mut url) = url::Url::parse(text) else {
+            return "[redacted]".into();
+        };
+        let path: Vec<String> = url
+            .path_segments()
+            .map(|segments| {
+                let mut after_patient = false;
+                segments
+                    .map(|seg| {
+                        let shown = if after_patient { "[redacted]" } else { seg };
+                        after_patient = seg == "Patient";
+                        shown.to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if url.path_segments().is_some() {
+            url.set_path(&path.join("/"));
+        }
+        if url.query().is_some() {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if SHOWN_PARAMS.contains(&k.as_ref()) {
+                        v.into_owned()
+                    } else {
+                        "[redacted]".into()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        url.set_fragment(None);
+        url.to_string()
+    }
+
     /// A request header as it may be shown.
     pub fn header(&self, name: &str, value: &str, jwts: &mut Vec<Value>) -> (String, String) {
         let shown = match name.to_ascii_lowercase().as_str() {
@@ -121,7 +179,11 @@ impl Trace {
                 format!("{scheme} [redacted]")
             }
             "dpop" => {
-                jwts.push(decode_jwt("DPoP proof", value));
+                let mut proof = decode_jwt("DPoP proof", value);
+                if let Some(htu) = proof["claims"]["htu"].as_str() {
+                    proof["claims"]["htu"] = json!(self.url(htu));
+                }
+                jwts.push(proof);
                 if self.tester_mode {
                     value.to_string()
                 } else {
@@ -156,7 +218,7 @@ impl Trace {
             && t != "OperationOutcome"
         {
             return Some(match t {
-                "Bundle" => bundle_summary(
+                "Bundle" => self.bundle_summary(
                     light.total,
                     light.entry.map(|e| e.len()).unwrap_or(0),
                     light
@@ -166,12 +228,12 @@ impl Trace {
                         .find(|l| l.relation.as_deref() == Some("next"))
                         .and_then(|l| l.url),
                 ),
-                _ => json!({ "resourceType": t, "id": light.id }),
+                _ => self.resource_summary(t, light.id.unwrap_or(Value::Null)),
             });
         }
         let mut v: Value = serde_json::from_slice(body).ok()?;
         if v.get("resourceType").is_some() {
-            return Some(fhir_summary(&v));
+            return Some(self.fhir_summary(&v));
         }
         if let Some(obj) = v.as_object_mut() {
             for (k, value) in obj.iter_mut() {
@@ -221,34 +283,52 @@ struct LightLink {
     url: Option<String>,
 }
 
-/// How a Bundle shows in the trace: its size and where it goes next, never its resources.
-pub(crate) fn bundle_summary(total: Option<Value>, entries: usize, next: Option<String>) -> Value {
-    json!({ "resourceType": "Bundle", "total": total, "entries": entries, "next": next })
-}
+impl Trace {
+    /// How a Bundle shows in the trace: its size and where it goes next, never its resources.
+    pub(crate) fn bundle_summary(
+        &self,
+        total: Option<Value>,
+        entries: usize,
+        next: Option<String>,
+    ) -> Value {
+        let next = next.map(|n| self.url(&n));
+        json!({ "resourceType": "Bundle", "total": total, "entries": entries, "next": next })
+    }
 
-fn fhir_summary(v: &Value) -> Value {
-    match v["resourceType"].as_str() {
-        Some("Bundle") => bundle_summary(
-            Some(v["total"].clone()),
-            v["entry"].as_array().map(Vec::len).unwrap_or(0),
-            v["link"]
-                .as_array()
-                .and_then(|l| l.iter().find(|x| x["relation"] == "next"))
-                .and_then(|x| x["url"].as_str())
-                .map(str::to_string),
-        ),
-        // The holder's words about what went wrong, and nothing else it sent.
-        Some("OperationOutcome") => json!({
-            "resourceType": "OperationOutcome",
-            "issue": v["issue"].as_array().map(|issues| issues.iter().map(|i| json!({
-                "severity": i["severity"],
-                "code": i["code"],
-                "diagnostics": i["diagnostics"],
-                "details": { "text": i["details"]["text"] },
-            })).collect::<Vec<_>>()),
-        }),
-        Some(t) => json!({ "resourceType": t, "id": v["id"] }),
-        None => Value::Null,
+    /// Any other resource shows only its type and id; a Patient's id is whom it is about.
+    pub(crate) fn resource_summary(&self, resource_type: &str, id: Value) -> Value {
+        let id = if resource_type == "Patient" && !self.tester_mode {
+            json!("[redacted]")
+        } else {
+            id
+        };
+        json!({ "resourceType": resource_type, "id": id })
+    }
+
+    fn fhir_summary(&self, v: &Value) -> Value {
+        match v["resourceType"].as_str() {
+            Some("Bundle") => self.bundle_summary(
+                Some(v["total"].clone()),
+                v["entry"].as_array().map(Vec::len).unwrap_or(0),
+                v["link"]
+                    .as_array()
+                    .and_then(|l| l.iter().find(|x| x["relation"] == "next"))
+                    .and_then(|x| x["url"].as_str())
+                    .map(str::to_string),
+            ),
+            // The holder's words about what went wrong, and nothing else it sent.
+            Some("OperationOutcome") => json!({
+                "resourceType": "OperationOutcome",
+                "issue": v["issue"].as_array().map(|issues| issues.iter().map(|i| json!({
+                    "severity": i["severity"],
+                    "code": i["code"],
+                    "diagnostics": i["diagnostics"],
+                    "details": { "text": i["details"]["text"] },
+                })).collect::<Vec<_>>()),
+            }),
+            Some(t) => self.resource_summary(t, v["id"].clone()),
+            None => Value::Null,
+        }
     }
 }
 
@@ -317,6 +397,40 @@ mod tests {
         assert_eq!(form["scope"], "patient/*.rs");
         // A JSON answer that is not an object shows nothing of itself.
         assert_eq!(t.response(br#"["s-3"]"#).unwrap(), "[redacted]");
+    }
+
+    #[test]
+    fn urls_keep_their_shape_and_lose_whom_they_are_about() {
+        let t = Trace::new(false);
+        assert_eq!(
+            t.url(
+                "https://h.example/fhir/Observation?patient=h1-ana&category=laboratory&_count=50"
+            ),
+            "https://h.example/fhir/Observation?patient=%5Bredacted%5D&category=laboratory&_count=50"
+        );
+        assert_eq!(
+            t.url("https://h.example/fhir/Patient/h1-ana"),
+            "https://h.example/fhir/Patient/[redacted]"
+        );
+        // A holder's own paging token may encode anything.
+        assert_eq!(
+            t.url("https://h.example/fhir?_getpages=abc123&_offset=100#x"),
+            "https://h.example/fhir?_getpages=%5Bredacted%5D&_offset=100"
+        );
+        assert_eq!(t.url("not a url"), "[redacted]");
+        let mut jwts = Vec::new();
+        let proof = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImRwb3Arand0In0.eyJodHUiOiJodHRwczovL2guZXhhbXBsZS9maGlyL1BhdGllbnQvaDEtYW5hIn0.c2ln";
+        t.header("DPoP", proof, &mut jwts);
+        assert_eq!(
+            jwts[0]["claims"]["htu"],
+            "https://h.example/fhir/Patient/[redacted]"
+        );
+        let tester = Trace::new(true);
+        assert!(
+            tester
+                .url("https://h.example/fhir/Patient/h1-ana")
+                .ends_with("h1-ana")
+        );
     }
 
     #[test]

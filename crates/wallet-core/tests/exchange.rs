@@ -953,9 +953,43 @@ async fn the_saved_trace_holds_no_secrets() {
         "the ticket is not in the saved trace"
     );
     assert!(!text.contains(&token), "no access token in the saved trace");
+    // Every signed thing the wallet sent (assertions, proofs, the ticket).
+    let mut sent: Vec<String> = Vec::new();
+    for e in &shown.trace {
+        for (k, v) in &e.request_headers {
+            if k.eq_ignore_ascii_case("dpop") {
+                sent.push(v.clone());
+            }
+        }
+        if let Some(form) = e.request_body.as_ref().and_then(Value::as_object) {
+            for field in ["client_assertion", "subject_token"] {
+                if let Some(v) = form.get(field).and_then(Value::as_str) {
+                    sent.push(v.to_string());
+                }
+            }
+        }
+    }
+    assert!(sent.len() >= 3, "{sent:?}");
+    for jws in &sent {
+        let signature = jws.rsplit('.').next().unwrap();
+        assert!(!text.contains(signature), "a signed JWT in the saved trace");
+    }
+    // Who the records are about: the holder's id and record number for the
+    // person (which the wallet's own search URLs carry), name, birth date.
+    let witness = serde_json::to_string(&shown.trace).unwrap();
     assert!(
-        !text.contains("SB-1001"),
-        "the patient's identifiers are not in the saved trace"
+        witness.contains("patient=h1-ana"),
+        "the searches name the patient"
+    );
+    for plain in ["h1-ana", "MRN-H1", "SB-1001", "Rivera", "1984-03-12"] {
+        let at = text
+            .find(plain)
+            .map(|i| &text[i.saturating_sub(300)..i + 50]);
+        assert_eq!(at, None, "{plain} is in the saved trace");
+    }
+    assert!(
+        text.contains("patient=%5Bredacted%5D"),
+        "the parameter's name stays"
     );
     // What is shown instead: decoded proofs and assertions, redacted tokens.
     let entries: Vec<Value> = serde_json::from_str(&text).unwrap();

@@ -268,7 +268,9 @@ pub async fn download(
             let record = Record::parse(&reply.body)?;
             engine.trace.set_response(
                 reply.trace_index,
-                serde_json::json!({ "resourceType": record.resource_type, "id": record.id }),
+                engine
+                    .trace
+                    .resource_summary(&record.resource_type, record.id.clone().into()),
             );
             out.patient = Some(record);
         }
@@ -324,7 +326,11 @@ async fn search_all(
         let next = page.next;
         shared.engine.trace.set_response(
             reply.trace_index,
-            crate::trace::bundle_summary(page.total.map(Value::from), page.entries, next.clone()),
+            shared.engine.trace.bundle_summary(
+                page.total.map(Value::from),
+                page.entries,
+                next.clone(),
+            ),
         );
         let before = out.len();
         out.extend(page.records);

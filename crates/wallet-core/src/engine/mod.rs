@@ -183,7 +183,7 @@ impl Engine {
         let mut entry = TraceEntry {
             holder: out.holder.to_string(),
             method: out.method.to_string(),
-            url: out.url.clone(),
+            url: self.trace.url(&out.url),
             status: None,
             millis,
             request_headers: shown_headers,
@@ -214,7 +214,7 @@ impl Engine {
                     entry.response = self.trace.response(&r.body);
                 }
             }
-            Err(e) => entry.error = Some(e.to_string()),
+            Err(e) => entry.error = Some(e.to_string().replace(&out.url, &entry.url)),
         }
         let index = self.trace.push(entry);
         result.map(|r| Reply {
