@@ -52,6 +52,9 @@ enum Command {
         /// When a holder needs the patient to confirm their record, open the browser for it.
         #[arg(long)]
         interactive: bool,
+        /// Seconds to wait for the confirmation in the browser before giving up on that holder.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        confirm_timeout: u64,
         /// Show secrets in the printed trace (never saved to a file).
         #[arg(long)]
         tester: bool,
@@ -77,6 +80,9 @@ enum Command {
     Onboard {
         /// The issuer's base URL (where `.well-known/smart-configuration` lives).
         issuer: String,
+        /// Seconds to wait for the sign-in in the browser.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        confirm_timeout: u64,
     },
     /// Run an issuer and data holders on loopback until stopped; prints one JSON line when ready.
     Sandbox {
@@ -287,6 +293,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             ticket,
             holder,
             interactive,
+            confirm_timeout,
             tester,
             dry_run,
             resume,
@@ -300,13 +307,14 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             let interactor: Option<
                 std::sync::Arc<dyn wallet_core::engine::interaction::Interactor>,
             > = if interactive {
-                let i = wallet_core::engine::interaction::LoopbackInteractor::bind()
+                let mut i = wallet_core::engine::interaction::LoopbackInteractor::bind()
                     .await
                     .map_err(|e| {
                         WalletError::Invalid(format!(
                             "cannot listen for the holder's redirect: {e}"
                         ))
                     })?;
+                i.timeout = std::time::Duration::from_secs(confirm_timeout);
                 Some(std::sync::Arc::new(i))
             } else {
                 None
@@ -347,12 +355,16 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
                 ExitCode::FAILURE
             })
         }
-        Command::Onboard { issuer } => {
-            let i = wallet_core::engine::interaction::LoopbackInteractor::bind()
+        Command::Onboard {
+            issuer,
+            confirm_timeout,
+        } => {
+            let mut i = wallet_core::engine::interaction::LoopbackInteractor::bind()
                 .await
                 .map_err(|e| {
                     WalletError::Invalid(format!("cannot listen for the issuer's redirect: {e}"))
                 })?;
+            i.timeout = std::time::Duration::from_secs(confirm_timeout);
             let report = wallet.onboard(&issuer, &i).await?;
             out.onboard(&report);
             Ok(ExitCode::SUCCESS)

@@ -18,6 +18,8 @@ const SPEC: &str = concat!(
 struct Tw {
     data: tempfile::TempDir,
     profile: String,
+    /// More environment for every run.
+    env: Vec<(String, String)>,
 }
 
 impl Tw {
@@ -25,6 +27,7 @@ impl Tw {
         Self {
             data: tempfile::tempdir().unwrap(),
             profile: format!("cli-{name}-{}", std::process::id()),
+            env: Vec::new(),
         }
     }
 
@@ -33,6 +36,7 @@ impl Tw {
         cmd.args(args)
             .env("TW_DATA_DIR", self.data.path())
             .env("TW_PROFILE", &self.profile)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -211,14 +215,20 @@ async fn import_list_remove() {
 #[tokio::test(flavor = "multi_thread")]
 async fn profiles_are_separate() {
     let a = Tw::new("pa");
-    let b = Tw {
-        data: tempfile::tempdir().unwrap(),
-        profile: format!("cli-pb-{}", std::process::id()),
-    };
+    // TW_PROFILE names one profile, `--profile` another: the flag wins.
+    let b = Tw::new("pb-env");
+    let flag = format!("cli-pb-flag-{}", std::process::id());
     let (_, ka) = a.json(&["key", "show"]).await;
-    let (_, kb) = b.json(&["--profile", &b.profile, "key", "show"]).await;
+    let (_, kb) = b.json(&["--profile", &flag, "key", "show"]).await;
     assert_ne!(ka["jkt"], kb["jkt"]);
-    assert!(Path::new(&a.data.path().join(&a.profile)).is_dir());
+    assert!(a.data.path().join(&a.profile).is_dir());
+    assert!(b.data.path().join(&flag).is_dir());
+    assert!(
+        !b.data.path().join(&b.profile).exists(),
+        "the environment's profile was not used"
+    );
+    let (_, again) = b.json(&["--profile", &flag, "key", "show"]).await;
+    assert_eq!(again["jkt"], kb["jkt"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -782,4 +792,134 @@ async fn a_keyring_that_refuses_access_is_reported_not_worked_around() {
     assert!(message.contains("TW_KEYRING=keyutils"), "{message}");
     // Nothing was kept: no note of a store, since no secret was written.
     assert!(!data.path().join("refused").join("keyring-store").exists());
+}
+
+/// `tw` with `tests/fake-browser` first on `PATH`: its pages open in a script
+/// that acts as a person at a browser (see the script), logging each step.
+fn with_browser(name: &str, mode: &str) -> (Tw, std::path::PathBuf) {
+    let mut tw = Tw::new(name);
+    let log = tw.data.path().join("browser.log");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-browser");
+    tw.env = vec![
+        (
+            "PATH".into(),
+            format!("{dir}:{}", std::env::var("PATH").unwrap_or_default()),
+        ),
+        ("FAKE_BROWSER_LOG".into(), log.display().to_string()),
+        ("FAKE_BROWSER_MODE".into(), mode.into()),
+        ("FAKE_BROWSER_PATIENT".into(), "h2-ana".into()),
+    ];
+    (tw, log)
+}
+
+fn browser_log(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+/// The confirmation through the real pieces: `tw onboard` and
+/// `tw sync --interactive` open the system browser (here the fake one on
+/// `PATH`), the person signs in or picks their record, and the holder's
+/// redirect reaches the wallet's loopback listener. A redirect with another
+/// `state` is turned away without ending the wait, the right one is taken,
+/// and a second visit finds nobody listening.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browser_path_of_onboarding_and_confirmation() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let (tw, log) = with_browser("browser", "stale");
+
+    let (ok, onboarded) = tw.json(&["onboard", &sb.issuer.url()]).await;
+    assert!(ok, "{onboarded} / {}", browser_log(&log));
+    assert_eq!(onboarded["tickets"].as_array().unwrap().len(), 1);
+    assert_eq!(onboarded["holders"].as_array().unwrap().len(), 3);
+    let seen = browser_log(&log);
+    assert!(
+        seen.starts_with(&format!("opened: {}", sb.issuer.url())),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("stale: 400\ncallback: 200\nagain: refused"),
+        "{seen}"
+    );
+
+    // The second holder keeps two records that fit the ticket: it asks.
+    std::fs::remove_file(&log).unwrap();
+    let (ok, synced) = tw.json(&["sync", "--interactive"]).await;
+    let seen = browser_log(&log);
+    assert!(ok, "{synced} / {seen}");
+    let outcomes = synced.as_array().unwrap();
+    assert_eq!(outcomes.len(), 3);
+    for o in outcomes {
+        assert_eq!(o["status"], "synced", "{o}");
+    }
+    let h2 = sb.holders[1].fhir_base();
+    let at_h2 = outcomes
+        .iter()
+        .find(|o| o["fhir_base"] == h2.as_str())
+        .unwrap();
+    assert_eq!(
+        at_h2["patient_id"], "h2-ana",
+        "the record the person picked"
+    );
+    assert_eq!(seen.matches("opened: ").count(), 1, "{seen}");
+    assert!(seen.contains("/holders/h2/"), "{seen}");
+    assert!(
+        seen.contains("stale: 400\ncallback: 200\nagain: refused"),
+        "{seen}"
+    );
+}
+
+/// A person who never comes back from the browser: the holder that asked
+/// fails with a reason once the wait is over, the others are synced, and the
+/// listener is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_who_never_comes_back() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let (mut tw, log) = with_browser("away", "");
+    let (ok, onboarded) = tw.json(&["onboard", &sb.issuer.url()]).await;
+    assert!(ok, "{onboarded} / {}", browser_log(&log));
+
+    for (k, v) in &mut tw.env {
+        if k == "FAKE_BROWSER_MODE" {
+            *v = "away".into();
+        }
+    }
+    std::fs::remove_file(&log).unwrap();
+    let started = std::time::Instant::now();
+    let (ok, synced) = tw
+        .json(&["sync", "--interactive", "--confirm-timeout", "2"])
+        .await;
+    let took = started.elapsed();
+    assert!(!ok, "a holder failed: {synced}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    let h2 = sb.holders[1].fhir_base();
+    for o in synced.as_array().unwrap() {
+        if o["fhir_base"] == h2.as_str() {
+            assert_eq!(o["status"], "failed", "{o}");
+            assert!(
+                o["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not finished in time"),
+                "{o}"
+            );
+        } else {
+            assert_eq!(o["status"], "synced", "{o}");
+        }
+    }
+    let seen = browser_log(&log);
+    assert_eq!(seen.matches("opened: ").count(), 1, "{seen}");
+    let port = seen
+        .split("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
+        .nth(1)
+        .and_then(|rest| rest.split("%2F").next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no loopback redirect in {seen}"));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens once the wait is over"
+    );
 }
