@@ -253,19 +253,26 @@ async fn several_dpop_holders_at_once() {
 #[tokio::test]
 async fn bearer_and_reference_style_holders() {
     for profile in [Profile::Bearer, Profile::Reference] {
-        let sb = sandbox(1, profile).await;
+        let sb = sandbox(3, profile).await;
         let dir = tempfile::tempdir().unwrap();
         let (w, _) = wallet_with(&sb, dir.path(), &format!("{profile:?}"), everything()).await;
         let report = sync(&w, SyncOptions::default()).await;
-        let o = at(&report, &sb.holders[0]);
-        assert_eq!(o.status, "synced", "{profile:?}: {o:?}");
-        assert_eq!(o.resources, expected(0, "h1-ana") + 1, "{profile:?}");
+        // The second holder asks the patient to pick a record (nobody to ask here).
+        for (i, slug) in [(0, "h1"), (2, "h3")] {
+            let o = at(&report, &sb.holders[i]);
+            assert_eq!(o.status, "synced", "{profile:?}: {o:?}");
+            let patient = format!("{slug}-ana");
+            assert_eq!(o.resources, expected(i, &patient) + 1, "{profile:?}");
+        }
         let jkt = w.key_info().unwrap().jkt;
-        for e in report
+        let reads: Vec<_> = report
             .trace
             .iter()
             .filter(|e| e.method == "GET" && e.url.contains("/fhir/"))
-        {
+            .collect();
+        let holders: std::collections::HashSet<_> = reads.iter().map(|e| &e.holder).collect();
+        assert_eq!(holders.len(), 2, "{profile:?}: both holders read");
+        for e in reads {
             assert!(
                 e.request_headers
                     .iter()
@@ -570,6 +577,38 @@ async fn every_error_code_becomes_advice() {
             "No matching patient record",
         ),
         (
+            "revocation list unreadable",
+            mint(&|r| {
+                r.extra_claims = Some(
+                    json!({"revocation": {"url": format!("{}/status/1", sb.issuer.url()), "index": 10_000_000}})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                )
+            }),
+            None,
+            "invalid_grant",
+            "could not check whether the ticket is revoked",
+        ),
+        (
+            "unreadable identity evidence",
+            mint(&|r| {
+                r.extra_claims = Some(
+                    json!({"subject_identity_evidence": {
+                        "source": "https://idp.example",
+                        "token_type": "urn:ietf:params:oauth:token-type:id_token",
+                        "jwt": "not-a-token"
+                    }})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                )
+            }),
+            None,
+            "invalid_grant",
+            "rejected the identity evidence",
+        ),
+        (
             "scope outside the grant",
             mint(&|r| r.smart_scopes = Some(vec!["patient/Condition.rs".into()])),
             Some("patient/Immunization.rs"),
@@ -642,6 +681,32 @@ async fn every_error_code_becomes_advice() {
     let (error, said) = oauth(r);
     assert_eq!(error, "invalid_client");
     assert!(said.contains("register"), "{said}");
+
+    // Errors the wallet's own requests never cause here, from a holder that
+    // answers them anyway (a server without token exchange, one that reads
+    // the request differently).
+    for (code, description, advice) in [
+        (
+            "unsupported_grant_type",
+            "Token exchange not supported for this grant type",
+            "does not accept Permission Tickets",
+        ),
+        (
+            "invalid_request",
+            "Unsupported subject token type",
+            "did not understand the request",
+        ),
+    ] {
+        sb.holders[0].set_faults(sandbox::Faults {
+            token_error: code.into(),
+            token_error_description: description.into(),
+            ..Default::default()
+        });
+        let (error, said) = oauth(d.present(&good, None).await);
+        assert_eq!(error, code);
+        assert!(said.contains(advice), "{code}: {said}");
+    }
+    sb.holders[0].set_faults(sandbox::Faults::default());
 
     // Two records match at the second holder: without someone to ask, it is reported.
     let d2 = direct(&w, &sb, 1).await;
@@ -760,6 +825,15 @@ async fn hostile_holders_are_stopped() {
         })
         .count();
     assert!(read >= 1);
+    // The answer was not read to its end: the holder got out little more
+    // than the limit (what the connection's buffers take), not 1 GB.
+    let sent = sb.holders[0].huge_body_sent();
+    let limit = Limits::default().max_page_bytes as u64;
+    eprintln!(
+        "the 1 GB answer: {} MiB handed to the connection",
+        sent >> 20
+    );
+    assert!(sent >= limit && sent < 4 * limit, "{sent} bytes sent");
 }
 
 #[tokio::test]

@@ -122,6 +122,7 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
     );
     let before = timeline[19].date.clone().unwrap();
     let next = page(None, Some(before.clone()), 10);
+    assert_eq!(next.len(), 10, "the next page is full");
     assert!(
         next.iter()
             .all(|i| i.date.as_deref().unwrap() < before.as_str()),
@@ -167,18 +168,24 @@ async fn a_sync_lands_encrypted_with_its_provenance() {
         a1c.len(),
         "every HbA1c result, found by its display"
     );
-    assert!(
+    // What a person types is words, not query syntax: a stray quote or
+    // bracket is no error, and `*` is not a prefix operator.
+    let find = |text: &str| {
         store
             .search(
-                "\"unbalanced AND (",
+                text,
                 &Query {
-                    limit: 5,
+                    limit: 500,
                     ..Query::default()
-                }
+                },
             )
-            .is_ok(),
-        "what a person types is text, not query syntax"
-    );
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+            .len()
+    };
+    assert_eq!(find("hemoglobin\""), a1c.len());
+    assert_eq!(find("(hemoglobin"), a1c.len());
+    assert_eq!(find("hemo*"), 0);
+    assert_eq!(find("\"unbalanced AND ("), 0);
     // Not a byte of the records is readable on disk: while the store is open
     // (its write-ahead log still holding the sync), and once it is closed.
     let open_bytes = store_bytes(dir.path());
@@ -324,6 +331,7 @@ async fn overlapping_holders_merge_into_one_record_with_the_conflict_flagged() {
         w.add_holder(base, None, None).await.unwrap();
     }
     let report = w.sync(SyncOptions::default(), None).await.unwrap();
+    assert_eq!(report.outcomes.len(), 2);
     assert!(report.outcomes.iter().all(|o| o.status == "synced"));
     let store = w.record_store().unwrap();
 

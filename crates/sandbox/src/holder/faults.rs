@@ -41,6 +41,10 @@ pub struct Faults {
     pub claim_wider_scope: bool,
     /// Token responses say `Bearer` even when the token is bound to a DPoP key.
     pub bearer_token_type: bool,
+    /// Every token request is answered with this OAuth error (and
+    /// `token_error_description`), as a server that refuses for its own reasons.
+    pub token_error: String,
+    pub token_error_description: String,
 }
 
 pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {
@@ -56,10 +60,10 @@ pub async fn apply(AxState(state): AxState<Shared>, req: Request, next: Next) ->
     if req.uri().path().ends_with("/_faults") {
         return next.run(req).await;
     }
-    let (faults, count) = {
+    let (faults, count, huge_sent) = {
         let mut s = lock(&state);
         s.requests += 1;
-        (s.faults.clone(), s.requests)
+        (s.faults.clone(), s.requests, s.huge_sent.clone())
     };
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
@@ -74,7 +78,7 @@ pub async fn apply(AxState(state): AxState<Shared>, req: Request, next: Next) ->
         return r;
     }
     if faults.huge_body_bytes > 0 && is_search(req.uri().path()) {
-        return huge_body(faults.huge_body_bytes);
+        return huge_body(faults.huge_body_bytes, huge_sent);
     }
     let response = next.run(req).await;
     let drop = every(faults.drop_every, count);
@@ -111,7 +115,9 @@ fn is_search(path: &str) -> bool {
 
 /// A Bundle that never seems to end: generated piece by piece so the sandbox
 /// itself holds only one 64 KiB piece, whatever the size.
-fn huge_body(size: u64) -> Response {
+/// `size` bytes of a Bundle that never ends, streamed as the client reads;
+/// `most_sent` keeps the largest amount one answer got out.
+fn huge_body(size: u64, most_sent: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Response {
     const PIECE: usize = 64 * 1024;
     let head = axum::body::Bytes::from_static(
         b"{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[",
@@ -128,6 +134,7 @@ fn huge_body(size: u64) -> Response {
             filler.slice(..PIECE.min((size - sent) as usize))
         };
         sent += piece.len() as u64;
+        most_sent.fetch_max(sent, std::sync::atomic::Ordering::Relaxed);
         Some(Ok::<_, std::io::Error>(piece))
     }));
     let mut r = Response::new(Body::from_stream(stream));

@@ -118,6 +118,8 @@ pub(crate) struct State {
     pub nonce: String,
     pub faults: Faults,
     pub requests: u64,
+    /// The most bytes of one huge answer (`Faults::huge_body_bytes`) handed to the connection.
+    pub huge_sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl State {
@@ -209,6 +211,7 @@ impl Holder {
             nonce: uuid::Uuid::new_v4().simple().to_string(),
             faults: Faults::default(),
             requests: 0,
+            huge_sent: Arc::default(),
         };
         Self {
             state: Arc::new(Mutex::new(state)),
@@ -248,6 +251,13 @@ impl Holder {
         for list in s.compartments.values_mut() {
             list.retain(|&i| i < keep);
         }
+    }
+
+    /// The most bytes of one huge answer the client took before it stopped reading.
+    pub fn huge_body_sent(&self) -> u64 {
+        lock(&self.state)
+            .huge_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many resources the holder would return for its main patient.

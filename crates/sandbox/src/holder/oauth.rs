@@ -20,14 +20,18 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 #[derive(Debug)]
 pub struct OAuthError {
     pub status: StatusCode,
-    pub error: &'static str,
+    pub error: std::borrow::Cow<'static, str>,
     pub description: String,
     pub launch: Option<String>,
     pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
-    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(
+        error: impl Into<std::borrow::Cow<'static, str>>,
+        description: impl Into<String>,
+    ) -> Self {
+        let error = error.into();
         let status = if error == "invalid_client" {
             StatusCode::UNAUTHORIZED
         } else {

@@ -47,6 +47,12 @@ fn handle(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Value, OAuthError> {
+    if !s.faults.token_error.is_empty() {
+        return Err(OAuthError::new(
+            s.faults.token_error.clone(),
+            s.faults.token_error_description.clone(),
+        ));
+    }
     let dpop_jkt = check_token_dpop(s, headers)?;
     match form.get("grant_type").map(String::as_str) {
         Some(TOKEN_EXCHANGE) => exchange(s, form, dpop_jkt),
