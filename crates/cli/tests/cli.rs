@@ -923,3 +923,67 @@ async fn a_person_who_never_comes_back() {
         "nothing listens once the wait is over"
     );
 }
+
+/// A record database written under another key (a profile restored from
+/// another machine, a keyring entry replaced), or whose key is gone:
+/// `tw sync` and `tw records` say which with their error code, fetch
+/// nothing, and leave the file as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_under_another_key_is_refused_and_kept() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        holders: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let base = sb.holders[0].fhir_base();
+    let mut dbs = Vec::new();
+    let mut wallets = Vec::new();
+    for name in ["keyA", "keyB", "keyC"] {
+        let tw = Tw::new(name);
+        let (_, key) = tw.json(&["key", "show"]).await;
+        let ticket = sb
+            .issuer
+            .mint(&MintRequest::new(
+                TicketType::PatientSelfAccess,
+                Some(key["jkt"].as_str().unwrap().into()),
+            ))
+            .unwrap();
+        assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+        assert!(tw.json(&["holder", "add", &base]).await.0);
+        dbs.push(tw.data.path().join(&tw.profile).join("records.db"));
+        wallets.push(tw);
+    }
+    // A and B have synced, each under its own key; C never has.
+    for tw in &wallets[..2] {
+        let (ok, synced) = tw.json(&["sync"]).await;
+        assert!(ok, "{synced}");
+    }
+    // B and C are given A's file.
+    for (i, code) in [(1, "store_wrong_key"), (2, "missing_database_key")] {
+        std::fs::copy(&dbs[0], &dbs[i]).unwrap();
+        let before = std::fs::read(&dbs[i]).unwrap();
+        let tw = &wallets[i];
+        let (_, trace_before) = tw.json(&["trace"]).await;
+        for args in [&["sync"][..], &["records", "list"][..]] {
+            let (ok, err) = tw.json(args).await;
+            assert!(!ok, "{args:?}: {err}");
+            assert_eq!(err["error"]["code"], code, "{args:?}: {err}");
+            let message = err["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("left as it is") || message.contains("left untouched"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&dbs[i]).unwrap(),
+            before,
+            "the file is untouched"
+        );
+        let (_, trace) = tw.json(&["trace"]).await;
+        assert_eq!(trace, trace_before, "nothing was fetched");
+    }
+    // A still opens its own.
+    let (ok, counts) = wallets[0].json(&["records", "list"]).await;
+    assert!(ok && !counts.as_array().unwrap().is_empty(), "{counts}");
+}
