@@ -4,6 +4,8 @@
 mod browser;
 mod commands;
 mod demo;
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
+mod instance;
 mod links;
 mod state;
 mod sync;
@@ -31,9 +33,22 @@ pub fn run() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let wallet = WalletOptions::from_env(profile_arg()).and_then(Wallet::open);
+    let options = WalletOptions::from_env(profile_arg());
+    let context = tauri::generate_context!();
+    let builder = tauri::Builder::default();
+    // First, so a second launch hands over before anything else starts.
+    #[cfg(not(any(target_os = "android", target_os = "ios")))]
+    let builder = match options
+        .as_ref()
+        .ok()
+        .and_then(|o| instance::plugin(&context.config().identifier, o))
+    {
+        Some(single) => builder.plugin(single),
+        None => builder,
+    };
+    let wallet = options.and_then(Wallet::open);
     let app_state = state::AppState::new(wallet);
-    let result = tauri::Builder::default()
+    let result = builder
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
@@ -79,7 +94,7 @@ pub fn run() {
             commands::settings::delete_everything,
             commands::settings::open_wallet_again,
         ])
-        .run(tauri::generate_context!());
+        .run(context);
     if let Err(e) = result {
         tracing::error!("the app stopped with an error: {e}");
         std::process::exit(1);

@@ -54,10 +54,15 @@ pub fn setup(app: &AppHandle) {
             .into_iter()
             .find(|u| is_ticket_link(u.as_str()))
         {
-            handle.state::<AppState>().pending_link.put(url.to_string());
-            let _ = handle.emit(EVENT, ());
+            deliver(&handle, url.to_string());
         }
     });
+}
+
+/// A link for the running app: held for the UI, which is told it is there.
+pub fn deliver<R: tauri::Runtime>(app: &AppHandle<R>, link: String) {
+    app.state::<AppState>().pending_link.put(link);
+    let _ = app.emit(EVENT, ());
 }
 
 #[cfg(test)]

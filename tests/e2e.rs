@@ -430,6 +430,48 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
     );
     assert_eq!(text_of(&client, "requester").await, "Luis Rivera");
     shot(&client, "07-opened-by-link").await;
+
+    // A link opened while the app runs: the desktop starts the app again with
+    // the link, and that second launch hands it to this window and exits.
+    click(&client, "nav-tickets").await;
+    let another = issuer
+        .mint(&MintRequest::new(TicketType::PatientSelfAccess, None))
+        .unwrap();
+    let link = format!("web+ticket:{another}");
+    let mut second = Command::new(APP)
+        .arg(&link)
+        .env("TW_DATA_DIR", data.path())
+        .env("TW_PROFILE", &profile)
+        .env("TW_KEYRING", "secret-service")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            second.wait().unwrap();
+            panic!("the second launch opened a window of its own");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "the second launch handed over: {status}");
+    find(&client, "link-notice").await;
+    let prefilled = find(&client, "ticket-input")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(
+        prefilled, link,
+        "the running window shows the handed-over link"
+    );
+    shot(&client, "08-link-handed-to-the-running-app").await;
     client.close().await.unwrap();
 }
 
