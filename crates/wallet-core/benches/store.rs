@@ -115,6 +115,39 @@ fn main() {
     });
     let distinct: usize = store.people().unwrap().iter().map(|p| p.records).sum();
 
+    // Each figure is for a query that returned what it should: a query that
+    // found nothing would look fast.
+    let kept: usize = store.counts().unwrap().iter().map(|c| c.count).sum();
+    assert_eq!(kept, total, "every resource stored once");
+    assert!(
+        distinct > 0 && distinct < total,
+        "copies merged: {distinct}"
+    );
+    assert_eq!((n1, n2, n4), (50, 50, 50), "full pages");
+    assert_eq!(n5, 1, "one person");
+    let a1c_at = |i: usize| {
+        sandbox::data::holder_data(i, 1, per_holder)
+            .resources
+            .iter()
+            .filter(|r| r["code"]["coding"][0]["code"] == "4548-4")
+            .count()
+    };
+    let most = (0..holders).map(a1c_at).max().unwrap_or(0);
+    let all: usize = (0..holders).map(a1c_at).sum();
+    assert!(
+        most > 0 && (most..=all).contains(&n3),
+        "HbA1c series of {n3}: at least one holder's {most}, at most all {all}"
+    );
+    let bundle: serde_json::Value =
+        serde_json::from_str(&store.export_merged(None).unwrap()).unwrap();
+    // One entry per distinct record, and one more per extra version where holders disagree.
+    let entries = bundle["entry"].as_array().unwrap().len();
+    assert!(
+        (distinct..distinct + distinct / 10).contains(&entries),
+        "{entries} entries for {distinct} records"
+    );
+    assert!(html > 10_000, "a summary of {html} bytes");
+
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("resources            {total} from {holders} holders");
     println!(
