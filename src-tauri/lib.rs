@@ -27,13 +27,10 @@ fn profile_arg() -> Option<String> {
 }
 
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TW_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let options = WalletOptions::from_env(profile_arg());
+    // Kept to the end: the log file is written until the app stops.
+    let _log =
+        wallet_core::logging::init(options.as_ref().ok(), wallet_core::logging::DEFAULT_FILTER);
     let context = tauri::generate_context!();
     let builder = tauri::Builder::default();
     // First, so a second launch hands over before anything else starts.

@@ -654,8 +654,38 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     assert_eq!(bundle["type"], "collection");
     assert!(bundle["entry"].as_array().unwrap().len() > 5);
 
-    // Delete everything: back to the welcome, nothing left of the profile.
+    // The profile's log says what the sync did, and nothing about Ana.
+    let logs = data.path().join(".logs");
+    let profile_logs = || -> String {
+        std::fs::read_dir(&logs)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&profile))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let log = profile_logs();
+    assert!(log.contains("sync finished"), "{log}");
+    for private in ["Rivera", "1984-03-12", "MRN-", "-ana"] {
+        assert!(!log.contains(private), "{private} in the app's log");
+    }
+
+    // About: the version and commit, and where the logs are.
     click(&client, "nav-settings").await;
+    let version = text_of(&client, "version").await;
+    assert!(
+        version.starts_with(env!("CARGO_PKG_VERSION")) && version.contains('('),
+        "{version}"
+    );
+    assert!(
+        text_of(&client, "about")
+            .await
+            .contains(&logs.display().to_string())
+    );
+
+    // Delete everything: back to the welcome, nothing left of the profile.
     shots(&client, "18-settings", "delete-everything").await;
     find(&client, "confirm-delete")
         .await
@@ -669,6 +699,11 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
         .map(|d| d.map(|e| e.unwrap().file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
+    let log = profile_logs();
+    assert!(
+        !log.contains("sync finished"),
+        "the log was emptied too: {log}"
+    );
     client.close().await.unwrap();
 }
 

@@ -18,6 +18,8 @@ pub struct SettingsView {
     pub keyring: StoreView,
     /// Every profile with a folder under the data folder.
     pub profiles: Vec<String>,
+    /// Version, commit, the specifications spoken, where the logs are.
+    pub about: wallet_core::about::About,
 }
 
 fn options(profile: Option<String>) -> Res<WalletOptions> {
@@ -38,7 +40,10 @@ pub fn settings(state: State<'_, AppState>) -> Res<SettingsView> {
         })
         .unwrap_or_default();
     profiles.sort();
+    let mut opts = options(None)?;
+    opts.profile = wallet.vault().profile().to_string();
     Ok(SettingsView {
+        about: wallet_core::about::About::of(&opts),
         profile: wallet.vault().profile().to_string(),
         data_dir: wallet.vault().dir().display().to_string(),
         keyring: StoreView::from(wallet.vault().store_info()),

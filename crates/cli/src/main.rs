@@ -16,7 +16,7 @@ use output::Out;
 #[derive(Parser)]
 #[command(
     name = "tw",
-    version,
+    version = wallet_core::about::VERSION,
     about = "Ticket Wallet: SMART Permission Tickets on the command line"
 )]
 struct Cli {
@@ -84,6 +84,8 @@ enum Command {
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         confirm_timeout: u64,
     },
+    /// This build's version and commit, the specifications it speaks, and where it keeps its data and logs.
+    About,
     /// Run an issuer and data holders on loopback until stopped; prints one JSON line when ready.
     Sandbox {
         /// How many data holders.
@@ -215,13 +217,12 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Sandbox { .. }) {
         sigpipe::reset();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TW_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The profile's log file, except for the sandbox, which is no profile's.
+    let options = WalletOptions::from_env(cli.profile.clone()).ok();
+    let logged = options
+        .as_ref()
+        .filter(|_| !matches!(cli.command, Command::Sandbox { .. }));
+    let _log = wallet_core::logging::init(logged, "warn");
     let out = Out::new(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -255,7 +256,12 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
         })
         .await;
     }
-    let wallet = Wallet::open(WalletOptions::from_env(cli.profile)?)?;
+    let options = WalletOptions::from_env(cli.profile)?;
+    if let Command::About = cli.command {
+        out.about(&wallet_core::about::About::of(&options));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let wallet = Wallet::open(options)?;
     // Records name their holders as people know them, not by URL.
     let named;
     let out = if matches!(cli.command, Command::Records(_)) {
@@ -271,7 +277,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
         out
     };
     match cli.command {
-        Command::Sandbox { .. } => unreachable!("handled above"),
+        Command::Sandbox { .. } | Command::About => unreachable!("handled above"),
         Command::Holder(HolderCommand::Add {
             fhir_base,
             client_id,

@@ -487,6 +487,24 @@ impl Out {
         }
     }
 
+    pub fn about(&self, about: &wallet_core::about::About) {
+        if self.json {
+            print_json(about);
+            return;
+        }
+        say!("tw {}", about.version);
+        say!("speaks:");
+        for spec in &about.specifications {
+            say!("  {spec}");
+        }
+        say!("profile   {}", about.profile);
+        say!("data      {}", about.data_dir);
+        match &about.log_dir {
+            Some(dir) => say!("logs      {dir}"),
+            None => say!("logs      (no log folder is known for this user)"),
+        }
+    }
+
     pub fn removed(&self, jti: &str) {
         if self.json {
             print_json(&serde_json::json!({ "removed": jti }));

@@ -987,3 +987,79 @@ async fn a_database_under_another_key_is_refused_and_kept() {
     let (ok, counts) = wallets[0].json(&["records", "list"]).await;
     assert!(ok && !counts.as_array().unwrap().is_empty(), "{counts}");
 }
+
+/// The profile's log file says what a sync did (holders, outcomes, counts)
+/// and holds nothing secret or private: no token, ticket, assertion or proof
+/// (a tester-mode run of the same sync is the witness of what they are), and
+/// nothing about the patient, though one holder fails asking who she is.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_file_says_what_happened_and_nothing_private() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let tw = Tw::new("log");
+    let (_, key) = tw.json(&["key", "show"]).await;
+    let ticket = sb
+        .issuer
+        .mint(&MintRequest::new(
+            TicketType::PatientSelfAccess,
+            Some(key["jkt"].as_str().unwrap().into()),
+        ))
+        .unwrap();
+    assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+    for h in &sb.holders {
+        assert!(tw.json(&["holder", "add", &h.fhir_base()]).await.0);
+    }
+    let witness = tw.run(&["sync", "--tester", "--json"], None).await;
+    let witness = String::from_utf8_lossy(&witness.stdout).to_string();
+    let mut secrets: Vec<String> = vec![ticket.rsplit('.').next().unwrap().to_string()];
+    for quoted in witness.split('"') {
+        if let Some(token) = quoted
+            .strip_prefix("DPoP ")
+            .or_else(|| quoted.strip_prefix("Bearer "))
+        {
+            secrets.push(token.to_string());
+        }
+        let parts: Vec<&str> = quoted.split('.').collect();
+        if parts.len() == 3 && quoted.len() > 40 && parts.iter().all(|p| !p.contains(' ')) {
+            secrets.push(parts[2].to_string());
+        }
+    }
+    assert!(secrets.len() > 5, "{secrets:?}");
+    tw.run(&["sync"], None).await;
+
+    let dir = tw.data.path().join(".logs");
+    let mut log = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&tw.profile),
+            "one file per profile: {path:?}"
+        );
+        log.push_str(&std::fs::read_to_string(&path).unwrap());
+    }
+    for said in [
+        "sync started",
+        "holder finished",
+        "sync finished",
+        "status=synced",
+        "status=needs_interaction",
+    ] {
+        assert!(log.contains(said), "{said} not in the log:\n{log}");
+    }
+    for h in &sb.holders {
+        assert!(log.contains(&h.fhir_base()), "{log}");
+    }
+    for secret in &secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret in the log:\n{log}"
+        );
+    }
+    for private in ["Rivera", "1984-03-12", "MRN-", "h1-ana", "h2-ana", "h3-ana"] {
+        assert!(!log.contains(private), "{private} in the log:\n{log}");
+    }
+}

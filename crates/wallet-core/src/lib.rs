@@ -1,6 +1,7 @@
 //! Everything the wallet does without a screen. The app (`src-tauri`) and the
 //! command line (`tw`) are thin shells over this crate.
 
+pub mod about;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod http;
 pub mod import;
 pub mod issuer;
 mod jsonfile;
+pub mod logging;
 pub mod onboard;
 pub mod progress;
 pub mod proofs;

@@ -244,6 +244,14 @@ impl Wallet {
             ));
         }
 
+        let started = std::time::Instant::now();
+        tracing::info!(
+            holders = holders.len(),
+            tickets = tickets.len(),
+            dry_run = opts.dry_run,
+            resume = opts.resume,
+            "sync started"
+        );
         // Opened first: a store that cannot be opened stops the sync before anything is fetched.
         let mut store = self.record_store()?;
         let run = if opts.dry_run {
@@ -402,6 +410,16 @@ impl Wallet {
                     resources: o.resources,
                     finished_at: now(),
                 });
+                // The outcome's message may quote the holder, and the holder the
+                // patient: the log keeps the status and the counts only.
+                tracing::info!(
+                    holder = %o.fhir_base,
+                    status = %o.status,
+                    records = o.resources,
+                    pages = o.pages,
+                    removed = o.removed,
+                    "holder finished"
+                );
                 report.outcomes.push(o);
                 report.records.extend(records);
             }
@@ -435,6 +453,12 @@ impl Wallet {
             .outcomes
             .sort_by(|a, b| a.fhir_base.cmp(&b.fhir_base));
         report.trace = engine.trace.entries();
+        tracing::info!(
+            millis = started.elapsed().as_millis() as u64,
+            requests = report.trace.len(),
+            cancelled = report.cancelled,
+            "sync finished"
+        );
         // A tester-mode trace holds secrets: it is returned, never written to a file.
         if !opts.tester_mode {
             self.save_trace(&report.trace)?;

@@ -134,41 +134,7 @@ impl Trace {
         if self.tester_mode {
             return text.to_string();
         }
-        let Ok(mut url) = url::Url::parse(text) else {
-            return "[redacted]".into();
-        };
-        let path: Vec<String> = url
-            .path_segments()
-            .map(|segments| {
-                let mut after_patient = false;
-                segments
-                    .map(|seg| {
-                        let shown = if after_patient { "[redacted]" } else { seg };
-                        after_patient = seg == "Patient";
-                        shown.to_string()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if url.path_segments().is_some() {
-            url.set_path(&path.join("/"));
-        }
-        if url.query().is_some() {
-            let pairs: Vec<(String, String)> = url
-                .query_pairs()
-                .map(|(k, v)| {
-                    let v = if SHOWN_PARAMS.contains(&k.as_ref()) {
-                        v.into_owned()
-                    } else {
-                        "[redacted]".into()
-                    };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            url.query_pairs_mut().clear().extend_pairs(pairs);
-        }
-        url.set_fragment(None);
-        url.to_string()
+        redact_url(text)
     }
 
     /// A request header as it may be shown.
@@ -281,6 +247,46 @@ struct LightFhir {
 struct LightLink {
     relation: Option<String>,
     url: Option<String>,
+}
+
+/// A URL without whom it is about: the segment after `Patient/` and every
+/// query value outside `SHOWN_PARAMS` become `[redacted]` (see `Trace::url`).
+pub fn redact_url(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return "[redacted]".into();
+    };
+    let path: Vec<String> = url
+        .path_segments()
+        .map(|segments| {
+            let mut after_patient = false;
+            segments
+                .map(|seg| {
+                    let shown = if after_patient { "[redacted]" } else { seg };
+                    after_patient = seg == "Patient";
+                    shown.to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if url.path_segments().is_some() {
+        url.set_path(&path.join("/"));
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if SHOWN_PARAMS.contains(&k.as_ref()) {
+                    v.into_owned()
+                } else {
+                    "[redacted]".into()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.set_fragment(None);
+    url.to_string()
 }
 
 impl Trace {

@@ -330,6 +330,17 @@ impl Wallet {
     /// wallet should be opened again afterwards.
     pub fn delete_everything(&self) -> Result<(), WalletError> {
         self.tokens.clear();
+        // The log names the holders this profile used: it goes first, so
+        // the line saying everything was deleted is all it keeps.
+        if let Some(data_dir) = self.vault.dir().parent() {
+            let opts = WalletOptions {
+                profile: self.vault.profile().to_string(),
+                data_dir: data_dir.into(),
+                backend: vault::Backend::Auto,
+            };
+            crate::logging::remove_logs(&opts)
+                .map_err(|e| WalletError::Invalid(format!("could not empty the log: {e}")))?;
+        }
         Ok(self.vault.destroy()?)
     }
 

@@ -68,6 +68,25 @@ export function SettingsScreen() {
             </form>
             {switchTo.error && <ErrorBanner error={asError(switchTo.error)} />}
           </div>
+          <div className="card" data-testid="about">
+            <h3>About Ticket Wallet</h3>
+            <dl className="facts">
+              <dt>Version</dt>
+              <dd data-testid="version">{s.about.version}</dd>
+              <dt>Logs</dt>
+              <dd>
+                {s.about.log_dir ? <code>{s.about.log_dir}</code> : "No log folder is known for this user"}
+                <span className="muted"> (one file per profile and day, kept a week, with no secrets or health details)</span>
+              </dd>
+            </dl>
+            <p>It speaks:</p>
+            <ul>
+              {s.about.specifications.map((spec) => (
+                <li key={spec}>{spec}</li>
+              ))}
+            </ul>
+            <p className="muted">Licensed under the Apache License 2.0; the licences of what it is built from come with it.</p>
+          </div>
           <div className="card danger-zone">
             <h3>Delete everything</h3>
             <p>

@@ -478,7 +478,7 @@ async fn get(shared: &Shared<'_>, url: &str) -> Result<Reply, FetchError> {
         let reply = match sent {
             Ok(r) => r,
             Err(SendError::Network(e)) if retry(attempt) => {
-                tracing::debug!("{url}: {e}; retrying");
+                tracing::debug!("{}: {e}; retrying", crate::trace::redact_url(url));
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
                 continue;
