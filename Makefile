@@ -15,7 +15,7 @@ MOBILE_TARGETS := aarch64-linux-android aarch64-apple-ios
 # Crates that compile no C, so they can be checked for mobile targets without an NDK or Xcode.
 PURE_CRATES := -p permission-ticket -p vault
 
-.PHONY: help run dev test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check fuzz fuzz-smoke
+.PHONY: help run dev test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check fuzz fuzz-smoke deny licenses
 
 help:
 	@echo "make run   - set everything up and open the app"
@@ -53,6 +53,8 @@ ui-deps:
 driver-deps:
 	@command -v tauri-driver >/dev/null || [ -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/tauri-driver" ] || \
 	  $(CARGO) install tauri-driver --locked
+	@command -v cargo-deny >/dev/null || [ -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/cargo-deny" ] || \
+	  $(CARGO) install cargo-deny --locked --version 0.20.2 --no-default-features
 	@installed=$$(rustup target list --installed); for t in $(MOBILE_TARGETS); do \
 	  grep -qx $$t <<<"$$installed" || rustup target add $$t; done
 
@@ -64,7 +66,16 @@ check:
 	$(CARGO) clippy --workspace --all-targets $(APP_FEATURES) -- -D warnings
 	npm --prefix ui run typecheck
 	npm --prefix ui run lint
-	$(MAKE) mobile-check
+	$(MAKE) mobile-check deny licenses
+
+# Licences, duplicate versions and sources of every crate (deny.toml says why
+# each allowed licence is allowed; advisories need a network this build lacks).
+deny:
+	$(CARGO) deny --log-level error check licenses bans sources
+
+# THIRD-PARTY-LICENSES.md must list what Cargo.lock and ui/package-lock.json hold.
+licenses:
+	node scripts/third-party-licenses.mjs --check
 
 mobile-check:
 	@for t in $(MOBILE_TARGETS); do echo "cargo check --target $$t"; \
