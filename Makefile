@@ -15,7 +15,7 @@ MOBILE_TARGETS := aarch64-linux-android aarch64-apple-ios
 # Crates that compile no C, so they can be checked for mobile targets without an NDK or Xcode.
 PURE_CRATES := -p permission-ticket -p vault
 
-.PHONY: help run dev test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check fuzz fuzz-smoke deny licenses
+.PHONY: help run dev test deps system-deps ui-deps driver-deps ui check test-rust test-ui bindings-drift mobile-check fuzz fuzz-smoke deny licenses bundle appimage bundle-test
 
 help:
 	@echo "make run   - set everything up and open the app"
@@ -32,7 +32,7 @@ dev: deps
 	npm --prefix ui run dev & vite=$$!; trap 'kill $$vite' EXIT; \
 	  $(CARGO) run --bin ticket-wallet
 
-test: deps ui check test-ui test-rust bindings-drift fuzz-smoke
+test: deps ui check test-ui test-rust bindings-drift bundle-test fuzz-smoke
 
 deps: system-deps ui-deps driver-deps
 
@@ -93,6 +93,22 @@ bindings-drift:
 	@if [ -n "$$(git status --porcelain -- ui/src/bindings)" ]; then \
 	  git status --short -- ui/src/bindings; \
 	  echo "TypeScript bindings differ from the Rust types: commit ui/src/bindings"; exit 1; fi
+
+# The release app and its .deb and .rpm, with the Tauri CLI from the frontend's
+# dev dependencies (its npm build is a prebuilt binary: nothing to compile).
+# Packages land in $CARGO_TARGET_DIR (or target)/release/bundle/.
+bundle: deps ui
+	ui/node_modules/.bin/tauri build --bundles deb,rpm
+
+# An AppImage needs linuxdeploy and its plugins, which the Tauri CLI downloads
+# from GitHub; where GitHub cannot be reached this fails saying so.
+appimage: deps ui
+	ui/node_modules/.bin/tauri build --bundles appimage
+
+# The .deb unpacked into a throwaway root: its app opens on the welcome, and
+# its desktop entry handles ticket links.
+bundle-test: bundle
+	scripts/bundle-test.sh
 
 # Coverage-guided fuzzing on the nightly toolchain (skipped where there is
 # none); see scripts/fuzz.sh and docs/SECURITY.md.

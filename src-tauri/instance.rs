@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn one_name_per_data_folder_and_profile() {
-        let id = |d, p| dbus_id("org.ticketwallet.app", &options(d, p));
+        let id = |d, p| dbus_id("org.ticketwallet.wallet", &options(d, p));
         assert_eq!(id("/d", "default"), id("/d", "default"));
         assert_ne!(id("/d", "default"), id("/d", "caregiver"));
         assert_ne!(id("/d", "default"), id("/e", "default"));

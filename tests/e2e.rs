@@ -112,11 +112,15 @@ async fn launch(driver: &Driver) -> Client {
 }
 
 async fn launch_with(driver: &Driver, args: &[&str]) -> Client {
+    launch_binary(driver, APP, args).await
+}
+
+async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
         "tauri:options".into(),
-        serde_json::json!({ "application": APP, "args": args }),
+        serde_json::json!({ "application": application, "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector)
@@ -1230,4 +1234,47 @@ async fn window_bench() {
         web_kib / 1024,
         app_kib / 1024
     );
+}
+
+/// The installed package: `make bundle-test` unpacks the `.deb` into a
+/// throwaway root and names it in `TW_INSTALLED_ROOT`. Its binary opens on the
+/// welcome, and its desktop entry hands both kinds of ticket link to it.
+#[tokio::test]
+#[ignore = "needs the built package: make bundle-test"]
+async fn the_installed_package_opens_on_its_first_screen() {
+    let root = PathBuf::from(
+        std::env::var_os("TW_INSTALLED_ROOT").expect("TW_INSTALLED_ROOT: run through make bundle-test"),
+    );
+    let entry = std::fs::read_dir(root.join("usr/share/applications"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "desktop"))
+        .expect("a desktop entry");
+    let entry = std::fs::read_to_string(entry).unwrap();
+    let line = |key: &str| {
+        entry
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mime = line("MimeType=");
+    for scheme in ["x-scheme-handler/web+ticket", "x-scheme-handler/ticketwallet"] {
+        assert!(mime.split(';').any(|m| m == scheme), "{scheme} not in {mime}");
+    }
+    let exec = line("Exec=");
+    assert!(exec.starts_with("ticket-wallet") && exec.contains("%u"), "{exec}");
+
+    let binary = root.join("usr/bin/ticket-wallet");
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("e2e-installed-{}", std::process::id());
+    let driver = start_driver(data.path(), &profile).await;
+    let client = launch_binary(&driver, binary.to_str().unwrap(), &[]).await;
+    assert!(
+        text_of(&client, "welcome")
+            .await
+            .contains("Try it with demo data")
+    );
+    shot(&client, "00-installed-package").await;
+    client.close().await.unwrap();
 }
