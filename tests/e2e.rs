@@ -1243,7 +1243,8 @@ async fn window_bench() {
 #[ignore = "needs the built package: make bundle-test"]
 async fn the_installed_package_opens_on_its_first_screen() {
     let root = PathBuf::from(
-        std::env::var_os("TW_INSTALLED_ROOT").expect("TW_INSTALLED_ROOT: run through make bundle-test"),
+        std::env::var_os("TW_INSTALLED_ROOT")
+            .expect("TW_INSTALLED_ROOT: run through make bundle-test"),
     );
     let entry = std::fs::read_dir(root.join("usr/share/applications"))
         .unwrap()
@@ -1259,11 +1260,20 @@ async fn the_installed_package_opens_on_its_first_screen() {
             .to_string()
     };
     let mime = line("MimeType=");
-    for scheme in ["x-scheme-handler/web+ticket", "x-scheme-handler/ticketwallet"] {
-        assert!(mime.split(';').any(|m| m == scheme), "{scheme} not in {mime}");
+    for scheme in [
+        "x-scheme-handler/web+ticket",
+        "x-scheme-handler/ticketwallet",
+    ] {
+        assert!(
+            mime.split(';').any(|m| m == scheme),
+            "{scheme} not in {mime}"
+        );
     }
     let exec = line("Exec=");
-    assert!(exec.starts_with("ticket-wallet") && exec.contains("%u"), "{exec}");
+    assert!(
+        exec.starts_with("ticket-wallet") && exec.contains("%u"),
+        "{exec}"
+    );
 
     let binary = root.join("usr/bin/ticket-wallet");
     let data = tempfile::tempdir().unwrap();
