@@ -101,7 +101,7 @@ bundle: deps ui
 	ui/node_modules/.bin/tauri build --bundles deb,rpm
 
 # An AppImage needs linuxdeploy and its plugins, which the Tauri CLI downloads
-# from GitHub; where GitHub cannot be reached this fails saying so.
+# from GitHub (not reachable from the machines this project is built on).
 appimage: deps ui
 	ui/node_modules/.bin/tauri build --bundles appimage
 
