@@ -258,6 +258,16 @@ async fn text_of(client: &Client, testid: &str) -> String {
 }
 
 /// Waits until the element's text satisfies `pred` (React renders asynchronously).
+/// What a form field holds.
+async fn value_of(client: &Client, testid: &str) -> String {
+    find(client, testid)
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
 async fn wait_text(client: &Client, testid: &str, pred: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -420,12 +430,7 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
         .unwrap();
     let client = launch_with(&driver, &[&format!("web+ticket:{delegated}")]).await;
     find(&client, "link-notice").await;
-    let prefilled = find(&client, "ticket-input")
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let prefilled = value_of(&client, "ticket-input").await;
     assert_eq!(prefilled, format!("web+ticket:{delegated}"));
     click(&client, "save-ticket").await;
     assert_eq!(
@@ -465,12 +470,7 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
     };
     assert!(status.success(), "the second launch handed over: {status}");
     find(&client, "link-notice").await;
-    let prefilled = find(&client, "ticket-input")
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let prefilled = value_of(&client, "ticket-input").await;
     assert_eq!(
         prefilled, link,
         "the running window shows the handed-over link"

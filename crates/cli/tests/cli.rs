@@ -58,6 +58,20 @@ impl Tw {
         .unwrap()
     }
 
+    /// Mints a self-access ticket bound to this wallet's key at `issuer`
+    /// and imports it; returns the ticket.
+    async fn import_bound_ticket(&self, issuer: &Issuer) -> String {
+        let (_, key) = self.json(&["key", "show"]).await;
+        let ticket = issuer
+            .mint(&MintRequest::new(
+                TicketType::PatientSelfAccess,
+                Some(key["jkt"].as_str().unwrap().into()),
+            ))
+            .unwrap();
+        assert!(self.json(&["ticket", "import", &ticket]).await.0);
+        ticket
+    }
+
     async fn json(&self, args: &[&str]) -> (bool, Value) {
         let mut all = args.to_vec();
         all.push("--json");
@@ -300,15 +314,7 @@ async fn holders_sync_and_trace() {
         .await
         .unwrap();
     let tw = Tw::new("sync");
-    let (_, key) = tw.json(&["key", "show"]).await;
-    let ticket = sb
-        .issuer
-        .mint(&MintRequest::new(
-            TicketType::PatientSelfAccess,
-            Some(key["jkt"].as_str().unwrap().into()),
-        ))
-        .unwrap();
-    assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+    let ticket = tw.import_bound_ticket(&sb.issuer).await;
 
     let h1 = sb.holders[0].fhir_base();
     let h2 = sb.holders[1].fhir_base();
@@ -543,15 +549,7 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
     .await
     .unwrap();
     let tw = Tw::new("kill");
-    let (_, key) = tw.json(&["key", "show"]).await;
-    let ticket = sb
-        .issuer
-        .mint(&MintRequest::new(
-            TicketType::PatientSelfAccess,
-            Some(key["jkt"].as_str().unwrap().into()),
-        ))
-        .unwrap();
-    assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+    tw.import_bound_ticket(&sb.issuer).await;
     let holders = [&sb.holders[0], &sb.holders[2]];
     let bases: Vec<String> = holders.iter().map(|h| h.fhir_base()).collect();
     for base in &bases {
@@ -941,15 +939,7 @@ async fn a_database_under_another_key_is_refused_and_kept() {
     let mut wallets = Vec::new();
     for name in ["keyA", "keyB", "keyC"] {
         let tw = Tw::new(name);
-        let (_, key) = tw.json(&["key", "show"]).await;
-        let ticket = sb
-            .issuer
-            .mint(&MintRequest::new(
-                TicketType::PatientSelfAccess,
-                Some(key["jkt"].as_str().unwrap().into()),
-            ))
-            .unwrap();
-        assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+        tw.import_bound_ticket(&sb.issuer).await;
         assert!(tw.json(&["holder", "add", &base]).await.0);
         dbs.push(tw.data.path().join(&tw.profile).join("records.db"));
         wallets.push(tw);
@@ -998,15 +988,7 @@ async fn the_log_file_says_what_happened_and_nothing_private() {
         .await
         .unwrap();
     let tw = Tw::new("log");
-    let (_, key) = tw.json(&["key", "show"]).await;
-    let ticket = sb
-        .issuer
-        .mint(&MintRequest::new(
-            TicketType::PatientSelfAccess,
-            Some(key["jkt"].as_str().unwrap().into()),
-        ))
-        .unwrap();
-    assert!(tw.json(&["ticket", "import", &ticket]).await.0);
+    let ticket = tw.import_bound_ticket(&sb.issuer).await;
     for h in &sb.holders {
         assert!(tw.json(&["holder", "add", &h.fhir_base()]).await.0);
     }
