@@ -26,6 +26,8 @@ const WAIT: Duration = Duration::from_secs(30);
 struct Driver {
     child: Child,
     port: u16,
+    /// What the apps it starts inherit, to tell them from other tests' apps.
+    env: [String; 2],
 }
 
 impl Drop for Driver {
@@ -95,7 +97,14 @@ async fn start_driver_with(
         .stderr(Stdio::null())
         .spawn()
         .expect("tauri-driver (cargo install tauri-driver --locked; make test does)");
-    let driver = Driver { child, port };
+    let driver = Driver {
+        child,
+        port,
+        env: [
+            format!("TW_DATA_DIR={}", data_dir.display()),
+            format!("TW_PROFILE={profile}"),
+        ],
+    };
     // tauri-driver answers on `port` only once it can reach WebKitWebDriver on `native`.
     let deadline = Instant::now() + WAIT;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
@@ -115,7 +124,28 @@ async fn launch_with(driver: &Driver, args: &[&str]) -> Client {
     launch_binary(driver, APP, args).await
 }
 
+/// Whether an app this driver started is still running (its data folder and profile in its environment).
+fn app_running(driver: &Driver) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+        let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+        let environ = std::fs::read(p.path().join("environ")).unwrap_or_default();
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        comm.trim() == "ticket-wallet"
+            && driver
+                .env
+                .iter()
+                .all(|want| vars.contains(&want.as_bytes()))
+    })
+}
+
 async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Client {
+    // A launch while the last window's process is still exiting would hand
+    // over to it (one app per profile) and open nothing.
+    let deadline = Instant::now() + WAIT;
+    while app_running(driver) {
+        assert!(Instant::now() < deadline, "the last app did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
@@ -123,11 +153,15 @@ async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Cli
         serde_json::json!({ "application": application, "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with the app");
+    let client = tokio::time::timeout(
+        WAIT,
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port)),
+    )
+    .await
+    .expect("no window within 30 s: the app did not start")
+    .expect("a WebDriver session with the app");
     client
         .wait()
         .at_most(WAIT)
