@@ -71,6 +71,16 @@ fn fake_browser_path() -> String {
     )
 }
 
+/// What tauri-driver, WebKitWebDriver and the apps they start print, for
+/// when a window does not come: `artifacts/e2e-logs/PROFILE.log`.
+fn driver_log(profile: &str) -> Stdio {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/e2e-logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::File::create(dir.join(format!("{profile}.log")))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
 async fn start_driver_with(
     data_dir: &std::path::Path,
     profile: &str,
@@ -94,7 +104,7 @@ async fn start_driver_with(
         .env("TW_KEYRING", "secret-service")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(driver_log(profile))
         .spawn()
         .expect("tauri-driver (cargo install tauri-driver --locked; make test does)");
     let driver = Driver {
@@ -160,7 +170,7 @@ async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Cli
             .connect(&format!("http://127.0.0.1:{}", driver.port)),
     )
     .await
-    .expect("no window within 30 s: the app did not start")
+    .expect("no window within 30 s: the app did not start (see artifacts/e2e-logs/)")
     .expect("a WebDriver session with the app");
     client
         .wait()
@@ -1268,6 +1278,104 @@ async fn window_bench() {
         web_kib / 1024,
         app_kib / 1024
     );
+}
+
+/// Launch to first content, as a ratio to a bare Tauri window (one static
+/// heading, `examples/bare-window.rs`: the same crates and WebKitGTK) started
+/// the same way in the same run, alternating, on a fresh profile. For docs/BENCHMARKS.md:
+/// `cargo build --release --features custom-protocol --example bare-window` and then
+/// `scripts/session.sh cargo test --release --features custom-protocol --test e2e launch_bench -- --ignored --nocapture`
+/// (`TW_INSTALLED_ROOT` set, as `make bundle-test` sets it, times the installed binary instead).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: run it by name with --release (see its comment)"]
+async fn launch_bench() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    let app = std::env::var_os("TW_INSTALLED_ROOT")
+        .map(|root| PathBuf::from(root).join("usr/bin/ticket-wallet"))
+        .unwrap_or_else(|| PathBuf::from(APP));
+    // Examples are built beside the binaries, in the same profile.
+    let bare = PathBuf::from(APP).with_file_name("examples/bare-window");
+    assert!(
+        bare.exists(),
+        "{} (cargo build --release --features custom-protocol --example bare-window)",
+        bare.display()
+    );
+    let data = tempfile::tempdir().unwrap();
+    let profile = format!("launch-{}", std::process::id());
+    let driver = start_driver(data.path(), &profile).await;
+
+    // From asking for a session (tauri-driver starts the process) to the first
+    // screen's content being in the page (the app's welcome, the bare window's
+    // heading), polled every 5 ms: the WebDriver handshake is in both alike.
+    async fn until_content(driver: &Driver, binary: &std::path::Path, css: &str) -> (f64, f64) {
+        while app_running(driver) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let started = Instant::now();
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": binary, "args": [] }),
+        );
+        let client = tokio::time::timeout(
+            WAIT,
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{}", driver.port)),
+        )
+        .await
+        .expect("no window within 30 s")
+        .expect("a WebDriver session");
+        let page = loop {
+            let v = client
+                .execute(
+                    "return document.querySelector(arguments[0]) ? performance.now() : null;",
+                    vec![css.into()],
+                )
+                .await
+                .unwrap();
+            if let Some(ms) = v.as_f64() {
+                break ms;
+            }
+            assert!(started.elapsed() < WAIT, "no {css} on screen");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let launch = started.elapsed().as_secs_f64() * 1000.0;
+        client.close().await.unwrap();
+        (launch, page)
+    }
+    let welcome = "[data-testid=welcome]";
+
+    let (mut app_runs, mut bare_runs) = (Vec::new(), Vec::new());
+    // One of each first, untimed: the disk cache warm for both.
+    until_content(&driver, &bare, "#content").await;
+    until_content(&driver, &app, welcome).await;
+    for _ in 0..runs {
+        bare_runs.push(until_content(&driver, &bare, "#content").await);
+        app_runs.push(until_content(&driver, &app, welcome).await);
+    }
+    let launch = |v: &[(f64, f64)]| median(v.iter().map(|r| r.0).collect());
+    let page = |v: &[(f64, f64)]| median(v.iter().map(|r| r.1).collect());
+    let (a, b) = (launch(&app_runs), launch(&bare_runs));
+    println!("app: {}", app.display());
+    println!(
+        "launch to first content, median of {runs}: app {a:.0} ms (in the page from its start: {:.0} ms), bare window {b:.0} ms ({:.0} ms)",
+        page(&app_runs),
+        page(&bare_runs)
+    );
+    println!(
+        "ratio app ÷ bare window: {:.2}; the app's own cost: {:.0} ms",
+        a / b,
+        a - b
+    );
+    for (label, v) in [("app", &app_runs), ("bare", &bare_runs)] {
+        let all: Vec<String> = v.iter().map(|r| format!("{:.0}", r.0)).collect();
+        println!("{label} runs: {}", all.join(", "));
+    }
 }
 
 /// The installed package: `make bundle-test` unpacks the `.deb` into a
