@@ -5,12 +5,14 @@
 //! opened, e.g. the summary in a browser to print it to PDF.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
+use wallet_core::store::StoreError;
 
 use super::{Res, fail, invalid};
 use crate::state::AppState;
@@ -75,30 +77,34 @@ pub async fn export_records(
         .into_iter()
         .filter_map(|h| h.name.map(|n| (h.fhir_base, n)))
         .collect();
-    let which = kind.clone();
-    let text = tauri::async_runtime::spawn_blocking(move || match which.as_str() {
-        "summary" => {
-            let today = wallet_core::permission_ticket::human_time(wallet_core::now());
-            wallet_core::summary::html(&store, person, &today, &names)
-        }
-        "holder" => {
-            let base = holder.unwrap_or_default();
-            store.export_holder(&base)
-        }
-        _ => store.export_merged(person),
-    })
-    .await
-    .map_err(|e| invalid("internal", e.to_string()))?
-    .map_err(fail)?;
     let (name, filter, ext) = suggested_name(&kind, wallet.vault().profile());
     let Some(path) = choose_path(&app, &name, filter, ext).await else {
         return Ok(None);
     };
-    tokio::fs::write(&path, text).await.map_err(|e| {
-        invalid(
+    // Bundles go to the file as they are read from the store (memory does not
+    // grow with the record), under a name of their own until they are whole.
+    let target = path.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        wallet_core::atomic::write_file(&target, |out| match kind.as_str() {
+            "summary" => {
+                let today = wallet_core::permission_ticket::human_time(wallet_core::now());
+                let page = wallet_core::summary::html(&store, person, &today, &names)?;
+                Ok(out.write_all(page.as_bytes())?)
+            }
+            "holder" => store
+                .write_holder(&holder.unwrap_or_default(), out)
+                .map(drop),
+            _ => store.write_merged(person, out).map(drop),
+        })
+    })
+    .await
+    .map_err(|e| invalid("internal", e.to_string()))?
+    .map_err(|e| match e {
+        StoreError::Write(e) => invalid(
             "write_failed",
             format!("could not write {}: {e}", path.display()),
-        )
+        ),
+        e => fail(e),
     })?;
     let shown = path.display().to_string();
     *last.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);

@@ -3,12 +3,12 @@
 
 mod output;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wallet_core::permission_ticket::Jwks;
-use wallet_core::store::Query;
+use wallet_core::store::{Query, StoreError};
 use wallet_core::{InspectRequest, Wallet, WalletError, WalletOptions};
 
 use output::Out;
@@ -428,16 +428,26 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             html,
         }) => {
             let store = wallet.record_store()?;
-            let text = match holder {
-                Some(h) => store.export_holder(&wallet_core::holders::normalise_base(&h)?)?,
+            // Bundles are written as they are read: memory does not grow with the record.
+            let mut stdout = std::io::stdout().lock();
+            match holder {
+                Some(h) => {
+                    store.write_holder(&wallet_core::holders::normalise_base(&h)?, &mut stdout)?;
+                }
                 None if html => {
                     let today =
                         wallet_core::permission_ticket::human_time(wallet_core::wallet::now());
-                    wallet_core::summary::html(&store, person, &today, out.holder_names())?
+                    let page =
+                        wallet_core::summary::html(&store, person, &today, out.holder_names())?;
+                    stdout
+                        .write_all(page.as_bytes())
+                        .map_err(StoreError::from)?;
                 }
-                None => store.export_merged(person)?,
-            };
-            println!("{text}");
+                None => {
+                    store.write_merged(person, &mut stdout)?;
+                }
+            }
+            writeln!(stdout).map_err(StoreError::from)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Trace => {

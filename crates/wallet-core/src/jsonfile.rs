@@ -1,5 +1,6 @@
 //! Small non-secret state files, written atomically.
 
+use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -25,11 +26,8 @@ pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, WalletError
 
 /// A crash leaves the old file or the new one, never half of either.
 pub fn store<T: Serialize>(path: &Path, value: &T) -> Result<(), WalletError> {
-    let fail = |e: &dyn std::fmt::Display| {
-        WalletError::Invalid(format!("cannot write {}: {e}", path.display()))
-    };
-    let text = serde_json::to_vec_pretty(value).map_err(|e| fail(&e))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| fail(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+    let text = serde_json::to_vec_pretty(value)
+        .map_err(|e| WalletError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+    crate::atomic::write_file(path, |out| out.write_all(&text))
+        .map_err(|e| WalletError::Invalid(format!("cannot write {}: {e}", path.display())))
 }

@@ -2,6 +2,7 @@
 //! command line (`tw`) are thin shells over this crate.
 
 pub mod about;
+pub mod atomic;
 pub mod config;
 pub mod engine;
 pub mod error;

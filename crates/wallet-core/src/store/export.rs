@@ -2,9 +2,12 @@
 //! record of a person as one FHIR Bundle, and every copy of one fact.
 
 use std::collections::{HashMap, HashSet};
+use std::io::{BufWriter, Write};
 
 use rusqlite::params;
-use serde::Serialize;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use ts_rs::TS;
 
@@ -43,26 +46,62 @@ struct Member {
     json: String,
 }
 
+/// Counts what passes through, so an export can say how much it wrote.
+struct Counting<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+const BUNDLE_START: &[u8] = br#"{"resourceType":"Bundle","type":"collection","entry":["#;
+const BUNDLE_END: &[u8] = b"]}";
+
 impl RecordStore {
     /// Every record `holder` gave (for any ticket), as a FHIR `collection`
-    /// Bundle of the resources exactly as they were received.
-    pub fn export_holder(&self, holder: &str) -> Result<String, StoreError> {
+    /// Bundle of the resources exactly as they were received, written to
+    /// `out` as the rows are read. Returns the bytes written.
+    pub fn write_holder(&self, holder: &str, out: impl Write) -> Result<u64, StoreError> {
+        let mut out = Counting {
+            inner: BufWriter::new(out),
+            written: 0,
+        };
         let mut stmt = self.conn.prepare(
             "SELECT json FROM resources WHERE holder = ?1 ORDER BY resource_type, rowid",
         )?;
-        let rows = stmt.query_map(params![holder], |r| r.get::<_, String>(0))?;
-        let mut out = String::from(r#"{"resourceType":"Bundle","type":"collection","entry":["#);
-        for (i, json) in rows.enumerate() {
-            if i > 0 {
-                out.push(',');
+        let mut rows = stmt.query(params![holder])?;
+        out.write_all(BUNDLE_START)?;
+        let mut first = true;
+        while let Some(row) = rows.next()? {
+            if !first {
+                out.write_all(b",")?;
             }
+            first = false;
             // The stored text is JSON the holder sent and the wallet parsed; it is spliced as is.
-            out.push_str(r#"{"resource":"#);
-            out.push_str(&json?);
-            out.push('}');
+            out.write_all(br#"{"resource":"#)?;
+            out.write_all(row.get::<_, String>(0)?.as_bytes())?;
+            out.write_all(b"}")?;
         }
-        out.push_str("]}");
-        Ok(out)
+        out.write_all(BUNDLE_END)?;
+        out.flush()?;
+        Ok(out.written)
+    }
+
+    /// [`Self::write_holder`] into a string.
+    pub fn export_holder(&self, holder: &str) -> Result<String, StoreError> {
+        let mut out = Vec::new();
+        self.write_holder(holder, &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// The raw JSON of every record of `resource_type` from `holder`.
@@ -94,116 +133,305 @@ impl RecordStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The merged record (of one person, or of everyone) as a FHIR
-    /// `collection` Bundle: each fact once, at its holder's own URL (so the
-    /// holder's relative references still resolve), naming the other holders
-    /// that gave it; copies that disagree are each included and tagged.
-    /// Each holder's Patient links to the same person's Patients elsewhere.
-    pub fn export_merged(&self, person: Option<i64>) -> Result<String, StoreError> {
+    /// Each person's Patient URL at every holder, for `Patient.link`.
+    fn patient_urls(&self, person: Option<i64>) -> Result<HashMap<i64, Vec<String>>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT e.grp, e.fingerprint, e.conflict, r.holder, r.resource_type, r.resource_id, r.json, e.person
+            "SELECT e.person, r.holder, r.resource_id
              FROM entries e JOIN resources r ON r.rowid = e.resource
-             WHERE (?1 IS NULL OR e.person = ?1) ORDER BY e.grp, e.resource",
+             WHERE r.resource_type = 'Patient' AND (?1 IS NULL OR e.person = ?1)
+             ORDER BY e.grp, e.resource",
         )?;
-        let mut members: Vec<(Member, i64)> = Vec::new();
-        let rows = stmt.query_map(params![person], |r| {
-            Ok((
-                Member {
-                    grp: r.get(0)?,
-                    fingerprint: r.get(1)?,
-                    conflict: r.get(2)?,
-                    holder: r.get(3)?,
-                    resource_type: r.get(4)?,
-                    resource_id: r.get(5)?,
-                    json: r.get(6)?,
-                },
-                r.get::<_, i64>(7)?,
-            ))
-        })?;
-        for row in rows {
-            members.push(row?);
-        }
-        // Each person's Patient at every holder, for `Patient.link`.
+        let mut rows = stmt.query(params![person])?;
         let mut patients: HashMap<i64, Vec<String>> = HashMap::new();
-        for (m, who) in &members {
-            if m.resource_type == "Patient"
-                && let Some(url) = full_url(&m.holder, "Patient", m.resource_id.as_deref())
-            {
-                let list = patients.entry(*who).or_default();
+        while let Some(r) = rows.next()? {
+            let holder: String = r.get(1)?;
+            let id: Option<String> = r.get(2)?;
+            if let Some(url) = full_url(&holder, "Patient", id.as_deref()) {
+                let list = patients.entry(r.get(0)?).or_default();
                 if !list.contains(&url) {
                     list.push(url);
                 }
             }
         }
-        let mut entries = Vec::new();
-        for group in members.chunk_by(|(a, _), (b, _)| a.grp == b.grp) {
-            let urls: Vec<Option<String>> = group
-                .iter()
-                .map(|(m, _)| full_url(&m.holder, &m.resource_type, m.resource_id.as_deref()))
-                .collect();
-            // One resource per distinct reading: the first copy of each.
-            let mut written = HashSet::new();
-            for (k, (m, who)) in group.iter().enumerate() {
-                if !written.insert(m.fingerprint) {
-                    continue;
-                }
-                let Ok(mut r) = serde_json::from_str::<Value>(&m.json) else {
-                    continue;
-                };
-                let mine = urls[k].clone();
-                let same: Vec<&String> = group
-                    .iter()
-                    .zip(&urls)
-                    .filter(|((o, _), u)| o.fingerprint == m.fingerprint && *u != &mine)
-                    .filter_map(|(_, u)| u.as_ref())
-                    .collect();
-                annotate(&mut r, &m.holder, &same, m.conflict);
-                if m.resource_type == "Patient"
-                    && let Some(all) = patients.get(who)
-                {
-                    let others: Vec<Value> = all
-                        .iter()
-                        .filter(|u| Some(*u) != mine.as_ref())
-                        .map(|u| json!({ "other": { "reference": u }, "type": "seealso" }))
-                        .collect();
-                    if !others.is_empty() {
-                        r["link"] = Value::Array(others);
-                    }
-                }
-                let mut entry = json!({ "resource": r });
-                if let Some(url) = mine {
-                    entry["fullUrl"] = json!(url);
-                }
-                entries.push(entry);
+        Ok(patients)
+    }
+
+    /// The merged record (of one person, or of everyone) as a FHIR
+    /// `collection` Bundle: each fact once, at its holder's own URL (so the
+    /// holder's relative references still resolve), naming the other holders
+    /// that gave it; copies that disagree are each included and tagged.
+    /// Each holder's Patient links to the same person's Patients elsewhere.
+    /// Written to `out` one fact at a time as the rows are read, so memory
+    /// does not grow with the record. Returns the bytes written.
+    pub fn write_merged(&self, person: Option<i64>, out: impl Write) -> Result<u64, StoreError> {
+        let patients = self.patient_urls(person)?;
+        let mut out = Counting {
+            inner: BufWriter::new(out),
+            written: 0,
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT e.grp, e.fingerprint, e.conflict, r.holder, r.resource_type, r.resource_id, r.json, e.person
+             FROM entries e JOIN resources r ON r.rowid = e.resource
+             WHERE (?1 IS NULL OR e.person = ?1) ORDER BY e.grp, e.resource",
+        )?;
+        let mut rows = stmt.query(params![person])?;
+        out.write_all(BUNDLE_START)?;
+        let mut first = true;
+        let mut group: Vec<(Member, i64)> = Vec::new();
+        loop {
+            let row = rows.next()?;
+            let next = row
+                .map(|r| -> rusqlite::Result<(Member, i64)> {
+                    Ok((
+                        Member {
+                            grp: r.get(0)?,
+                            fingerprint: r.get(1)?,
+                            conflict: r.get(2)?,
+                            holder: r.get(3)?,
+                            resource_type: r.get(4)?,
+                            resource_id: r.get(5)?,
+                            json: r.get(6)?,
+                        },
+                        r.get(7)?,
+                    ))
+                })
+                .transpose()?;
+            let ends_group = match (&next, group.last()) {
+                (Some((m, _)), Some((last, _))) => m.grp != last.grp,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if ends_group {
+                write_group(&group, &patients, &mut first, &mut out)?;
+                group.clear();
+            }
+            match next {
+                Some(member) => group.push(member),
+                None => break,
             }
         }
-        Ok(json!({ "resourceType": "Bundle", "type": "collection", "entry": entries }).to_string())
+        out.write_all(BUNDLE_END)?;
+        out.flush()?;
+        Ok(out.written)
+    }
+
+    /// [`Self::write_merged`] into a string.
+    pub fn export_merged(&self, person: Option<i64>) -> Result<String, StoreError> {
+        let mut out = Vec::new();
+        self.write_merged(person, &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 }
 
-/// Adds where a merged resource came from to its `meta`, and the other
-/// holders that gave the same thing as extensions.
-fn annotate(r: &mut Value, holder: &str, also_from: &[&String], conflict: bool) {
-    if !r["meta"].is_object() {
-        r["meta"] = json!({});
+/// The entries of one fact: one resource per distinct reading, the first copy of each.
+fn write_group(
+    group: &[(Member, i64)],
+    patients: &HashMap<i64, Vec<String>>,
+    first: &mut bool,
+    out: &mut impl Write,
+) -> Result<(), StoreError> {
+    let urls: Vec<Option<String>> = group
+        .iter()
+        .map(|(m, _)| full_url(&m.holder, &m.resource_type, m.resource_id.as_deref()))
+        .collect();
+    let mut written = HashSet::new();
+    for (k, (m, who)) in group.iter().enumerate() {
+        if !written.insert(m.fingerprint) {
+            continue;
+        }
+        // Only the top level is parsed; every other member is written as the holder sent it.
+        let Ok(members) = serde_json::from_str::<Members>(&m.json) else {
+            continue;
+        };
+        let mine = urls[k].as_ref();
+        let same: Vec<&String> = group
+            .iter()
+            .zip(&urls)
+            .filter(|((o, _), u)| o.fingerprint == m.fingerprint && u.as_ref() != mine)
+            .filter_map(|(_, u)| u.as_ref())
+            .collect();
+        let mut changed = vec![("meta", meta(members.get("meta"), &m.holder, m.conflict))];
+        if !same.is_empty() {
+            changed.push(("extension", also_from(members.get("extension"), &same)));
+        }
+        if m.resource_type == "Patient"
+            && let Some(all) = patients.get(who)
+        {
+            let others: Vec<Value> = all
+                .iter()
+                .filter(|u| Some(*u) != mine)
+                .map(|u| json!({ "other": { "reference": u }, "type": "seealso" }))
+                .collect();
+            if !others.is_empty() {
+                changed.push(("link", Value::Array(others)));
+            }
+        }
+        if !*first {
+            out.write_all(b",")?;
+        }
+        *first = false;
+        out.write_all(b"{")?;
+        if let Some(url) = mine {
+            out.write_all(br#""fullUrl":"#)?;
+            serde_json::to_writer(&mut *out, url).map_err(std::io::Error::from)?;
+            out.write_all(b",")?;
+        }
+        out.write_all(br#""resource":"#)?;
+        members.write_with(&changed, out)?;
+        out.write_all(b"}")?;
     }
-    r["meta"]["source"] = json!(holder);
+    Ok(())
+}
+
+/// A resource's top-level members in their order, each value the holder's text.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a FHIR resource (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &RawValue>()? {
+                    members.push(entry);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+impl Members<'_> {
+    fn get(&self, key: &str) -> Option<Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| serde_json::from_str(v.get()).ok())
+    }
+
+    /// The object again, with `changed` members in place of (or after) the holder's.
+    fn write_with(&self, changed: &[(&str, Value)], out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(b"{")?;
+        let mut first = true;
+        let mut sep = |out: &mut dyn Write| -> std::io::Result<()> {
+            if !std::mem::take(&mut first) {
+                out.write_all(b",")?;
+            }
+            Ok(())
+        };
+        for (key, raw) in &self.0 {
+            sep(out)?;
+            serde_json::to_writer(&mut *out, key)?;
+            out.write_all(b":")?;
+            match changed.iter().find(|(k, _)| k == key) {
+                Some((_, value)) => serde_json::to_writer(&mut *out, value)?,
+                None => out.write_all(raw.get().as_bytes())?,
+            }
+        }
+        for (key, value) in changed {
+            if !self.0.iter().any(|(k, _)| k == key) {
+                sep(out)?;
+                serde_json::to_writer(&mut *out, key)?;
+                out.write_all(b":")?;
+                serde_json::to_writer(&mut *out, value)?;
+            }
+        }
+        out.write_all(b"}")
+    }
+}
+
+/// The resource's `meta` with where the merged copy came from, and a tag when
+/// holders disagree about it.
+fn meta(existing: Option<Value>, holder: &str, conflict: bool) -> Value {
+    let mut meta = existing
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    meta["source"] = json!(holder);
     if conflict {
         let tag = json!({ "system": MERGE_TAGS, "code": "conflict",
             "display": "Holders disagree about this record; every version is included" });
-        match r["meta"]["tag"].as_array_mut() {
+        match meta["tag"].as_array_mut() {
             Some(tags) => tags.push(tag),
-            None => r["meta"]["tag"] = json!([tag]),
+            None => meta["tag"] = json!([tag]),
         }
     }
-    if !also_from.is_empty() {
-        let ext: Vec<Value> = also_from
+    meta
+}
+
+/// The resource's extensions with the other holders that gave the same thing.
+fn also_from(existing: Option<Value>, urls: &[&String]) -> Value {
+    let mut list = match existing {
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    list.extend(
+        urls.iter()
+            .map(|u| json!({ "url": ALSO_FROM, "valueUri": u })),
+    );
+    Value::Array(list)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_merged_resource_keeps_what_the_holder_sent_and_gains_its_sources() {
+        let sent = r#"{"resourceType":"Observation","id":"a1","meta":{"versionId":"3","tag":[{"code":"x"}]},"extension":[{"url":"u1"}],"valueQuantity":{"value":7.40,"unit":"%"},"a\"b":"\u00e9"}"#;
+        let members: Members = serde_json::from_str(sent).unwrap();
+        let other = "https://g.example/fhir/Observation/9".to_string();
+        let changed = vec![
+            (
+                "meta",
+                meta(members.get("meta"), "https://h.example/fhir", true),
+            ),
+            ("extension", also_from(members.get("extension"), &[&other])),
+        ];
+        let mut out = Vec::new();
+        members.write_with(&changed, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+
+        // The holder's order and its text for what the wallet does not touch.
+        assert!(
+            text.starts_with(r#"{"resourceType":"Observation","id":"a1","meta":"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""valueQuantity":{"value":7.40,"unit":"%"}"#),
+            "{text}"
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["a\"b"], "é");
+        assert_eq!(v["meta"]["versionId"], "3");
+        assert_eq!(v["meta"]["source"], "https://h.example/fhir");
+        let tags: Vec<&str> = v["meta"]["tag"]
+            .as_array()
+            .unwrap()
             .iter()
-            .map(|u| json!({ "url": ALSO_FROM, "valueUri": u }))
+            .map(|t| t["code"].as_str().unwrap())
             .collect();
-        match r["extension"].as_array_mut() {
-            Some(list) => list.extend(ext),
-            None => r["extension"] = Value::Array(ext),
-        }
+        assert_eq!(tags, ["x", "conflict"]);
+        assert_eq!(v["extension"][0]["url"], "u1");
+        assert_eq!(v["extension"][1]["url"], ALSO_FROM);
+        assert_eq!(v["extension"][1]["valueUri"], other.as_str());
+
+        // A resource with none of them gains them at the end.
+        let bare: Members = serde_json::from_str(r#"{"resourceType":"Patient"}"#).unwrap();
+        let mut out = Vec::new();
+        bare.write_with(
+            &[("meta", meta(None, "https://h.example/fhir", false))],
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"resourceType":"Patient","meta":{"source":"https://h.example/fhir"}}"#
+        );
     }
 }

@@ -184,6 +184,8 @@ pub enum StoreError {
     },
     #[error("the record database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("writing the export: {0}")]
+    Write(#[from] std::io::Error),
 }
 
 impl StoreError {
@@ -192,6 +194,7 @@ impl StoreError {
             Self::WrongKey { .. } => "store_wrong_key",
             Self::TooNew { .. } => "store_too_new",
             Self::Sqlite(_) => "store",
+            Self::Write(_) => "write_failed",
         }
     }
 }
