@@ -1,23 +1,13 @@
 // Every screen has an address, so back and forward work and the end-to-end
 // suite can open any screen. Hash addresses: the app is served from one file.
-import { lazy } from "react";
+// Only the first screen (Home and the welcome) is in the start-up bundle; every
+// other screen's code is loaded when it is first opened, so the first paint
+// waits on less script (docs/BENCHMARKS.md, "Launch").
 import { createHashRouter, Navigate } from "react-router";
 import { App } from "./App";
 import { RouteError } from "./components/RouteError";
-import { ConnectScreen } from "./screens/ConnectScreen";
-import { DemoScreen } from "./screens/DemoScreen";
-import { ExportScreen } from "./screens/ExportScreen";
-import { HoldersScreen } from "./screens/HoldersScreen";
 import { Home } from "./screens/Home";
-import { ImportRoute, KeyRoute, TicketRoute, TicketsRoute } from "./screens/TicketRoutes";
-import { RecordItemScreen } from "./screens/RecordItemScreen";
-import { RecordScreen } from "./screens/RecordScreen";
-import { SettingsScreen } from "./screens/SettingsScreen";
-import { SyncScreen } from "./screens/SyncScreen";
 import { WelcomeScreen } from "./screens/WelcomeScreen";
-
-// The charting library is loaded only when a chart is opened.
-const ChartScreen = lazy(() => import("./screens/ChartScreen"));
 
 export const router = createHashRouter([
   {
@@ -26,19 +16,20 @@ export const router = createHashRouter([
     children: [{ errorElement: <RouteError />, children: [
       { index: true, element: <Home /> },
       { path: "welcome", element: <WelcomeScreen /> },
-      { path: "demo", element: <DemoScreen /> },
-      { path: "tickets", element: <TicketsRoute /> },
-      { path: "tickets/:jti", element: <TicketRoute /> },
-      { path: "add", element: <ImportRoute /> },
-      { path: "key", element: <KeyRoute /> },
-      { path: "connect", element: <ConnectScreen /> },
-      { path: "holders", element: <HoldersScreen /> },
-      { path: "sync", element: <SyncScreen /> },
-      { path: "record", element: <RecordScreen /> },
-      { path: "record/item/:id", element: <RecordItemScreen /> },
-      { path: "record/chart/:code", element: <ChartScreen /> },
-      { path: "export", element: <ExportScreen /> },
-      { path: "settings", element: <SettingsScreen /> },
+      { path: "demo", lazy: async () => ({ Component: (await import("./screens/DemoScreen")).DemoScreen }) },
+      { path: "tickets", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).TicketsRoute }) },
+      { path: "tickets/:jti", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).TicketRoute }) },
+      { path: "add", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).ImportRoute }) },
+      { path: "key", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).KeyRoute }) },
+      { path: "connect", lazy: async () => ({ Component: (await import("./screens/ConnectScreen")).ConnectScreen }) },
+      { path: "holders", lazy: async () => ({ Component: (await import("./screens/HoldersScreen")).HoldersScreen }) },
+      { path: "sync", lazy: async () => ({ Component: (await import("./screens/SyncScreen")).SyncScreen }) },
+      { path: "record", lazy: async () => ({ Component: (await import("./screens/RecordScreen")).RecordScreen }) },
+      { path: "record/item/:id", lazy: async () => ({ Component: (await import("./screens/RecordItemScreen")).RecordItemScreen }) },
+      // The charting library comes with the chart screen only.
+      { path: "record/chart/:code", lazy: async () => ({ Component: (await import("./screens/ChartScreen")).default }) },
+      { path: "export", lazy: async () => ({ Component: (await import("./screens/ExportScreen")).ExportScreen }) },
+      { path: "settings", lazy: async () => ({ Component: (await import("./screens/SettingsScreen")).SettingsScreen }) },
       { path: "*", element: <Navigate to="/" replace /> },
     ] }],
   },

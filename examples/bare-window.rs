@@ -1,0 +1,12 @@
+//! The baseline for the launch bench: a Tauri window with one static heading,
+//! built from the same crates as the app, so it starts the same WebKitGTK. The
+//! app's launch time is reported as a ratio to this window's, measured in the
+//! same run (`launch_bench` in tests/e2e.rs).
+
+fn main() {
+    let context = tauri::generate_context!("examples/bare-window/tauri.conf.json");
+    if let Err(e) = tauri::Builder::default().run(context) {
+        eprintln!("the bare window stopped with an error: {e}");
+        std::process::exit(1);
+    }
+}
