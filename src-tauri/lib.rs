@@ -26,6 +26,8 @@ fn profile_arg() -> Option<String> {
     None
 }
 
+// On Android and iOS the platform's launcher calls this, not `main`.
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     let options = WalletOptions::from_env(profile_arg());
     // Kept to the end: the log file is written until the app stops.
