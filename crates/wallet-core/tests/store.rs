@@ -269,6 +269,79 @@ fn record(ty: &str, id: &str) -> Record {
     }
 }
 
+/// Every record in the store: what it shows, and when its copy was written.
+fn rows_of(store: &RecordStore) -> Vec<(Option<String>, i64)> {
+    store
+        .timeline(&Query {
+            limit: 1000,
+            ..Query::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.display, store.copies(i.id).unwrap()[0].fetched_at))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_resync_that_brings_the_same_set_writes_no_record_and_a_change_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(dir.path(), "unchanged");
+    let mut store = w.record_store().unwrap();
+    let h = "https://h.example/fhir";
+    let cond = |text: &str| {
+        Record {
+        resource_type: "Condition".into(),
+        id: Some("a".into()),
+        json: RawValue::from_string(format!(
+            r#"{{"resourceType":"Condition","id":"a","recordedDate":"2024-05-01","code":{{"text":"{text}"}}}}"#
+        ))
+        .unwrap(),
+    }
+    };
+    let c = Record {
+        resource_type: "Observation".into(),
+        id: Some("c".into()),
+        json: RawValue::from_string(
+            r#"{"resourceType":"Observation","id":"c","effectiveDateTime":"2024-06-01","code":{"text":"HbA1c"}}"#.into(),
+        )
+        .unwrap(),
+    };
+    let a = cond("Asthma");
+    let first = store
+        .replace(h, "t1", &Person::default(), 1, &[&a, &c])
+        .unwrap();
+    assert!(!first.unchanged);
+    let before = rows_of(&store);
+    assert_eq!(before.len(), 2);
+
+    let again = store
+        .replace(h, "t1", &Person::default(), 2, &[&a, &c])
+        .unwrap();
+    assert!(again.unchanged, "{again:?}");
+    assert_eq!(
+        rows_of(&store),
+        before,
+        "the rows of the first sync, not rewritten"
+    );
+    assert!(before.iter().all(|(_, at)| *at == 1), "{before:?}");
+
+    // One record changed at the holder: the set is written and shows it.
+    let changed = cond("Asthma, resolved");
+    let third = store
+        .replace(h, "t1", &Person::default(), 3, &[&changed, &c])
+        .unwrap();
+    assert!(!third.unchanged);
+    let after = rows_of(&store);
+    assert!(
+        after
+            .iter()
+            .any(|(d, _)| d.as_deref() == Some("Asthma, resolved")),
+        "{after:?}"
+    );
+    assert!(after.iter().all(|(_, at)| *at == 3), "{after:?}");
+    assert!(store.check().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn a_resync_replaces_the_holders_set_and_counts_what_went() {
     let dir = tempfile::tempdir().unwrap();
@@ -286,7 +359,8 @@ async fn a_resync_replaces_the_holders_set_and_counts_what_went() {
             .unwrap(),
         Replaced {
             stored: 3,
-            removed: 0
+            removed: 0,
+            unchanged: false
         }
     );
     // Another ticket's records at the same holder are a separate set.
@@ -299,7 +373,8 @@ async fn a_resync_replaces_the_holders_set_and_counts_what_went() {
             .unwrap(),
         Replaced {
             stored: 2,
-            removed: 1
+            removed: 1,
+            unchanged: false
         }
     );
     let conditions = store.records(h, "Condition").unwrap();

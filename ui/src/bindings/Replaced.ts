@@ -7,4 +7,8 @@ export type Replaced = { stored: number,
 /**
  * Records the holder had sent before and no longer returns.
  */
-removed: number, };
+removed: number, 
+/**
+ * The holder sent exactly the set already stored: nothing was written.
+ */
+unchanged: boolean, };

@@ -138,6 +138,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: the reference range sent with a value, for charts (refilled from the raw JSON).
     "ALTER TABLE entries ADD COLUMN ref_low REAL;
      ALTER TABLE entries ADD COLUMN ref_high REAL;",
+    // 7: a digest of each (holder, ticket) set as last written, so a re-sync
+    // that brings the same set again writes no record.
+    "ALTER TABLE syncs ADD COLUMN digest BLOB;",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
@@ -208,6 +211,8 @@ pub struct Replaced {
     /// Records the holder had sent before and no longer returns.
     #[ts(type = "number")]
     pub removed: usize,
+    /// The holder sent exactly the set already stored: nothing was written.
+    pub unchanged: bool,
 }
 
 /// Counts per holder and type, for lists and summaries.
@@ -480,6 +485,27 @@ fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     regroup(tx, Vec::new(), 0, indexed, true)
 }
 
+/// SHA-256 of a holder's set as it would be stored: the person it is about,
+/// then each record's type, id and JSON, in order, each length-prefixed.
+fn set_digest(person: i64, records: &[&Record]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(person.to_le_bytes());
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    for r in records {
+        field(r.resource_type.as_bytes());
+        match &r.id {
+            Some(id) => field(id.as_bytes()),
+            None => field(&[0xff]),
+        }
+        field(r.json.get().as_bytes());
+    }
+    h.finalize().into()
+}
+
 fn person_id(
     tx: &rusqlite::Transaction<'_>,
     jti: &str,
@@ -593,6 +619,30 @@ impl RecordStore {
     ) -> Result<Replaced, StoreError> {
         let tx = self.conn.transaction()?;
         let person = person_id(&tx, ticket_jti, person)?;
+        let digest = set_digest(person, records);
+        // The same set as last time, and every row of it still there: nothing to write.
+        let unchanged: Option<bool> = tx
+            .query_row(
+                "SELECT digest = ?3 AND resources = ?4
+                   AND (SELECT count(*) FROM resources WHERE holder = ?1 AND ticket_jti = ?2) = ?4
+                 FROM syncs WHERE holder = ?1 AND ticket_jti = ?2",
+                params![holder, ticket_jti, &digest[..], records.len() as i64],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if unchanged == Some(true) {
+            tx.execute(
+                "UPDATE syncs SET finished_at = ?3, removed = 0 WHERE holder = ?1 AND ticket_jti = ?2",
+                params![holder, ticket_jti, fetched_at],
+            )?;
+            tx.commit()?;
+            return Ok(Replaced {
+                stored: records.len(),
+                removed: 0,
+                unchanged: true,
+            });
+        }
         let before: HashSet<(String, Option<String>)> = {
             let mut stmt = tx.prepare("SELECT resource_type, resource_id FROM resources WHERE holder = ?1 AND ticket_jti = ?2")?;
             let rows =
@@ -665,14 +715,15 @@ impl RecordStore {
         regroup(&tx, seeds, new_from.unwrap_or(i64::MAX), indexed, false)?;
         let removed = before.difference(&now).count();
         tx.execute(
-            "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (holder, ticket_jti) DO UPDATE SET finished_at = ?3, resources = ?4, removed = ?5",
-            params![holder, ticket_jti, fetched_at, records.len() as i64, removed as i64],
+            "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (holder, ticket_jti) DO UPDATE SET finished_at = ?3, resources = ?4, removed = ?5, digest = ?6",
+            params![holder, ticket_jti, fetched_at, records.len() as i64, removed as i64, &digest[..]],
         )?;
         tx.commit()?;
         Ok(Replaced {
             stored: records.len(),
             removed,
+            unchanged: false,
         })
     }
     /// Records that a sync run has started.
