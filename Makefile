@@ -95,15 +95,16 @@ bindings-drift:
 	  echo "TypeScript bindings differ from the Rust types: commit ui/src/bindings"; exit 1; fi
 
 # The release app and its .deb and .rpm, with the Tauri CLI from the frontend's
-# dev dependencies (its npm build is a prebuilt binary: nothing to compile).
+# dev dependencies (its npm build is a prebuilt binary: nothing to compile),
+# building the app's package only (`tw` is not in the bundle).
 # Packages land in $CARGO_TARGET_DIR (or target)/release/bundle/.
 bundle: deps ui
-	ui/node_modules/.bin/tauri build --bundles deb,rpm
+	ui/node_modules/.bin/tauri build --bundles deb,rpm -- -p ticket-wallet
 
 # An AppImage needs linuxdeploy and its plugins, which the Tauri CLI downloads
 # from GitHub (not reachable from the machines this project is built on).
 appimage: deps ui
-	ui/node_modules/.bin/tauri build --bundles appimage
+	ui/node_modules/.bin/tauri build --bundles appimage -- -p ticket-wallet
 
 # The .deb unpacked into a throwaway root: its app opens on the welcome, and
 # its desktop entry handles ticket links.
