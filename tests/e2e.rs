@@ -1296,8 +1296,11 @@ async fn launch_bench() {
     let app = std::env::var_os("TW_INSTALLED_ROOT")
         .map(|root| PathBuf::from(root).join("usr/bin/ticket-wallet"))
         .unwrap_or_else(|| PathBuf::from(APP));
-    // Examples are built beside the binaries, in the same profile.
-    let bare = PathBuf::from(APP).with_file_name("examples/bare-window");
+    // Examples are built beside the binaries, in the same profile
+    // (`BENCH_BARE_WINDOW` names another, e.g. beside an installed build).
+    let bare = std::env::var_os("BENCH_BARE_WINDOW")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(APP).with_file_name("examples/bare-window"));
     assert!(
         bare.exists(),
         "{} (cargo build --release --features custom-protocol --example bare-window)",
