@@ -25,8 +25,11 @@ export function App() {
   const sync = useSyncState();
   useSyncEvents();
   // For the window benchmark (docs/BENCHMARKS.md): effects run once the first screen is committed.
+  // Then the record screen's code, where a person with tickets is sent next, loads while the
+  // ticket list is still on its way rather than after it (it is a lazy route: see router.tsx).
   useEffect(() => {
     performance.mark("first-content");
+    void import("./screens/RecordScreen");
   }, []);
 
   // A ticket link that reaches the running app is shown on the "Add a ticket"
