@@ -91,10 +91,8 @@ pub async fn export_records(
                 let page = wallet_core::summary::html(&store, person, &today, &names)?;
                 Ok(out.write_all(page.as_bytes())?)
             }
-            "holder" => store
-                .write_holder(&holder.unwrap_or_default(), out)
-                .map(drop),
-            _ => store.write_merged(person, out).map(drop),
+            "holder" => store.write_holder(&holder.unwrap_or_default(), out),
+            _ => store.write_merged(person, out),
         })
     })
     .await

@@ -123,18 +123,23 @@ fn main() {
     // every holder's records copied out as received (no merging, no rewriting).
     // Memory is the growth of the peak resident set over what was resident before.
     let file = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
-    let (floor, floor_bytes) = once(&mut || {
-        (0..holders)
-            .map(|i| {
-                store
-                    .write_holder(&format!("https://h{i}.example/fhir"), file("holder.json"))
-                    .unwrap() as usize
-            })
-            .sum()
+    let size_of = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().len() as usize;
+    let holder_file = |i: usize| format!("holder-{i}.json");
+    let (floor, _) = once(&mut || {
+        for i in 0..holders {
+            store
+                .write_holder(&format!("https://h{i}.example/fhir"), file(&holder_file(i)))
+                .unwrap();
+        }
+        holders
     });
+    let floor_bytes: usize = (0..holders).map(|i| size_of(&holder_file(i))).sum();
     let base = reset_peak();
-    let (export, bytes) =
-        once(&mut || store.write_merged(None, file("merged.json")).unwrap() as usize);
+    let (export, _) = once(&mut || {
+        store.write_merged(None, file("merged.json")).unwrap();
+        1
+    });
+    let bytes = size_of("merged.json");
     let export_mem = peak_kib().saturating_sub(base);
     let base = reset_peak();
     let in_memory = store.export_merged(None).unwrap().len();

@@ -46,36 +46,23 @@ struct Member {
     json: String,
 }
 
-/// Counts what passes through, so an export can say how much it wrote.
-struct Counting<W> {
-    inner: W,
-    written: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 const BUNDLE_START: &[u8] = br#"{"resourceType":"Bundle","type":"collection","entry":["#;
 const BUNDLE_END: &[u8] = b"]}";
+
+/// The comma before every item of a JSON list or object but the first.
+fn separate(first: &mut bool, out: &mut impl Write) -> std::io::Result<()> {
+    if !std::mem::take(first) {
+        out.write_all(b",")?;
+    }
+    Ok(())
+}
 
 impl RecordStore {
     /// Every record `holder` gave (for any ticket), as a FHIR `collection`
     /// Bundle of the resources exactly as they were received, written to
-    /// `out` as the rows are read. Returns the bytes written.
-    pub fn write_holder(&self, holder: &str, out: impl Write) -> Result<u64, StoreError> {
-        let mut out = Counting {
-            inner: BufWriter::new(out),
-            written: 0,
-        };
+    /// `out` as the rows are read.
+    pub fn write_holder(&self, holder: &str, out: impl Write) -> Result<(), StoreError> {
+        let mut out = BufWriter::new(out);
         let mut stmt = self.conn.prepare(
             "SELECT json FROM resources WHERE holder = ?1 ORDER BY resource_type, rowid",
         )?;
@@ -83,10 +70,7 @@ impl RecordStore {
         out.write_all(BUNDLE_START)?;
         let mut first = true;
         while let Some(row) = rows.next()? {
-            if !first {
-                out.write_all(b",")?;
-            }
-            first = false;
+            separate(&mut first, &mut out)?;
             // The stored text is JSON the holder sent and the wallet parsed; it is spliced as is.
             out.write_all(br#"{"resource":"#)?;
             out.write_all(row.get::<_, String>(0)?.as_bytes())?;
@@ -94,7 +78,7 @@ impl RecordStore {
         }
         out.write_all(BUNDLE_END)?;
         out.flush()?;
-        Ok(out.written)
+        Ok(())
     }
 
     /// [`Self::write_holder`] into a string.
@@ -162,13 +146,10 @@ impl RecordStore {
     /// that gave it; copies that disagree are each included and tagged.
     /// Each holder's Patient links to the same person's Patients elsewhere.
     /// Written to `out` one fact at a time as the rows are read, so memory
-    /// does not grow with the record. Returns the bytes written.
-    pub fn write_merged(&self, person: Option<i64>, out: impl Write) -> Result<u64, StoreError> {
+    /// does not grow with the record.
+    pub fn write_merged(&self, person: Option<i64>, out: impl Write) -> Result<(), StoreError> {
         let patients = self.patient_urls(person)?;
-        let mut out = Counting {
-            inner: BufWriter::new(out),
-            written: 0,
-        };
+        let mut out = BufWriter::new(out);
         let mut stmt = self.conn.prepare(
             "SELECT e.grp, e.fingerprint, e.conflict, r.holder, r.resource_type, r.resource_id, r.json, e.person
              FROM entries e JOIN resources r ON r.rowid = e.resource
@@ -177,42 +158,28 @@ impl RecordStore {
         let mut rows = stmt.query(params![person])?;
         out.write_all(BUNDLE_START)?;
         let mut first = true;
+        // Rows come a fact (group) at a time; each is written when the next begins.
         let mut group: Vec<(Member, i64)> = Vec::new();
-        loop {
-            let row = rows.next()?;
-            let next = row
-                .map(|r| -> rusqlite::Result<(Member, i64)> {
-                    Ok((
-                        Member {
-                            grp: r.get(0)?,
-                            fingerprint: r.get(1)?,
-                            conflict: r.get(2)?,
-                            holder: r.get(3)?,
-                            resource_type: r.get(4)?,
-                            resource_id: r.get(5)?,
-                            json: r.get(6)?,
-                        },
-                        r.get(7)?,
-                    ))
-                })
-                .transpose()?;
-            let ends_group = match (&next, group.last()) {
-                (Some((m, _)), Some((last, _))) => m.grp != last.grp,
-                (None, Some(_)) => true,
-                _ => false,
+        while let Some(r) = rows.next()? {
+            let member = Member {
+                grp: r.get(0)?,
+                fingerprint: r.get(1)?,
+                conflict: r.get(2)?,
+                holder: r.get(3)?,
+                resource_type: r.get(4)?,
+                resource_id: r.get(5)?,
+                json: r.get(6)?,
             };
-            if ends_group {
+            if group.last().is_some_and(|(last, _)| last.grp != member.grp) {
                 write_group(&group, &patients, &mut first, &mut out)?;
                 group.clear();
             }
-            match next {
-                Some(member) => group.push(member),
-                None => break,
-            }
+            group.push((member, r.get(7)?));
         }
+        write_group(&group, &patients, &mut first, &mut out)?;
         out.write_all(BUNDLE_END)?;
         out.flush()?;
-        Ok(out.written)
+        Ok(())
     }
 
     /// [`Self::write_merged`] into a string.
@@ -266,10 +233,7 @@ fn write_group(
                 changed.push(("link", Value::Array(others)));
             }
         }
-        if !*first {
-            out.write_all(b",")?;
-        }
-        *first = false;
+        separate(first, out)?;
         out.write_all(b"{")?;
         if let Some(url) = mine {
             out.write_all(br#""fullUrl":"#)?;
@@ -318,14 +282,8 @@ impl Members<'_> {
     fn write_with(&self, changed: &[(&str, Value)], out: &mut impl Write) -> std::io::Result<()> {
         out.write_all(b"{")?;
         let mut first = true;
-        let mut sep = |out: &mut dyn Write| -> std::io::Result<()> {
-            if !std::mem::take(&mut first) {
-                out.write_all(b",")?;
-            }
-            Ok(())
-        };
         for (key, raw) in &self.0 {
-            sep(out)?;
+            separate(&mut first, out)?;
             serde_json::to_writer(&mut *out, key)?;
             out.write_all(b":")?;
             match changed.iter().find(|(k, _)| k == key) {
@@ -335,7 +293,7 @@ impl Members<'_> {
         }
         for (key, value) in changed {
             if !self.0.iter().any(|(k, _)| k == key) {
-                sep(out)?;
+                separate(&mut first, out)?;
                 serde_json::to_writer(&mut *out, key)?;
                 out.write_all(b":")?;
                 serde_json::to_writer(&mut *out, value)?;
