@@ -148,14 +148,20 @@ fn app_running(driver: &Driver) -> bool {
     })
 }
 
-async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Client {
-    // A launch while the last window's process is still exiting would hand
-    // over to it (one app per profile) and open nothing.
+/// Waits until no app of this driver's profile runs: a launch while the last
+/// window's process is still exiting would hand over to it (one app per
+/// profile) and open nothing.
+async fn wait_for_exit(driver: &Driver) {
     let deadline = Instant::now() + WAIT;
     while app_running(driver) {
         assert!(Instant::now() < deadline, "the last app did not exit");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A WebDriver session with `application` started by the driver: the process
+/// and its webview up, the page loaded.
+async fn new_session(driver: &Driver, application: &str, args: &[&str]) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
@@ -163,7 +169,7 @@ async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Cli
         serde_json::json!({ "application": application, "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = tokio::time::timeout(
+    tokio::time::timeout(
         WAIT,
         ClientBuilder::new(connector)
             .capabilities(caps)
@@ -171,7 +177,12 @@ async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Cli
     )
     .await
     .expect("no window within 30 s: the app did not start (see artifacts/e2e-logs/)")
-    .expect("a WebDriver session with the app");
+    .expect("a WebDriver session with the app")
+}
+
+async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Client {
+    wait_for_exit(driver).await;
+    let client = new_session(driver, application, args).await;
     client
         .wait()
         .at_most(WAIT)
@@ -1314,25 +1325,9 @@ async fn launch_bench() {
     // screen's content being in the page (the app's welcome, the bare window's
     // heading), polled every 5 ms: the WebDriver handshake is in both alike.
     async fn until_content(driver: &Driver, binary: &std::path::Path, css: &str) -> (f64, f64) {
-        while app_running(driver) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_exit(driver).await;
         let started = Instant::now();
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), "wry".into());
-        caps.insert(
-            "tauri:options".into(),
-            serde_json::json!({ "application": binary, "args": [] }),
-        );
-        let client = tokio::time::timeout(
-            WAIT,
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps)
-                .connect(&format!("http://127.0.0.1:{}", driver.port)),
-        )
-        .await
-        .expect("no window within 30 s")
-        .expect("a WebDriver session");
+        let client = new_session(driver, binary.to_str().unwrap(), &[]).await;
         let page = loop {
             let v = client
                 .execute(
