@@ -26,8 +26,9 @@ pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, WalletError
 
 /// A crash leaves the old file or the new one, never half of either.
 pub fn store<T: Serialize>(path: &Path, value: &T) -> Result<(), WalletError> {
-    let text = serde_json::to_vec_pretty(value)
-        .map_err(|e| WalletError::Invalid(format!("cannot write {}: {e}", path.display())))?;
-    crate::atomic::write_file(path, |out| out.write_all(&text))
-        .map_err(|e| WalletError::Invalid(format!("cannot write {}: {e}", path.display())))
+    let fail = |e: &dyn std::fmt::Display| {
+        WalletError::Invalid(format!("cannot write {}: {e}", path.display()))
+    };
+    let text = serde_json::to_vec_pretty(value).map_err(|e| fail(&e))?;
+    crate::atomic::write_file(path, |out| out.write_all(&text)).map_err(|e| fail(&e))
 }

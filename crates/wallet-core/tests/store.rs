@@ -261,7 +261,12 @@ async fn a_wrong_key_is_refused_and_destroys_nothing() {
 }
 
 fn record(ty: &str, id: &str) -> Record {
-    let json = format!(r#"{{"resourceType":"{ty}","id":"{id}"}}"#);
+    record_with(ty, id, "")
+}
+
+/// A record with more members after its type and id (`fields` starts with a comma).
+fn record_with(ty: &str, id: &str, fields: &str) -> Record {
+    let json = format!(r#"{{"resourceType":"{ty}","id":"{id}"{fields}}}"#);
     Record {
         resource_type: ty.into(),
         id: Some(id.into()),
@@ -289,23 +294,17 @@ async fn a_resync_that_brings_the_same_set_writes_no_record_and_a_change_is_stor
     let mut store = w.record_store().unwrap();
     let h = "https://h.example/fhir";
     let cond = |text: &str| {
-        Record {
-        resource_type: "Condition".into(),
-        id: Some("a".into()),
-        json: RawValue::from_string(format!(
-            r#"{{"resourceType":"Condition","id":"a","recordedDate":"2024-05-01","code":{{"text":"{text}"}}}}"#
-        ))
-        .unwrap(),
-    }
-    };
-    let c = Record {
-        resource_type: "Observation".into(),
-        id: Some("c".into()),
-        json: RawValue::from_string(
-            r#"{"resourceType":"Observation","id":"c","effectiveDateTime":"2024-06-01","code":{"text":"HbA1c"}}"#.into(),
+        record_with(
+            "Condition",
+            "a",
+            &format!(r#","recordedDate":"2024-05-01","code":{{"text":"{text}"}}"#),
         )
-        .unwrap(),
     };
+    let c = record_with(
+        "Observation",
+        "c",
+        r#","effectiveDateTime":"2024-06-01","code":{"text":"HbA1c"}"#,
+    );
     let a = cond("Asthma");
     let first = store
         .replace(h, "t1", &Person::default(), 1, &[&a, &c])
