@@ -71,8 +71,18 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         max_holder_records: Option<u64>,
     },
-    /// The last sync's HTTP exchanges, secrets redacted.
-    Trace,
+    /// The last sync's HTTP exchanges, secrets redacted, or a saved trace's.
+    Trace {
+        /// Read this saved trace (as `--json` prints it, or the app saves it) instead of the last sync's.
+        #[arg(long, value_name = "FILE")]
+        from: Option<std::path::PathBuf>,
+        /// Also write it as an HTTP Archive (HAR 1.2), which browser devtools and API clients open.
+        #[arg(long, value_name = "FILE")]
+        har: Option<std::path::PathBuf>,
+        /// Print each exchange as a curl command.
+        #[arg(long)]
+        curl: bool,
+    },
     /// The records kept in the encrypted store.
     #[command(subcommand)]
     Records(RecordsCommand),
@@ -255,6 +265,16 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             issuer_seed: None,
         })
         .await;
+    }
+    // A saved trace is read without opening the wallet (no keyring needed).
+    if let Command::Trace {
+        from: Some(file),
+        har,
+        curl,
+    } = &cli.command
+    {
+        let entries = wallet_core::trace::read_file(file)?;
+        return show_trace(out, &entries, har.as_deref(), *curl);
     }
     let options = WalletOptions::from_env(cli.profile)?;
     if let Command::About = cli.command {
@@ -450,9 +470,8 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             writeln!(stdout).map_err(StoreError::from)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Trace => {
-            out.trace(&wallet.last_trace()?);
-            Ok(ExitCode::SUCCESS)
+        Command::Trace { har, curl, .. } => {
+            show_trace(out, &wallet.last_trace()?, har.as_deref(), curl)
         }
         Command::Key(KeyCommand::Show) => {
             out.key(&wallet.key_info()?);
@@ -499,6 +518,24 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
 }
 
 /// Serves until Ctrl-C or SIGTERM. The ready line is JSON whatever `--json` says: scripts read it.
+fn show_trace(
+    out: &Out,
+    entries: &[wallet_core::trace::TraceEntry],
+    har: Option<&std::path::Path>,
+    curl: bool,
+) -> Result<ExitCode, WalletError> {
+    if curl {
+        out.curl(entries);
+    } else {
+        out.trace(entries);
+    }
+    if let Some(path) = har {
+        wallet_core::trace::write_file(path, entries, true)?;
+        out.wrote(&format!("{} exchanges as HAR 1.2", entries.len()), path);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn run_sandbox(config: sandbox::SandboxConfig) -> Result<ExitCode, WalletError> {
     let sb = sandbox::Sandbox::start(config)
         .await

@@ -294,6 +294,21 @@ impl Out {
         }
     }
 
+    /// What was written to a file, on stderr: stdout stays what was asked for.
+    pub fn wrote(&self, what: &str, path: &std::path::Path) {
+        say_err!("wrote {what} to {}", path.display());
+    }
+
+    /// Each exchange as a curl command, in the order requests left.
+    pub fn curl(&self, entries: &[TraceEntry]) {
+        let mut sorted: Vec<&TraceEntry> = entries.iter().collect();
+        sorted.sort_by_key(|e| e.started_ms);
+        for e in sorted {
+            say!("# {} {}", e.holder, e.step);
+            say!("{}\n", wallet_core::trace::curl::command(e));
+        }
+    }
+
     pub fn trace(&self, entries: &[TraceEntry]) {
         if self.json {
             print_json(&entries);

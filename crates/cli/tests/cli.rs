@@ -397,6 +397,44 @@ async fn holders_sync_and_trace() {
     let text = trace.to_string();
     assert!(!text.contains(&ticket), "no ticket in the trace");
 
+    // The same trace as HAR, and read back from a saved file without a wallet.
+    let har_path = tw.data.path().join("sync.har");
+    let har_out = tw
+        .run(&["trace", "--har", har_path.to_str().unwrap()], None)
+        .await;
+    assert!(har_out.status.success());
+    assert!(String::from_utf8_lossy(&har_out.stderr).contains("HAR 1.2"));
+    let har::Spec::V1_2(log) = har::from_path(&har_path).unwrap().log else {
+        panic!("not HAR 1.2")
+    };
+    assert_eq!(log.entries.len(), entries.len());
+    let saved = tw.data.path().join("sync.trace.json");
+    std::fs::write(&saved, text.as_bytes()).unwrap();
+    let elsewhere = Tw::new("trace-reader");
+    let curl = elsewhere
+        .run(
+            &["trace", "--from", saved.to_str().unwrap(), "--curl"],
+            None,
+        )
+        .await;
+    let commands = String::from_utf8_lossy(&curl.stdout);
+    assert!(curl.status.success(), "{commands}");
+    assert_eq!(commands.matches("curl -X ").count(), entries.len());
+    assert!(
+        commands.contains(
+            "--data-urlencode 'grant_type=urn:ietf:params:oauth:grant-type:token-exchange'"
+        )
+    );
+    let not_a_trace = elsewhere
+        .run(&["trace", "--from", har_path.to_str().unwrap()], None)
+        .await;
+    assert!(!not_a_trace.status.success());
+    assert!(
+        String::from_utf8_lossy(&not_a_trace.stderr).contains("not a Ticket Wallet trace"),
+        "{}",
+        String::from_utf8_lossy(&not_a_trace.stderr)
+    );
+
     // What was kept: counts per holder and type, and the holder's records as a Bundle.
     let (ok, counts) = tw.json(&["records", "list"]).await;
     assert!(ok, "{counts}");

@@ -9,7 +9,7 @@ use crate::WalletError;
 use crate::http::Http;
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const MAX_CONFIG_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: usize = 256 * 1024;
 
 /// A holder as the wallet keeps it (non-secret).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]

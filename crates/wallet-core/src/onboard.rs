@@ -116,6 +116,7 @@ impl Wallet {
             .send(
                 Outgoing {
                     holder: &issuer,
+                    step: crate::trace::Step::Issuer,
                     method: Method::POST,
                     url: config.token_endpoint.clone(),
                     headers,

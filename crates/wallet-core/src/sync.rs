@@ -10,7 +10,7 @@ use ts_rs::TS;
 
 use crate::engine::interaction::Interactor;
 use crate::engine::{Engine, ExchangeError, FetchError, Limits, Reauth, download, exchange};
-use crate::holders::{HolderRecord, SmartConfig, discover, ticket_problems};
+use crate::holders::{HolderRecord, SmartConfig, ticket_problems};
 use crate::store::{LastOutcome, Person};
 use crate::trace::Trace;
 use crate::wallet::now;
@@ -535,7 +535,7 @@ async fn holder_sync(
     };
     let finish = |o: HolderOutcome| (o, Vec::new());
     emit("discovery");
-    let config = match discover(&engine.http, &holder.fhir_base).await {
+    let config = match engine.discover(&holder.fhir_base).await {
         Ok(c) => c,
         Err(e) => {
             emit("done");

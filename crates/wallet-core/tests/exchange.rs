@@ -207,7 +207,7 @@ async fn several_dpop_holders_at_once() {
     let fhir_calls: Vec<_> = report
         .trace
         .iter()
-        .filter(|e| e.method == "GET" && e.url.contains("/fhir/"))
+        .filter(|e| e.step == wallet_core::trace::Step::Fhir)
         .collect();
     assert!(!fhir_calls.is_empty());
     for e in &fhir_calls {
@@ -268,7 +268,7 @@ async fn bearer_and_reference_style_holders() {
         let reads: Vec<_> = report
             .trace
             .iter()
-            .filter(|e| e.method == "GET" && e.url.contains("/fhir/"))
+            .filter(|e| e.step == wallet_core::trace::Step::Fhir)
             .collect();
         let holders: std::collections::HashSet<_> = reads.iter().map(|e| &e.holder).collect();
         assert_eq!(holders.len(), 2, "{profile:?}: both holders read");
@@ -1076,6 +1076,88 @@ async fn the_saved_trace_holds_no_secrets() {
     }));
     assert!(text.contains("[redacted]"));
     assert_eq!(w.last_trace().unwrap().len(), entries.len());
+}
+
+#[tokio::test]
+async fn a_syncs_trace_reads_as_each_holders_steps_and_opens_as_har() {
+    use wallet_core::trace::Step;
+    let sb = sandbox(2, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "har", everything()).await;
+    let report = sync(&w, SyncOptions::default()).await;
+    let trace = w.last_trace().unwrap();
+    assert_eq!(trace.len(), report.trace.len());
+    for h in &sb.holders {
+        // Entries are kept as answers come; pages are fetched side by side, so
+        // a lane reads in the order requests left.
+        let mut lane: Vec<_> = trace.iter().filter(|e| e.holder == h.fhir_base()).collect();
+        lane.sort_by_key(|e| e.started_ms);
+        let steps: Vec<Step> = lane.iter().map(|e| e.step).collect();
+        // Discovery, the exchange (twice: the first answer asks for a DPoP
+        // nonce), then the pages; the second holder asks the patient to
+        // confirm who they are, which this sync does not do.
+        assert_eq!(
+            steps[..3],
+            [Step::Discovery, Step::Exchange, Step::Exchange],
+            "{steps:?}"
+        );
+        assert_eq!(lane[1].status, Some(400));
+        assert!(
+            lane[1]
+                .response_headers
+                .iter()
+                .any(|(k, _)| k == "dpop-nonce")
+        );
+        if at(&report, h).status == "synced" {
+            assert!(steps[3..].iter().all(|s| *s == Step::Fhir), "{steps:?}");
+            let bundles = lane[3..]
+                .iter()
+                .filter(|e| e.response.as_ref().unwrap()["resourceType"] == "Bundle")
+                .count();
+            assert_eq!(bundles, at(&report, h).pages, "a search page each");
+        } else {
+            assert_eq!(steps.len(), 3);
+            assert_eq!(
+                lane[2].response.as_ref().unwrap()["error"],
+                "interaction_required"
+            );
+        }
+        // The discovery document is public, and shown whole.
+        assert!(lane[0].response.as_ref().unwrap()["token_endpoint"].is_string());
+        assert!(lane[0].started_ms > 0);
+        assert!(lane.iter().all(|e| e.redacted));
+    }
+
+    let text = serde_json::to_string(&wallet_core::trace::har::document(&trace)).unwrap();
+    let har::Spec::V1_2(log) = har::from_str(&text).unwrap().log else {
+        panic!("not HAR 1.2")
+    };
+    assert_eq!(log.entries.len(), trace.len());
+    assert_eq!(
+        log.pages.as_ref().map(Vec::len),
+        Some(2),
+        "a page per holder"
+    );
+    let exchange = log
+        .entries
+        .iter()
+        .find(|e| e.request.url.ends_with("/token") && e.response.status == 200)
+        .unwrap();
+    let params = exchange
+        .request
+        .post_data
+        .as_ref()
+        .unwrap()
+        .params
+        .as_ref()
+        .unwrap();
+    let grant = params.iter().find(|p| p.name == "grant_type").unwrap();
+    assert_eq!(
+        grant.value.as_deref(),
+        Some("urn:ietf:params:oauth:grant-type:token-exchange")
+    );
+    let ticket = params.iter().find(|p| p.name == "subject_token").unwrap();
+    assert_eq!(ticket.value.as_deref(), Some("[redacted]"));
 }
 
 /// Signs in at the sandbox issuer's page and allows.

@@ -9,6 +9,7 @@ use super::interaction::{CodeError, CodeGrant, Interactor, authorization_code};
 use super::{Engine, Outgoing, Reply, SendError, backoff, retry_wait};
 use crate::holders::{HolderRecord, SmartConfig, TOKEN_EXCHANGE};
 use crate::proofs::{client_assertion, dpop_proof};
+use crate::trace::Step;
 use crate::wallet::now;
 
 const TICKET_TOKEN_TYPE: &str = "https://smarthealthit.org/token-type/permission-ticket";
@@ -184,6 +185,7 @@ pub async fn register(
         .send(
             Outgoing {
                 holder: &holder.fhir_base,
+                step: Step::Registration,
                 method: Method::POST,
                 url: endpoint,
                 headers: vec![],
@@ -218,6 +220,14 @@ async fn token_request(
     mut form: Vec<(&'static str, String)>,
     nonce: &mut Option<String>,
 ) -> Result<Reply, ExchangeError> {
+    let step = if form
+        .iter()
+        .any(|(k, v)| *k == "grant_type" && v == "authorization_code")
+    {
+        Step::Interaction
+    } else {
+        Step::Exchange
+    };
     form.push(("client_id", client_id.to_string()));
     form.push(("client_assertion_type", JWT_BEARER.to_string()));
     let mut nonce_tries = 0;
@@ -245,6 +255,7 @@ async fn token_request(
             .send(
                 Outgoing {
                     holder,
+                    step,
                     method: Method::POST,
                     url: config.token_endpoint.clone(),
                     headers,

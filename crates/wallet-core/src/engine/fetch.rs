@@ -464,6 +464,7 @@ async fn get(shared: &Shared<'_>, url: &str) -> Result<Reply, FetchError> {
             .send_traced(
                 Outgoing {
                     holder: &shared.reauth.holder.fhir_base,
+                    step: crate::trace::Step::Fhir,
                     method: Method::GET,
                     url: url.to_string(),
                     headers,

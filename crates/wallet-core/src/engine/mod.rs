@@ -17,7 +17,7 @@ pub use exchange::{ExchangeError, Session, exchange, register};
 pub use fetch::{Downloaded, FetchError, Limits, PageRead, Reauth, Record, download, read_page};
 
 use crate::http::Http;
-use crate::trace::{Trace, TraceEntry};
+use crate::trace::{Step, Trace, TraceEntry};
 
 /// Tokens per (FHIR base, ticket jti) until they expire, and the last DPoP
 /// nonce each token endpoint gave (RFC 9449 §8 lets a client reuse it, which
@@ -98,6 +98,7 @@ impl Reply {
 /// A request before it is sent: kept as parts so the trace can show it redacted.
 pub struct Outgoing<'a> {
     pub holder: &'a str,
+    pub step: Step,
     pub method: reqwest::Method,
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
@@ -137,6 +138,42 @@ impl Engine {
         }
     }
 
+    /// A holder's `.well-known/smart-configuration`, read through the trace:
+    /// it is public, so the trace keeps it whole.
+    pub async fn discover(
+        &self,
+        fhir_base: &str,
+    ) -> Result<crate::holders::SmartConfig, crate::WalletError> {
+        let url = format!("{fhir_base}/.well-known/smart-configuration");
+        let fail = |reason: String| crate::WalletError::Fetch {
+            url: url.clone(),
+            reason,
+        };
+        let reply = self
+            .send_traced(
+                Outgoing {
+                    holder: fhir_base,
+                    step: Step::Discovery,
+                    method: reqwest::Method::GET,
+                    url: url.clone(),
+                    headers: vec![],
+                    form: None,
+                    json: None,
+                },
+                crate::holders::MAX_CONFIG_BYTES,
+                false,
+            )
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if let Some(document) = reply.json() {
+            self.trace.set_response(reply.trace_index, document);
+        }
+        if !(200..300).contains(&reply.status) {
+            return Err(fail(format!("the server answered {}", reply.status)));
+        }
+        crate::holders::parse_config(&url, &reply.body)
+    }
+
     pub async fn send(&self, out: Outgoing<'_>, max_bytes: usize) -> Result<Reply, SendError> {
         self.send_traced(out, max_bytes, true).await
     }
@@ -153,10 +190,21 @@ impl Engine {
             .map_err(|e| SendError::Refused(format!("{}: {e}", out.url)))?;
         crate::http::check_url(&parsed).map_err(SendError::Refused)?;
         let mut jwts = Vec::new();
-        let shown_headers: Vec<_> = out
-            .headers
-            .iter()
-            .map(|(k, v)| self.trace.header(k, v, &mut jwts))
+        // What reqwest adds is shown too, so a copied curl command sends the same.
+        let content_type = if out.form.is_some() {
+            Some("application/x-www-form-urlencoded")
+        } else if out.json.is_some() {
+            Some("application/json")
+        } else {
+            None
+        };
+        let shown_headers: Vec<_> = std::iter::once(("accept".into(), "application/json".into()))
+            .chain(content_type.map(|c| ("content-type".into(), c.into())))
+            .chain(
+                out.headers
+                    .iter()
+                    .map(|(k, v)| self.trace.header(k, v, &mut jwts)),
+            )
             .collect();
         let shown_form = out
             .form
@@ -177,11 +225,14 @@ impl Engine {
         if let Some(json) = &out.json {
             req = req.json(json);
         }
+        let started_ms = crate::trace::now_ms();
         let started = Instant::now();
         let result = read(req, max_bytes).await;
         let millis = started.elapsed().as_millis() as u64;
         let mut entry = TraceEntry {
             holder: out.holder.to_string(),
+            step: out.step,
+            started_ms,
             method: out.method.to_string(),
             url: self.trace.url(&out.url),
             status: None,
@@ -192,6 +243,7 @@ impl Engine {
             response: None,
             jwts,
             error: None,
+            redacted: !self.trace.tester_mode,
         };
         match &result {
             Ok(r) => {
@@ -212,6 +264,7 @@ impl Engine {
                     .collect();
                 if show_body {
                     entry.response = self.trace.response(&r.body);
+                    entry.jwts.extend(self.trace.issued_tokens(&r.body));
                 }
             }
             Err(e) => entry.error = Some(e.to_string().replace(&out.url, &entry.url)),

@@ -2,7 +2,12 @@
 //! method, URL, status, timing, headers and bodies, with tokens, assertions,
 //! proofs, codes and tickets redacted (JWTs shown decoded, never signed
 //! whole) unless tester mode is on. FHIR response bodies, which hold health
-//! records, are summarised, never kept.
+//! records, are summarised, never kept. A trace is saved as the wallet's own
+//! file (a JSON array of entries), and can be written as HAR (`har`) or an
+//! exchange as a curl command (`curl`).
+
+pub mod curl;
+pub mod har;
 
 use std::sync::{Arc, Mutex};
 
@@ -10,10 +15,47 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ts_rs::TS;
 
+/// What an exchange is for, so a holder's exchanges read as the steps of the protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum Step {
+    /// `.well-known/smart-configuration`.
+    Discovery,
+    /// Dynamic client registration (RFC 7591).
+    Registration,
+    /// The ticket for a token (RFC 8693).
+    Exchange,
+    /// The code from the patient's confirmation for a token.
+    Interaction,
+    /// A FHIR read or search page.
+    Fhir,
+    /// An issuer's token endpoint, when connecting to it (Proposal 003).
+    Issuer,
+    /// A trace saved before steps were recorded.
+    #[default]
+    Other,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The same names as in a saved trace.
+        let name = serde_json::to_value(self).ok();
+        f.write_str(name.as_ref().and_then(Value::as_str).unwrap_or("other"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct TraceEntry {
     pub holder: String,
+    #[serde(default)]
+    pub step: Step,
+    /// When the request left, in milliseconds since the Unix epoch (0 in
+    /// traces saved before it was recorded).
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub started_ms: u64,
     pub method: String,
     pub url: String,
     pub status: Option<u16>,
@@ -23,9 +65,71 @@ pub struct TraceEntry {
     pub request_body: Option<Value>,
     pub response_headers: Vec<(String, String)>,
     pub response: Option<Value>,
-    /// JWTs in the exchange, decoded: `{role, header, claims}`.
+    /// JWTs in the exchange, decoded: `{role, header, claims}`, with
+    /// `compact` (the token as sent) only in tester mode.
     pub jwts: Vec<Value>,
     pub error: Option<String>,
+    /// Whether secrets were left out; false only in a tester-mode trace.
+    #[serde(default = "yes")]
+    pub redacted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A saved trace read back: the wallet's own file, as `tw trace --json`
+/// prints it and the app saves it.
+pub fn parse(bytes: &[u8]) -> Result<Vec<TraceEntry>, crate::WalletError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        crate::WalletError::Invalid(format!("this is not a Ticket Wallet trace file: {e}"))
+    })
+}
+
+/// Larger than any sync's trace (a page is one entry of about 2 KB), small
+/// enough that a wrong file chosen by mistake is refused, not read.
+const MAX_TRACE_FILE: u64 = 64 * 1024 * 1024;
+
+/// A saved trace file, read back.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<TraceEntry>, crate::WalletError> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        crate::WalletError::Invalid(format!("cannot read {}: {e}", path.display()))
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_TRACE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_TRACE_FILE {
+        return Err(crate::WalletError::Invalid(format!(
+            "{} is larger than {} MiB: not a Ticket Wallet trace",
+            path.display(),
+            MAX_TRACE_FILE >> 20
+        )));
+    }
+    parse(&bytes)
+}
+
+/// Writes `entries` to `path` as the wallet's own trace file or as HAR; an
+/// old file at `path` stays until the new one is whole.
+pub fn write_file(
+    path: &std::path::Path,
+    entries: &[TraceEntry],
+    as_har: bool,
+) -> Result<(), crate::WalletError> {
+    crate::atomic::write_file(path, |out| {
+        if as_har {
+            serde_json::to_writer_pretty(out, &har::document(entries))
+        } else {
+            serde_json::to_writer_pretty(out, entries)
+        }
+        .map_err(std::io::Error::from)
+    })
+    .map_err(|e: std::io::Error| {
+        crate::WalletError::Invalid(format!("cannot write {}: {e}", path.display()))
+    })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -145,7 +249,7 @@ impl Trace {
                 format!("{scheme} [redacted]")
             }
             "dpop" => {
-                let mut proof = decode_jwt("DPoP proof", value);
+                let mut proof = self.decode("DPoP proof", value);
                 if let Some(htu) = proof["claims"]["htu"].as_str() {
                     proof["claims"]["htu"] = json!(self.url(htu));
                 }
@@ -166,7 +270,7 @@ impl Trace {
         let mut out = serde_json::Map::new();
         for (k, v) in fields {
             match *k {
-                "client_assertion" => jwts.push(decode_jwt("client assertion", v)),
+                "client_assertion" => jwts.push(self.decode("client assertion", v)),
                 "subject_token" => jwts.push(self.ticket_summary(v)),
                 _ => {}
             }
@@ -217,9 +321,45 @@ impl Trace {
         Some(v)
     }
 
+    /// Tokens a token endpoint issued that are JWTs, decoded. Only their
+    /// header and what says how they may be used are shown, unless in tester
+    /// mode: an access token's claims may name the patient.
+    pub fn issued_tokens(&self, body: &[u8]) -> Vec<Value> {
+        let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(body) else {
+            return Vec::new();
+        };
+        [("access_token", "access token"), ("id_token", "id token")]
+            .into_iter()
+            .filter_map(|(field, role)| {
+                let text = answer.get(field)?.as_str()?;
+                let mut decoded = self.decode(role, text);
+                if decoded.get("error").is_some() {
+                    return None; // an opaque token: nothing to decode
+                }
+                if !self.tester_mode {
+                    let c = &decoded["claims"];
+                    decoded["claims"] = json!({
+                        "iss": c["iss"], "aud": c["aud"], "exp": c["exp"], "iat": c["iat"],
+                        "scope": c["scope"], "cnf": c["cnf"], "[other claims]": "[redacted]",
+                    });
+                }
+                Some(decoded)
+            })
+            .collect()
+    }
+
+    /// A JWT decoded; in tester mode its compact form is kept beside it.
+    fn decode(&self, role: &str, text: &str) -> Value {
+        let mut decoded = decode_jwt(role, text);
+        if self.tester_mode {
+            decoded["compact"] = json!(text);
+        }
+        decoded
+    }
+
     /// Tickets carry the patient's identity: by default only their kind and id are shown.
     fn ticket_summary(&self, ticket: &str) -> Value {
-        let mut decoded = decode_jwt("permission ticket", ticket);
+        let mut decoded = self.decode("permission ticket", ticket);
         if !self.tester_mode
             && let Some(claims) = decoded.get("claims").cloned()
         {
@@ -338,6 +478,14 @@ impl Trace {
     }
 }
 
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Header and claims of a compact JWS, without its signature.
 pub fn decode_jwt(role: &str, text: &str) -> Value {
     match permission_ticket::jws::CompactJws::parse(text) {
@@ -436,6 +584,29 @@ mod tests {
             tester
                 .url("https://h.example/fhir/Patient/h1-ana")
                 .ends_with("h1-ana")
+        );
+    }
+
+    #[test]
+    fn an_issued_jwt_shows_how_it_may_be_used_and_not_whom_it_is_about() {
+        // {"alg":"ES256"} . {"iss":"h","scope":"patient/*.rs","patient":"h1-ana","cnf":{"jkt":"k"}} . sig
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJoIiwic2NvcGUiOiJwYXRpZW50LyoucnMiLCJwYXRpZW50IjoiaDEtYW5hIiwiY25mIjp7ImprdCI6ImsifX0.c2ln";
+        let body = format!(r#"{{"access_token":"{token}","token_type":"DPoP"}}"#);
+        let shown = Trace::new(false).issued_tokens(body.as_bytes());
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0]["role"], "access token");
+        assert_eq!(shown[0]["claims"]["scope"], "patient/*.rs");
+        assert_eq!(shown[0]["claims"]["cnf"]["jkt"], "k");
+        let text = shown[0].to_string();
+        assert!(!text.contains("h1-ana") && !text.contains("c2ln"), "{text}");
+        let full = Trace::new(true).issued_tokens(body.as_bytes());
+        assert_eq!(full[0]["claims"]["patient"], "h1-ana");
+        assert_eq!(full[0]["compact"], token);
+        // An opaque token has nothing to decode.
+        assert!(
+            Trace::new(true)
+                .issued_tokens(br#"{"access_token":"abc"}"#)
+                .is_empty()
         );
     }
 
