@@ -35,6 +35,9 @@ fn main() {
             "switch_profile",
             "delete_everything",
             "open_wallet_again",
+            "last_trace",
+            "save_trace",
+            "open_trace",
         ]),
     ))
     .expect("tauri build script failed");

@@ -92,6 +92,9 @@ pub fn run() {
             commands::settings::switch_profile,
             commands::settings::delete_everything,
             commands::settings::open_wallet_again,
+            commands::trace::last_trace,
+            commands::trace::save_trace,
+            commands::trace::open_trace,
         ])
         .run(context);
     if let Err(e) = result {

@@ -873,7 +873,12 @@ async fn two_holders_and_the_app(
     let driver = start_driver_with(
         data.path(),
         &profile,
-        &[("TW_DEMO", "0".to_string()), ("PATH", fake_browser_path())],
+        &[
+            ("TW_DEMO", "0".to_string()),
+            ("PATH", fake_browser_path()),
+            // Saved files land here, and "open" reads them back from here.
+            ("TW_EXPORT_DIR", data.path().display().to_string()),
+        ],
     )
     .await;
     let client = launch(&driver).await;
@@ -956,6 +961,9 @@ async fn an_expired_ticket_and_a_failing_holder_are_explained() {
     assert!(text.contains("503"), "{text}");
     shots(&client, "20-sync-failed-and-expired", "retry-holder").await;
 
+    trace_of_this_sync(&client, &sb, _data.path()).await;
+    click(&client, "nav-sync").await;
+
     // The holder is back: try it alone.
     sb.holders[1].set_faults(sandbox::Faults::default());
     click(&client, "retry-holder").await;
@@ -972,6 +980,160 @@ async fn an_expired_ticket_and_a_failing_holder_are_explained() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     client.close().await.unwrap();
+}
+
+/// The trace screen after the sync of `an_expired_ticket_and_a_failing_holder_are_explained`:
+/// a lane per holder in protocol order, the failing holder's own answer, JWTs
+/// decoded, a curl command, a HAR a reader accepts, and a saved trace opened back.
+async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &std::path::Path) {
+    let text_content = |css: String| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)",
+                    vec![serde_json::json!(css)],
+                )
+                .await
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    click(client, "open-trace").await;
+    wait_count(client, "trace-lane", 2).await;
+    let lane = |i: usize| {
+        format!(
+            "[data-testid='trace-lane'][data-holder='{}'] ",
+            sb.holders[i].fhir_base()
+        )
+    };
+    let steps = |i: usize| {
+        let client = client.clone();
+        let css = format!("{}[data-testid='trace-exchange']", lane(i));
+        async move {
+            let mut steps = Vec::new();
+            for e in client.find_all(Locator::Css(&css)).await.unwrap() {
+                steps.push(e.attr("data-step").await.unwrap().unwrap_or_default());
+            }
+            steps
+        }
+    };
+    // The holder that answered: discovery, the exchange (with the DPoP nonce
+    // challenge), then FHIR pages; the failing one stopped at discovery, and
+    // shows its own answer.
+    let working = steps(0).await;
+    assert_eq!(
+        working[..3],
+        ["discovery", "exchange", "exchange"],
+        "{working:?}"
+    );
+    assert!(
+        working[3..].iter().all(|s| s == "fhir") && working.len() > 3,
+        "{working:?}"
+    );
+    assert_eq!(steps(1).await, ["discovery"]);
+    let failing = text_content(format!("{}summary", lane(1))).await;
+    assert!(failing[0].contains("503"), "{failing:?}");
+
+    shots(client, "21-trace", "trace-lane").await;
+
+    // The successful token exchange, opened: the ticket and the client
+    // assertion decoded, the compact forms not kept, a curl command.
+    let exchange_css = format!("{}[data-step='exchange']", lane(0));
+    let exchanges = client.find_all(Locator::Css(&exchange_css)).await.unwrap();
+    exchanges[1]
+        .find(Locator::Css("summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let jwts = text_content(format!("{exchange_css}[open] [data-testid='trace-jwt']")).await;
+    for role in ["client assertion", "permission ticket", "DPoP proof"] {
+        assert!(jwts.iter().any(|j| j.starts_with(role)), "{role}: {jwts:?}");
+    }
+    assert!(
+        jwts.iter().all(|j| j.contains("not kept (redacted")),
+        "{jwts:?}"
+    );
+    let curl = text_content(format!("{exchange_css}[open] [data-testid='trace-curl']")).await;
+    assert!(
+        curl[0].contains(
+            "--data-urlencode 'grant_type=urn:ietf:params:oauth:grant-type:token-exchange'"
+        ),
+        "{curl:?}"
+    );
+    // The picture shows the decoded tokens beside what was sent.
+    client
+        .execute(
+            "document.querySelector('[open] [data-testid=\"trace-jwt\"]').scrollIntoView(); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shots(client, "22-trace-exchange", "trace-jwt").await;
+
+    // Saved as HAR: a HAR reader that is not ours opens it, an entry per exchange.
+    let shown = count(client, "trace-exchange").await;
+    click(client, "save-har").await;
+    let saved = wait_text(client, "trace-saved", |t| t.contains(".har")).await;
+    let har_path = saved_in.join(
+        saved
+            .trim_start_matches("Saved to ")
+            .trim_end_matches('.')
+            .rsplit('/')
+            .next()
+            .unwrap(),
+    );
+    let har::Spec::V1_2(log) = har::from_path(&har_path).unwrap().log else {
+        panic!("not HAR 1.2")
+    };
+    assert_eq!(log.entries.len(), shown);
+    assert_eq!(log.pages.map(|p| p.len()), Some(2));
+
+    // Saved as the wallet's own file and opened back: the same lanes.
+    click(client, "save-trace").await;
+    wait_text(client, "trace-saved", |t| t.contains(".json")).await;
+    click(client, "open-trace-file").await;
+    wait_text(client, "trace-source", |t| t.contains("Opened from trace-")).await;
+    assert_eq!(count(client, "trace-lane").await, 2);
+    assert_eq!(count(client, "trace-exchange").await, shown);
+    assert_eq!(count(client, "tester-mode").await, 0);
+
+    // A tester-mode trace (kept from `tw sync --tester --json`) is marked as
+    // one, and shows each token as sent beside its decoding.
+    let file = std::fs::read_dir(saved_in)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let mut entries: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let exchange = entries
+        .iter_mut()
+        .find(|e| e["step"] == "exchange" && e["status"] == 200)
+        .unwrap();
+    exchange["redacted"] = false.into();
+    exchange["jwts"][0]["compact"] = "eyJ.as-sent.sig".into();
+    let report = serde_json::json!({ "outcomes": [], "trace": entries });
+    std::fs::write(&file, report.to_string()).unwrap();
+    click(client, "open-trace-file").await;
+    find(client, "tester-mode").await;
+    let opened = format!("{}[data-step='exchange']", lane(0));
+    let exchanges = client.find_all(Locator::Css(&opened)).await.unwrap();
+    exchanges[1]
+        .find(Locator::Css("summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let sent = text_content(format!("{opened}[open] .compact")).await;
+    assert_eq!(sent, ["eyJ.as-sent.sig"]);
 }
 
 /// A caregiver with delegated tickets for two people: one record each, a

@@ -41,7 +41,12 @@ fn suggested_name(kind: &str, profile: &str) -> (String, &'static str, &'static 
     }
 }
 
-async fn choose_path(app: &AppHandle, name: &str, filter: &str, ext: &str) -> Option<PathBuf> {
+pub(crate) async fn choose_path(
+    app: &AppHandle,
+    name: &str,
+    filter: &str,
+    ext: &str,
+) -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("TW_EXPORT_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join(name));
     }
@@ -51,6 +56,28 @@ async fn choose_path(app: &AppHandle, name: &str, filter: &str, ext: &str) -> Op
         .set_file_name(name)
         .add_filter(filter, &[ext])
         .save_file(move |path| {
+            let _ = tx.send(path.and_then(|p| p.into_path().ok()));
+        });
+    rx.await.ok().flatten()
+}
+
+/// A file the person chooses to open, in a native dialog; under
+/// `TW_EXPORT_DIR` (scripted use) the file of that name there, so what a
+/// script saved can be opened back.
+pub(crate) async fn choose_file(
+    app: &AppHandle,
+    name: &str,
+    filter: &str,
+    ext: &str,
+) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("TW_EXPORT_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join(name));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .add_filter(filter, &[ext])
+        .pick_file(move |path| {
             let _ = tx.send(path.and_then(|p| p.into_path().ok()));
         });
     rx.await.ok().flatten()

@@ -10,6 +10,7 @@ pub mod records;
 pub mod settings;
 pub mod sync;
 pub mod tickets;
+pub mod trace;
 
 use wallet_core::{ErrorPayload, WalletError};
 

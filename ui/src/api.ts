@@ -18,9 +18,11 @@ import type { SyncState } from "./bindings/SyncState";
 import type { TicketEntry } from "./bindings/TicketEntry";
 import type { TicketSummary } from "./bindings/TicketSummary";
 import type { TicketView } from "./bindings/TicketView";
+import type { TraceView } from "./bindings/TraceView";
 
 export type ImportSource = "paste" | "file" | "link" | "demo";
 export type ExportKind = "merged" | "holder" | "summary";
+export type TraceFormat = "har" | "trace";
 
 export function isErrorPayload(e: unknown): e is ErrorPayload {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -72,6 +74,10 @@ export const api = {
   exportRecords: (kind: ExportKind, person: number | null, holder: string | null) =>
     invoke<string | null>("export_records", { kind, person, holder }),
   openLastExport: () => invoke<null>("open_last_export"),
+
+  lastTrace: () => invoke<TraceView>("last_trace"),
+  saveTrace: (format: TraceFormat) => invoke<string | null>("save_trace", { format }),
+  openTrace: () => invoke<TraceView | null>("open_trace"),
 
   settings: () => invoke<SettingsView>("settings"),
   switchProfile: (profile: string) => invoke<null>("switch_profile", { profile }),

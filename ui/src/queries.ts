@@ -25,6 +25,7 @@ export const keys = {
   records: ["records"] as const,
   settings: ["settings"] as const,
   demo: ["demo"] as const,
+  trace: ["trace"] as const,
 };
 
 export const useTickets = () => useQuery({ queryKey: keys.tickets, queryFn: api.listTickets });
@@ -39,6 +40,7 @@ export function useHolderNames(): Map<string, string | null> {
 export const usePeople = () => useQuery({ queryKey: [...keys.records, "people"], queryFn: api.people });
 export const useKey = () => useQuery({ queryKey: keys.key, queryFn: api.keyInfo, staleTime: Infinity });
 export const useSettings = () => useQuery({ queryKey: keys.settings, queryFn: api.settings });
+export const useLastTrace = () => useQuery({ queryKey: keys.trace, queryFn: api.lastTrace });
 export const useSyncState = () => useQuery({ queryKey: keys.sync, queryFn: api.syncState, staleTime: Infinity });
 
 /** Everything a changed profile, wallet or record store may have changed. */
@@ -61,6 +63,7 @@ export function useSyncEvents() {
         void client.invalidateQueries({ queryKey: keys.sync });
         void client.invalidateQueries({ queryKey: keys.holders });
         void client.invalidateQueries({ queryKey: keys.records });
+        void client.invalidateQueries({ queryKey: keys.trace });
       }
     });
     return () => {

@@ -29,6 +29,7 @@ export const router = createHashRouter([
       // The charting library comes with the chart screen only.
       { path: "record/chart/:code", lazy: async () => ({ Component: (await import("./screens/ChartScreen")).default }) },
       { path: "export", lazy: async () => ({ Component: (await import("./screens/ExportScreen")).ExportScreen }) },
+      { path: "trace", lazy: async () => ({ Component: (await import("./screens/TraceScreen")).TraceScreen }) },
       { path: "settings", lazy: async () => ({ Component: (await import("./screens/SettingsScreen")).SettingsScreen }) },
       { path: "*", element: <Navigate to="/" replace /> },
     ] }],

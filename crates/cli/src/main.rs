@@ -73,7 +73,7 @@ enum Command {
     },
     /// The last sync's HTTP exchanges, secrets redacted, or a saved trace's.
     Trace {
-        /// Read this saved trace (as `--json` prints it, or the app saves it) instead of the last sync's.
+        /// Read this saved trace instead of the last sync's: as `tw trace --json` or `tw sync --json` (with `--tester`, the only way to keep one with secrets) print it, or the app saves it.
         #[arg(long, value_name = "FILE")]
         from: Option<std::path::PathBuf>,
         /// Also write it as an HTTP Archive (HAR 1.2), which browser devtools and API clients open.

@@ -9,7 +9,8 @@ export type TraceEntry = { holder: string, step: Step,
  */
 started_ms: number, method: string, url: string, status: number | null, millis: number, request_headers: Array<[string, string]>, request_body: JsonValue | null, response_headers: Array<[string, string]>, response: JsonValue | null, 
 /**
- * JWTs in the exchange, decoded: `{role, header, claims}`.
+ * JWTs in the exchange, decoded: `{role, header, claims}`, with
+ * `compact` (the token as sent) only in tester mode.
  */
 jwts: Array<JsonValue>, error: string | null, 
 /**

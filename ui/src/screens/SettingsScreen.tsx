@@ -1,6 +1,6 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
-import { useNavigate } from "react-router";
+import { Link, useNavigate } from "react-router";
 import { api, asError } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { refreshAll, useSettings } from "../queries";
@@ -86,6 +86,13 @@ export function SettingsScreen() {
               ))}
             </ul>
             <p className="muted">Licensed under the Apache License 2.0; the licences of what it is built from come with it.</p>
+          </div>
+          <div className="card">
+            <h3>For testers</h3>
+            <p>
+              <Link to="/trace" data-testid="settings-trace">The protocol trace</Link>: every request of the last sync and
+              every answer, a lane per holder, saved as HAR or opened from a file.
+            </p>
           </div>
           <div className="card danger-zone">
             <h3>Delete everything</h3>

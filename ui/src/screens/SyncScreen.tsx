@@ -65,6 +65,11 @@ export function SyncScreen() {
           </Link>
         </p>
       )}
+      {done && (
+        <p className="muted small">
+          For testers: <Link to="/trace" data-testid="open-trace">every exchange of this sync, step by step</Link>.
+        </p>
+      )}
     </section>
   );
 }

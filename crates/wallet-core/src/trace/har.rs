@@ -182,8 +182,20 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_report_opens_as_its_trace() {
+        let report = format!(r#"{{"outcomes":[],"trace":{OLD_ENTRY}}}"#);
+        assert_eq!(super::super::parse(report.as_bytes()).unwrap().len(), 1);
+    }
+
+    #[test]
     fn a_file_that_is_not_a_trace_is_refused_with_a_reason() {
-        for bad in [&b"{}"[..], b"[{\"holder\":1}]", b"not json", b""] {
+        for bad in [
+            &b"{}"[..],
+            b"[{\"holder\":1}]",
+            b"{\"trace\":7}",
+            b"not json",
+            b"",
+        ] {
             let e = super::super::parse(bad).unwrap_err();
             assert!(e.to_string().contains("not a Ticket Wallet trace"), "{e}");
         }

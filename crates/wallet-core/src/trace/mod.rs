@@ -78,12 +78,60 @@ fn yes() -> bool {
     true
 }
 
-/// A saved trace read back: the wallet's own file, as `tw trace --json`
-/// prints it and the app saves it.
+/// A saved trace read back: the wallet's own file (as `tw trace --json`
+/// prints it and the app saves it), or a sync report holding one (as
+/// `tw sync --json` prints it, the way to keep a tester-mode trace).
 pub fn parse(bytes: &[u8]) -> Result<Vec<TraceEntry>, crate::WalletError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        crate::WalletError::Invalid(format!("this is not a Ticket Wallet trace file: {e}"))
-    })
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum File {
+        Entries(Vec<TraceEntry>),
+        Report { trace: Vec<TraceEntry> },
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(File::Entries(entries) | File::Report { trace: entries }) => Ok(entries),
+        Err(_) => {
+            // The untagged error says nothing; the array reading's says where.
+            let e = serde_json::from_slice::<Vec<TraceEntry>>(bytes)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            Err(crate::WalletError::Invalid(format!(
+                "this is not a Ticket Wallet trace file: {e}"
+            )))
+        }
+    }
+}
+
+/// A trace as the app shows it: exchanges in the order their requests left,
+/// each with the curl command that sends it again.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TraceView {
+    /// The file it was opened from; none: the last sync's.
+    pub file: Option<String>,
+    pub exchanges: Vec<TracedExchange>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TracedExchange {
+    pub entry: TraceEntry,
+    pub curl: String,
+}
+
+impl TraceView {
+    pub fn of(mut entries: Vec<TraceEntry>, file: Option<String>) -> Self {
+        entries.sort_by_key(|e| e.started_ms);
+        let exchanges = entries
+            .into_iter()
+            .map(|entry| TracedExchange {
+                curl: curl::command(&entry),
+                entry,
+            })
+            .collect();
+        Self { file, exchanges }
+    }
 }
 
 /// Larger than any sync's trace (a page is one entry of about 2 KB), small
