@@ -71,6 +71,21 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         max_holder_records: Option<u64>,
     },
+    /// Run the conformance battery against one holder: each case tied to its requirement, with evidence.
+    Check {
+        /// The holder's FHIR base URL (it need not be one of the wallet's holders).
+        fhir_base: String,
+        /// Present this ticket (its jti); default: the first kept ticket that may be presented there.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// A test issuer's private JWK the holder trusts (the sandbox prints its own as
+        /// `issuer_test_key`): enables the cases that change one claim of the ticket.
+        #[arg(long, value_name = "FILE")]
+        issuer_key: Option<std::path::PathBuf>,
+        /// Also write the report as an HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+    },
     /// The last sync's HTTP exchanges, secrets redacted, or a saved trace's.
     Trace {
         /// Read this saved trace instead of the last sync's: as `tw trace --json` or `tw sync --json` (with `--tester`, the only way to keep one with secrets) print it, or the app saves it.
@@ -469,6 +484,39 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             }
             writeln!(stdout).map_err(StoreError::from)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            fhir_base,
+            ticket,
+            issuer_key,
+            html,
+        } => {
+            let key = issuer_key
+                .map(|path| {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        WalletError::Invalid(format!("cannot read {}: {e}", path.display()))
+                    })?;
+                    wallet_core::check::IssuerKey::from_jwk(&text)
+                })
+                .transpose()?;
+            let report = wallet
+                .check_holder(&fhir_base, ticket.as_deref(), key)
+                .await?;
+            out.check(&report);
+            if let Some(path) = html {
+                let page = wallet_core::check::report::html(&report);
+                wallet_core::atomic::write_file(&path, |f| f.write_all(page.as_bytes())).map_err(
+                    |e: std::io::Error| {
+                        WalletError::Invalid(format!("cannot write {}: {e}", path.display()))
+                    },
+                )?;
+                out.wrote("the report as HTML", &path);
+            }
+            Ok(if report.failed().is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Trace { har, curl, .. } => {
             show_trace(out, &wallet.last_trace()?, har.as_deref(), curl)

@@ -294,6 +294,37 @@ impl Out {
         }
     }
 
+    /// A conformance report: a line per case, then the counts.
+    pub fn check(&self, report: &wallet_core::check::CheckReport) {
+        use wallet_core::check::Outcome;
+        if self.json {
+            print_json(report);
+            return;
+        }
+        say!("{}", report.fhir_base);
+        for c in &report.cases {
+            let mark = match c.outcome {
+                Outcome::Pass => "pass",
+                Outcome::Fail => "FAIL",
+                Outcome::Warning => "warn",
+                Outcome::Info => "info",
+                Outcome::NotApplicable => "n/a ",
+            };
+            say!("{mark}  {:<24} {}", c.id, c.detail);
+            if matches!(c.outcome, Outcome::Fail | Outcome::Warning) {
+                say!("      {}", c.requirement);
+            }
+        }
+        say!(
+            "{} pass, {} fail, {} warning, {} information, {} not applicable",
+            report.count(Outcome::Pass),
+            report.count(Outcome::Fail),
+            report.count(Outcome::Warning),
+            report.count(Outcome::Info),
+            report.count(Outcome::NotApplicable)
+        );
+    }
+
     /// What was written to a file, on stderr: stdout stays what was asked for.
     pub fn wrote(&self, what: &str, path: &std::path::Path) {
         say_err!("wrote {what} to {}", path.display());

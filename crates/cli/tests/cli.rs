@@ -309,6 +309,65 @@ async fn sandbox_prints_a_ready_line_and_serves_until_stopped() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn check_judges_a_holder_and_names_the_defect() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        holders: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let tw = Tw::new("check");
+    tw.import_bound_ticket(&sb.issuer).await;
+    let base = sb.holders[0].fhir_base();
+    // The test issuer key as the sandbox's ready line gives it.
+    let key = tw.data.path().join("issuer-key.json");
+    std::fs::write(&key, sb.ready().issuer_test_key.to_string()).unwrap();
+    let page = tw.data.path().join("report.html");
+    let args = [
+        "check",
+        &base,
+        "--issuer-key",
+        key.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ];
+    let (ok, report) = tw.json(&args).await;
+    assert!(ok, "{report:#}");
+    let cases = report["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20);
+    assert!(
+        cases
+            .iter()
+            .all(|c| ["pass", "info"].contains(&c["outcome"].as_str().unwrap())),
+        "{report:#}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Kept to look at, as the end-to-end suite keeps its screenshots.
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("check-report.html"), &html).unwrap();
+    for c in cases {
+        assert!(html.contains(&format!("id=\"{}\"", c["id"].as_str().unwrap())));
+    }
+
+    // A holder that accepts expired tickets: the one case fails, and tw says so.
+    sb.holders[0].set_faults(sandbox::Faults {
+        accept_expired_tickets: true,
+        ..Default::default()
+    });
+    let out = tw.run(&args, None).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(failed[0].contains("expired_ticket"), "{text}");
+    assert!(
+        text.contains("Ticket expired"),
+        "the requirement is named: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn holders_sync_and_trace() {
     let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default())
         .await

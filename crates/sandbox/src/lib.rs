@@ -69,6 +69,9 @@ impl Drop for Sandbox {
 pub struct Ready {
     pub issuer: String,
     pub holders: Vec<HolderInfo>,
+    /// The issuer's private signing key as a JWK, for `tw check --issuer-key`:
+    /// a key made for this run of the sandbox, trusted by its holders only.
+    pub issuer_test_key: serde_json::Value,
 }
 
 const NAMES: [&str; 6] = [
@@ -137,6 +140,7 @@ impl Sandbox {
         Ready {
             issuer: self.issuer.url(),
             holders: self.holders.iter().map(Holder::info).collect(),
+            issuer_test_key: self.issuer.test_key_jwk(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod about;
 pub mod atomic;
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -44,7 +44,7 @@ const RECENT_COUNT: usize = 10;
 /// More than this many entries in a list is cut, with a note saying so.
 const LIST_LIMIT: usize = 500;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

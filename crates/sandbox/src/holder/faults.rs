@@ -45,6 +45,13 @@ pub struct Faults {
     /// `token_error_description`), as a server that refuses for its own reasons.
     pub token_error: String,
     pub token_error_description: String,
+    /// Deliberate defects, for the conformance check to find: tickets past
+    /// `exp` are accepted,
+    pub accept_expired_tickets: bool,
+    /// tickets for any audience are accepted,
+    pub ignore_ticket_aud: bool,
+    /// and DPoP is advertised but proofs are not checked (any proof, or none, passes).
+    pub skip_dpop_checks: bool,
 }
 
 pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {

@@ -70,6 +70,10 @@ fn check_token_dpop(s: &mut State, headers: &HeaderMap) -> Result<Option<String>
         return Ok(None);
     }
     let header = headers.get("dpop").and_then(|v| v.to_str().ok());
+    if s.faults.skip_dpop_checks {
+        // The defect: whatever key the header names is taken on its word.
+        return Ok(header.and_then(crate::jose::proof_key_thumbprint));
+    }
     let proof = check_dpop(header, "POST", &s.token_url(), None)
         .map_err(|e| OAuthError::new("invalid_dpop_proof", e))?;
     if proof.nonce.as_deref() != Some(s.nonce.as_str()) {
@@ -147,7 +151,7 @@ fn exchange(
         return Err(OAuthError::grant("Unsupported ticket type"));
     }
     // 3. exp and aud.
-    if t.exp + 60 <= now() {
+    if t.exp + 60 <= now() && !s.faults.accept_expired_tickets {
         return Err(OAuthError::grant("Ticket expired"));
     }
     let aud_ok = match t.aud_type {
@@ -159,7 +163,7 @@ fn exchange(
                 .any(|a| forms.iter().any(|f| a.trim_end_matches('/') == f))
         }
     };
-    if !aud_ok {
+    if !aud_ok && !s.faults.ignore_ticket_aud {
         return Err(OAuthError::grant("Ticket not valid for this server"));
     }
     // 4. Revocation (fail closed).

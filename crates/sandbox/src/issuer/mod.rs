@@ -234,6 +234,16 @@ impl Issuer {
         Ok(())
     }
 
+    /// The signing key as a private JWK: the test issuer key a tester gives
+    /// `tw check --issuer-key` to build tickets with one claim changed. A
+    /// sandbox key, never a real issuer's.
+    pub fn test_key_jwk(&self) -> serde_json::Value {
+        let inner = self.lock();
+        let mut jwk = serde_json::to_value(&inner.jwk).unwrap_or_default();
+        jwk["d"] = permission_ticket::base64url::encode(inner.key.key().to_bytes()).into();
+        jwk
+    }
+
     /// The holders a Proposal 003 token response points the wallet to.
     pub fn set_endpoints(&self, endpoints: Vec<(String, String)>) {
         self.lock().endpoints = endpoints;

@@ -12,8 +12,8 @@ use crate::proofs::{client_assertion, dpop_proof};
 use crate::trace::Step;
 use crate::wallet::now;
 
-const TICKET_TOKEN_TYPE: &str = "https://smarthealthit.org/token-type/permission-ticket";
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const TICKET_TOKEN_TYPE: &str = "https://smarthealthit.org/token-type/permission-ticket";
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_TOKEN_BYTES: usize = 256 * 1024;
 
 /// A token for one holder and one ticket.

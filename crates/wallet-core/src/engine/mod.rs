@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use vault::WalletKey;
 
-pub(crate) use exchange::session_from;
 pub use exchange::{ExchangeError, Session, exchange, register};
+pub(crate) use exchange::{JWT_BEARER, TICKET_TOKEN_TYPE, session_from};
 pub use fetch::{Downloaded, FetchError, Limits, PageRead, Reauth, Record, download, read_page};
 
 use crate::http::Http;

@@ -1,0 +1,157 @@
+//! The conformance battery against the sandbox's holders over real loopback
+//! HTTP: all pass (or stated not applicable) on each profile, and each
+//! deliberate defect is caught by the case meant for it and nothing else.
+
+#![allow(clippy::unwrap_used)]
+
+use permission_ticket::TicketType;
+use sandbox::{Faults, MintRequest, Profile, Sandbox, SandboxConfig};
+use vault::Backend;
+use wallet_core::check::{CheckReport, IssuerKey, Outcome};
+use wallet_core::{Wallet, WalletOptions};
+
+async fn setup(profile: Profile, name: &str) -> (Sandbox, tempfile::TempDir, Wallet, String) {
+    let sb = Sandbox::start(SandboxConfig {
+        holders: 1,
+        profile,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = Wallet::open(WalletOptions {
+        profile: format!("check-{name}-{}", std::process::id()),
+        data_dir: dir.path().into(),
+        backend: Backend::SecretService,
+    })
+    .unwrap_or_else(|e| panic!("{e} (run through `make test`, which starts a keyring)"));
+    let mut req = MintRequest::new(
+        TicketType::PatientSelfAccess,
+        Some(w.key_info().unwrap().jkt),
+    );
+    req.smart_scopes = Some(vec!["patient/*.rs".into()]);
+    let ticket = sb.issuer.mint(&req).unwrap();
+    w.import(&ticket, "test").await.unwrap();
+    let base = sb.holders[0].fhir_base();
+    (sb, dir, w, base)
+}
+
+async fn check(sb: &Sandbox, w: &Wallet, base: &str) -> CheckReport {
+    let key = IssuerKey::from_jwk(&sb.issuer.test_key_jwk().to_string()).unwrap();
+    w.check_holder(base, None, Some(key)).await.unwrap()
+}
+
+fn outcomes(report: &CheckReport) -> Vec<(String, Outcome, String)> {
+    report
+        .cases
+        .iter()
+        .map(|c| (c.id.clone(), c.outcome, c.detail.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_sandbox_profile_passes_the_battery() {
+    for profile in [Profile::Dpop, Profile::Bearer, Profile::Reference] {
+        let (sb, _dir, w, base) = setup(profile, &format!("{profile:?}")).await;
+        let report = check(&sb, &w, &base).await;
+        let all = outcomes(&report);
+        assert!(
+            report.cases.iter().all(|c| matches!(
+                c.outcome,
+                Outcome::Pass | Outcome::NotApplicable | Outcome::Info
+            )),
+            "{profile:?}: {all:#?}"
+        );
+        // Not applicable only where the holder made an allowed choice.
+        let not_applicable: Vec<&str> = report
+            .cases
+            .iter()
+            .filter(|c| c.outcome == Outcome::NotApplicable)
+            .map(|c| c.id.as_str())
+            .collect();
+        if profile == Profile::Dpop {
+            assert!(not_applicable.is_empty(), "{all:#?}");
+        } else {
+            assert!(
+                not_applicable.iter().all(|id| id.starts_with("dpop_")),
+                "{all:#?}"
+            );
+        }
+        // Every case that ran shows its exchanges, redacted.
+        for c in &report.cases {
+            if c.outcome != Outcome::NotApplicable {
+                assert!(!c.evidence.is_empty(), "{}: no evidence", c.id);
+                assert!(c.evidence.iter().all(|e| e.redacted), "{}", c.id);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_a_test_issuer_key_the_resigned_cases_say_why_they_did_not_run() {
+    let (_sb, _dir, w, base) = setup(Profile::Dpop, "nokey").await;
+    let report = w.check_holder(&base, None, None).await.unwrap();
+    for id in [
+        "expired_ticket",
+        "wrong_audience",
+        "unknown_ticket_type",
+        "unknown_must_understand",
+        "presenter_mismatch",
+        "search_beyond_scope",
+    ] {
+        let c = report.cases.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(c.outcome, Outcome::NotApplicable, "{id}");
+        assert!(c.detail.contains("--issuer-key"), "{}", c.detail);
+    }
+    assert!(report.failed().is_empty(), "{:#?}", outcomes(&report));
+}
+
+#[tokio::test]
+async fn each_defect_is_caught_by_its_case_and_nothing_else() {
+    let defects: [(&str, Faults, &[&str]); 4] = [
+        (
+            "expired",
+            Faults {
+                accept_expired_tickets: true,
+                ..Default::default()
+            },
+            &["expired_ticket"],
+        ),
+        (
+            "aud",
+            Faults {
+                ignore_ticket_aud: true,
+                ..Default::default()
+            },
+            &["wrong_audience"],
+        ),
+        (
+            "scope",
+            Faults {
+                claim_wider_scope: true,
+                ..Default::default()
+            },
+            &["scopes_within_ticket"],
+        ),
+        (
+            "dpop",
+            Faults {
+                skip_dpop_checks: true,
+                ..Default::default()
+            },
+            &[
+                "dpop_wrong_htu",
+                "dpop_wrong_htm",
+                "dpop_reused_proof",
+                "dpop_missing_at_fhir",
+                "dpop_wrong_ath",
+            ],
+        ),
+    ];
+    for (name, faults, caught) in defects {
+        let (sb, _dir, w, base) = setup(Profile::Dpop, name).await;
+        sb.holders[0].set_faults(faults);
+        let report = check(&sb, &w, &base).await;
+        assert_eq!(report.failed(), caught, "{name}: {:#?}", outcomes(&report));
+    }
+}
