@@ -38,6 +38,8 @@ fn main() {
             "last_trace",
             "save_trace",
             "open_trace",
+            "check_holder",
+            "save_check_report",
         ]),
     ))
     .expect("tauri build script failed");

@@ -27,6 +27,13 @@ impl Demo {
         self.sandbox.issuer.url()
     }
 
+    /// The demo issuer's signing key, which the demo holders trust: the
+    /// conformance check signs its one-claim-changed tickets with it.
+    pub fn test_issuer_key(&self) -> Option<wallet_core::check::IssuerKey> {
+        wallet_core::check::IssuerKey::from_jwk(&self.sandbox.issuer.test_key_jwk().to_string())
+            .ok()
+    }
+
     /// The demo's data holders: (name, FHIR base).
     pub fn holders(&self) -> Vec<(String, String)> {
         self.sandbox

@@ -53,6 +53,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .manage(app_state)
         .manage(commands::exports::LastExport::default())
+        .manage(commands::check::LastCheck::default())
         .setup(|app| {
             links::setup(app.handle());
             demo::start(app.handle());
@@ -95,6 +96,8 @@ pub fn run() {
             commands::trace::last_trace,
             commands::trace::save_trace,
             commands::trace::open_trace,
+            commands::check::check_holder,
+            commands::check::save_check_report,
         ])
         .run(context);
     if let Err(e) = result {

@@ -634,6 +634,36 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     assert_eq!(count(&client, "holder-card").await, 3);
     wait_count(&client, "demo-badge", 3).await;
     shots(&client, "13-holders", "holder-last-sync").await;
+
+    // A demo holder's conformance check runs every case, the re-signed
+    // tickets included: the demo issuer's key is the test key.
+    client
+        .find(Locator::Css("[data-testid='check-holder']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&client, "run-check").await;
+    find(&client, "check-counts").await;
+    for case in ["expired_ticket", "wrong_audience", "presenter_mismatch"] {
+        let outcome = client
+            .find(Locator::Css(&format!("[data-case='{case}']")))
+            .await
+            .unwrap()
+            .attr("data-outcome")
+            .await
+            .unwrap();
+        assert_eq!(outcome.as_deref(), Some("pass"), "{case}");
+    }
+    assert_eq!(
+        client
+            .find_all(Locator::Css("[data-outcome='fail']"))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
     click(&client, "nav-tickets").await;
     find(&client, "ticket-row").await;
     wait_count(&client, "demo-badge", 1).await;
@@ -979,7 +1009,107 @@ async fn an_expired_ticket_and_a_failing_holder_are_explained() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    conformance_check_from_the_holders_card(&client, &sb, _data.path()).await;
     client.close().await.unwrap();
+}
+
+/// The conformance check from a holder's card: every case passes or says why
+/// it did not run; then the holder skips DPoP checks, and exactly the DPoP
+/// cases fail; the report is saved as HTML.
+async fn conformance_check_from_the_holders_card(
+    client: &Client,
+    sb: &sandbox::Sandbox,
+    saved_in: &std::path::Path,
+) {
+    let outcomes = || {
+        let client = client.clone();
+        async move {
+            let mut out = Vec::new();
+            for c in client
+                .find_all(Locator::Css("[data-testid='check-case']"))
+                .await
+                .unwrap()
+            {
+                out.push((
+                    c.attr("data-case").await.unwrap().unwrap_or_default(),
+                    c.attr("data-outcome").await.unwrap().unwrap_or_default(),
+                ));
+            }
+            out
+        }
+    };
+    click(client, "nav-holders").await;
+    let card = format!(
+        "[data-testid='holder-card'][data-holder='{}'] [data-testid='check-holder']",
+        sb.holders[0].fhir_base()
+    );
+    client
+        .find(Locator::Css(&card))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(client, "run-check").await;
+    find(client, "check-counts").await;
+    let first = outcomes().await;
+    assert!(first.len() >= 20, "{first:?}");
+    for (id, outcome) in &first {
+        assert!(
+            ["pass", "info", "not_applicable"].contains(&outcome.as_str()),
+            "{id}: {outcome}"
+        );
+    }
+    // Not a demo holder: the cases that re-sign a ticket say what they need.
+    let expired = client
+        .find(Locator::Css("[data-case='expired_ticket']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(expired.contains("--issuer-key"), "{expired}");
+    shots(client, "23-check", "check-case").await;
+
+    sb.holders[0].set_faults(sandbox::Faults {
+        skip_dpop_checks: true,
+        ..Default::default()
+    });
+    click(client, "run-check").await;
+    let deadline = Instant::now() + WAIT;
+    let failed = loop {
+        let failed: Vec<String> = outcomes()
+            .await
+            .into_iter()
+            .filter(|(_, o)| o == "fail")
+            .map(|(id, _)| id)
+            .collect();
+        if !failed.is_empty() {
+            break failed;
+        }
+        assert!(Instant::now() < deadline, "the second check did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        failed,
+        [
+            "dpop_wrong_htu",
+            "dpop_wrong_htm",
+            "dpop_reused_proof",
+            "dpop_missing_at_fhir",
+            "dpop_wrong_ath"
+        ]
+    );
+    shots(client, "24-check-defect", "check-case").await;
+    click(client, "save-check").await;
+    wait_text(client, "check-saved", |t| t.contains("conformance-")).await;
+    let page = std::fs::read_dir(saved_in)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "html"))
+        .unwrap();
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("5 fail"), "the saved report is the last one");
 }
 
 /// The trace screen after the sync of `an_expired_ticket_and_a_failing_holder_are_explained`:

@@ -3,6 +3,7 @@
 //! None takes a file path or a URL to open: files are chosen in native dialogs
 //! on this side, and pages are opened only from what the wallet itself built.
 
+pub mod check;
 pub mod demo;
 pub mod exports;
 pub mod holders;

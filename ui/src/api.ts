@@ -1,6 +1,7 @@
 // Typed calls into the Rust side. Every failure arrives as {code, message}.
 import { invoke } from "@tauri-apps/api/core";
 import type { CategoryCount } from "./bindings/CategoryCount";
+import type { CheckReport } from "./bindings/CheckReport";
 import type { ErrorPayload } from "./bindings/ErrorPayload";
 import type { HolderRecord } from "./bindings/HolderRecord";
 import type { HolderView } from "./bindings/HolderView";
@@ -78,6 +79,9 @@ export const api = {
   lastTrace: () => invoke<TraceView>("last_trace"),
   saveTrace: (format: TraceFormat) => invoke<string | null>("save_trace", { format }),
   openTrace: () => invoke<TraceView | null>("open_trace"),
+
+  checkHolder: (fhirBase: string) => invoke<CheckReport>("check_holder", { fhirBase }),
+  saveCheckReport: () => invoke<string | null>("save_check_report"),
 
   settings: () => invoke<SettingsView>("settings"),
   switchProfile: (profile: string) => invoke<null>("switch_profile", { profile }),

@@ -23,6 +23,7 @@ export const router = createHashRouter([
       { path: "key", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).KeyRoute }) },
       { path: "connect", lazy: async () => ({ Component: (await import("./screens/ConnectScreen")).ConnectScreen }) },
       { path: "holders", lazy: async () => ({ Component: (await import("./screens/HoldersScreen")).HoldersScreen }) },
+      { path: "holders/check", lazy: async () => ({ Component: (await import("./screens/CheckScreen")).CheckScreen }) },
       { path: "sync", lazy: async () => ({ Component: (await import("./screens/SyncScreen")).SyncScreen }) },
       { path: "record", lazy: async () => ({ Component: (await import("./screens/RecordScreen")).RecordScreen }) },
       { path: "record/item/:id", lazy: async () => ({ Component: (await import("./screens/RecordItemScreen")).RecordItemScreen }) },

@@ -96,6 +96,9 @@ function HolderCard({ h }: { h: HolderView }) {
       <div className="row">
         <button type="button" onClick={() => syncOne.mutate()} disabled={syncOne.isPending}>Sync this holder</button>
         {!renaming && <button type="button" onClick={() => setRenaming(true)} data-testid="rename-holder">Rename</button>}
+        <Link className="button" to={`/holders/check?holder=${encodeURIComponent(h.fhir_base)}`} data-testid="check-holder">
+          Check conformance
+        </Link>
         {confirming ? (
           <>
             <span>Remove this holder? Its records stay until you delete them.</span>
