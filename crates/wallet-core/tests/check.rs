@@ -62,6 +62,9 @@ async fn every_sandbox_profile_passes_the_battery() {
             )),
             "{profile:?}: {all:#?}"
         );
+        // The period case had dated data to judge.
+        let period = report.cases.iter().find(|c| c.id == "data_period").unwrap();
+        assert_eq!(period.outcome, Outcome::Pass, "{}", period.detail);
         // Not applicable only where the holder made an allowed choice.
         let not_applicable: Vec<&str> = report
             .cases
@@ -98,6 +101,7 @@ async fn without_a_test_issuer_key_the_resigned_cases_say_why_they_did_not_run()
         "unknown_must_understand",
         "presenter_mismatch",
         "search_beyond_scope",
+        "data_period",
     ] {
         let c = report.cases.iter().find(|c| c.id == id).unwrap();
         assert_eq!(c.outcome, Outcome::NotApplicable, "{id}");
@@ -108,7 +112,7 @@ async fn without_a_test_issuer_key_the_resigned_cases_say_why_they_did_not_run()
 
 #[tokio::test]
 async fn each_defect_is_caught_by_its_case_and_nothing_else() {
-    let defects: [(&str, Faults, &[&str]); 4] = [
+    let defects: [(&str, Faults, &[&str]); 5] = [
         (
             "expired",
             Faults {
@@ -124,6 +128,14 @@ async fn each_defect_is_caught_by_its_case_and_nothing_else() {
                 ..Default::default()
             },
             &["wrong_audience"],
+        ),
+        (
+            "period",
+            Faults {
+                ignore_data_period: true,
+                ..Default::default()
+            },
+            &["data_period"],
         ),
         (
             "scope",

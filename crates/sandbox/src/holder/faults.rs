@@ -50,8 +50,10 @@ pub struct Faults {
     pub accept_expired_tickets: bool,
     /// tickets for any audience are accepted,
     pub ignore_ticket_aud: bool,
-    /// and DPoP is advertised but proofs are not checked (any proof, or none, passes).
+    /// DPoP is advertised but proofs are not checked (any proof, or none, passes),
     pub skip_dpop_checks: bool,
+    /// and searches return data outside the ticket's `data_period`.
+    pub ignore_data_period: bool,
 }
 
 pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {

@@ -332,7 +332,7 @@ pub async fn search(
     let matches: Vec<(&Value, &RawValue)> = pool
         .into_iter()
         .filter(|(r, _)| scopes.iter().any(|sc| scope_allows(sc, r)))
-        .filter(|(r, _)| within_period(r, &grant.data_period))
+        .filter(|(r, _)| s.faults.ignore_data_period || within_period(r, &grant.data_period))
         .filter(|(r, _)| {
             category.is_none_or(|vals| vals.iter().all(|v| token_matches(categories(r), v)))
         })

@@ -167,6 +167,12 @@ pub(crate) const ALL: &[Case] = &[
         requirement: "IG §Token-Time and Resource-Time Enforcement; SMART App Launch 2 §Scopes",
         run: search_beyond_scope,
     },
+    Case {
+        id: "data_period",
+        title: "Data outside the ticket's data_period is not returned",
+        requirement: "IG §Access (access.data_period) and §Token-Time and Resource-Time Enforcement: only data dated within the period",
+        run: data_period,
+    },
 ];
 
 /// How a DPoP proof is made for a request.
@@ -1098,5 +1104,108 @@ fn search_beyond_scope<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a
         };
         let url = search_url(&ctx.target.fhir_base, &patient, "Condition");
         refused_at_fhir(ctx.fhir(engine, &session, &url, Proof::Proper).await)
+    })
+}
+
+/// The year the `data_period` case narrows a ticket to.
+const PERIOD: (&str, &str) = ("2023-01-01", "2023-12-31");
+
+fn data_period<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, Verdict> {
+    Box::pin(async move {
+        if let Some(v) = ctx.ready() {
+            return v;
+        }
+        let ticket = match ctx.resigned(|c| {
+            if let Some(Value::Object(access)) = c.get_mut("access") {
+                access.insert(
+                    "data_period".into(),
+                    json!({ "start": PERIOD.0, "end": PERIOD.1 }),
+                );
+            }
+        }) {
+            Ok(t) => t,
+            Err(v) => return v,
+        };
+        let form = Ctx::exchange_form(&ticket);
+        let reply = match ctx.token(engine, form, None, Proof::Proper).await {
+            Ok(r) if (200..300).contains(&r.status) => r,
+            Ok(r) => {
+                return verdict(
+                    Outcome::Info,
+                    format!(
+                        "the ticket with a data_period was refused (HTTP {}: {}): the holder cannot enforce it, which the spec allows it to say",
+                        r.status,
+                        error_of(&r)
+                    ),
+                );
+            }
+            Err(e) => return verdict(Outcome::Fail, format!("no answer: {e}")),
+        };
+        let Some(session) = Ctx::session_from(&reply) else {
+            return verdict(Outcome::Fail, "the answer has no access_token");
+        };
+        let Some(patient) = session.patient.clone() else {
+            return verdict(
+                Outcome::NotApplicable,
+                "the token answer names no patient to search for",
+            );
+        };
+        let url = format!(
+            "{}/Observation?patient={patient}&_count=500",
+            ctx.target.fhir_base
+        );
+        let body = match ctx.fhir(engine, &session, &url, Proof::Proper).await {
+            Ok(r) if (200..300).contains(&r.status) => r.json().unwrap_or(Value::Null),
+            Ok(r) => {
+                return verdict(
+                    Outcome::Fail,
+                    format!("the search answered HTTP {}", r.status),
+                );
+            }
+            Err(e) => return verdict(Outcome::Fail, format!("no answer: {e}")),
+        };
+        let dates: Vec<String> = body["entry"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        let r = &e["resource"];
+                        r["effectiveDateTime"]
+                            .as_str()
+                            .or_else(|| r["effectivePeriod"]["start"].as_str())
+                            .or_else(|| r["issued"].as_str())
+                            .map(|d| d.chars().take(10).collect())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let outside = dates
+            .iter()
+            .filter(|d| d.as_str() < PERIOD.0 || d.as_str() > PERIOD.1)
+            .count();
+        match (dates.len(), outside) {
+            (0, _) => verdict(
+                Outcome::Info,
+                format!(
+                    "nothing dated was returned for {}–{}: not enough to judge",
+                    PERIOD.0, PERIOD.1
+                ),
+            ),
+            (n, 0) => verdict(
+                Outcome::Pass,
+                format!(
+                    "all {n} Observations returned are dated within {}–{}",
+                    PERIOD.0, PERIOD.1
+                ),
+            ),
+            (n, k) => verdict(
+                Outcome::Fail,
+                format!(
+                    "{k} of {n} Observations returned are dated outside {}–{}",
+                    PERIOD.0, PERIOD.1
+                ),
+            ),
+        }
     })
 }
