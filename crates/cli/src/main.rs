@@ -233,6 +233,19 @@ enum TicketCommand {
         /// The ticket's `jti`.
         jti: String,
     },
+    /// Keep a test copy of a ticket: its claims as edited, signed with a test issuer key.
+    /// Test tickets are presented only where named (`sync --ticket`, `check --ticket`).
+    TestCopy {
+        /// The kept ticket to copy (its jti); its header is kept.
+        jti: String,
+        /// The whole claim set as one JSON object (`ticket inspect --json` shows the claims);
+        /// `-` for standard input. An unchanged jti is replaced.
+        #[arg(long, value_name = "FILE")]
+        claims: String,
+        /// The test issuer's private JWK (the sandbox prints its own as `issuer_test_key`).
+        #[arg(long, value_name = "FILE")]
+        issuer_key: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -555,6 +568,29 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
         }
         Command::Ticket(TicketCommand::List) => {
             out.list(&wallet.list()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ticket(TicketCommand::TestCopy {
+            jti,
+            claims,
+            issuer_key,
+        }) => {
+            let read = |path: &std::path::Path| {
+                std::fs::read_to_string(path).map_err(|e| {
+                    WalletError::Invalid(format!("cannot read {}: {e}", path.display()))
+                })
+            };
+            let claims = if claims == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                    WalletError::Invalid(format!("cannot read standard input: {e}"))
+                })?;
+                text
+            } else {
+                read(std::path::Path::new(&claims))?
+            };
+            let key = wallet_core::check::IssuerKey::from_jwk(&read(&issuer_key)?)?;
+            out.list(&[wallet.keep_test_ticket(&jti, &claims, &key)?]);
             Ok(ExitCode::SUCCESS)
         }
         Command::Ticket(TicketCommand::Remove { jti }) => {

@@ -233,12 +233,17 @@ impl Out {
         }
         for t in tickets {
             say!(
-                "{}  {}  {}  {}{}",
+                "{}  {}  {}  {}{}{}",
                 t.jti,
                 t.type_label,
                 t.issuer,
                 t.expires_text,
-                if t.expired { " (expired)" } else { "" }
+                if t.expired { " (expired)" } else { "" },
+                if t.source == wallet_core::check::workbench::TEST_SOURCE {
+                    "  [test ticket: presented only where named]"
+                } else {
+                    ""
+                }
             );
         }
     }

@@ -317,7 +317,7 @@ async fn check_judges_a_holder_and_names_the_defect() {
     .await
     .unwrap();
     let tw = Tw::new("check");
-    tw.import_bound_ticket(&sb.issuer).await;
+    let ticket = tw.import_bound_ticket(&sb.issuer).await;
     let base = sb.holders[0].fhir_base();
     // The test issuer key as the sandbox's ready line gives it.
     let key = tw.data.path().join("issuer-key.json");
@@ -364,6 +364,46 @@ async fn check_judges_a_holder_and_names_the_defect() {
     assert!(
         text.contains("Ticket expired"),
         "the requirement is named: {text}"
+    );
+
+    // The workbench: a test copy with one claim changed, listed as such, and
+    // checked where named: its exchange is refused as the copy is expired.
+    let (_, kept) = tw.json(&["ticket", "list"]).await;
+    let jti = kept[0]["jti"].as_str().unwrap().to_string();
+    let (_, inspected) = tw.json(&["ticket", "inspect", &ticket]).await;
+    let mut claims = inspected["claims"].clone();
+    claims["exp"] = serde_json::json!(1_000_000_000);
+    let claims_file = tw.data.path().join("claims.json");
+    std::fs::write(&claims_file, claims.to_string()).unwrap();
+    let (ok, copy) = tw
+        .json(&[
+            "ticket",
+            "test-copy",
+            &jti,
+            "--claims",
+            claims_file.to_str().unwrap(),
+            "--issuer-key",
+            key.to_str().unwrap(),
+        ])
+        .await;
+    assert!(ok, "{copy}");
+    assert_eq!(copy[0]["source"], "workbench");
+    let listed = tw.run(&["ticket", "list"], None).await;
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("[test ticket"));
+    sb.holders[0].set_faults(sandbox::Faults::default());
+    let test_jti = copy[0]["jti"].as_str().unwrap();
+    let (ok, report) = tw.json(&["check", &base, "--ticket", test_jti]).await;
+    assert!(!ok);
+    let valid = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "exchange_valid")
+        .unwrap();
+    assert_eq!(valid["outcome"], "fail");
+    assert!(
+        valid["detail"].as_str().unwrap().contains("invalid_grant"),
+        "{valid}"
     );
 }
 

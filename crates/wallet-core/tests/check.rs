@@ -167,3 +167,58 @@ async fn each_defect_is_caught_by_its_case_and_nothing_else() {
         assert_eq!(report.failed(), caught, "{name}: {:#?}", outcomes(&report));
     }
 }
+
+#[tokio::test]
+async fn a_test_ticket_is_kept_as_such_and_presented_only_where_named() {
+    let (sb, _dir, w, _base) = setup(Profile::Dpop, "workbench").await;
+    w.add_holder(&sb.holders[0].fhir_base(), None, None)
+        .await
+        .unwrap();
+    let original = w.list().unwrap()[0].jti.clone();
+    // The tester's edit: the same claims, narrowed to Observations.
+    let mut claims = w.ticket(&original).await.unwrap().claims;
+    claims["access"]["smart_scopes"] = serde_json::json!(["patient/Observation.rs"]);
+    let key = IssuerKey::from_jwk(&sb.issuer.test_key_jwk().to_string()).unwrap();
+    let test = w
+        .keep_test_ticket(&original, &claims.to_string(), &key)
+        .unwrap();
+    assert_eq!(test.source, "workbench");
+    assert_ne!(test.jti, original, "a copy never stands for the original");
+    assert_eq!(w.list().unwrap().len(), 2);
+
+    // An ordinary sync presents the original only.
+    let report = w.sync(Default::default(), None).await.unwrap();
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|o| o.ticket_jti.as_deref() == Some(original.as_str())),
+        "{:?}",
+        report.outcomes
+    );
+    // Named, the test ticket is presented, and the holder keeps to it.
+    let named = w
+        .sync(
+            wallet_core::SyncOptions {
+                ticket: Some(test.jti.clone()),
+                dry_run: true,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let o = &named.outcomes[0];
+    assert_eq!(o.ticket_jti.as_deref(), Some(test.jti.as_str()));
+    assert_eq!(o.status, "synced", "{o:?}");
+    assert!(
+        o.by_type.iter().all(|t| t.resource_type == "Observation"),
+        "{:?}",
+        o.by_type
+    );
+
+    // Claims that are not one JSON object are refused, and nothing is kept.
+    let e = w.keep_test_ticket(&original, "[1]", &key).unwrap_err();
+    assert!(e.to_string().contains("one JSON object"), "{e}");
+    assert_eq!(w.list().unwrap().len(), 2);
+}

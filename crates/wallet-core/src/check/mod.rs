@@ -10,6 +10,7 @@
 mod cases;
 pub mod report;
 pub mod resign;
+pub mod workbench;
 
 use std::sync::Arc;
 
@@ -184,6 +185,9 @@ impl crate::Wallet {
             .cloned()
             .unwrap_or_else(|| crate::holders::HolderRecord::new(base.to_string()));
         for kept in self.list()? {
+            if kept.source == workbench::TEST_SOURCE {
+                continue;
+            }
             let text = self.ticket_text(&kept.jti)?;
             if let Ok(d) = permission_ticket::decode(&text)
                 && d.ticket.exp > crate::wallet::now()
