@@ -40,6 +40,7 @@ fn main() {
             "open_trace",
             "check_holder",
             "save_check_report",
+            "make_test_ticket",
         ]),
     ))
     .expect("tauri build script failed");

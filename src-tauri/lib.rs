@@ -98,6 +98,7 @@ pub fn run() {
             commands::trace::open_trace,
             commands::check::check_holder,
             commands::check::save_check_report,
+            commands::check::make_test_ticket,
         ])
         .run(context);
     if let Err(e) = result {

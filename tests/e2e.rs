@@ -668,6 +668,24 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     find(&client, "ticket-row").await;
     wait_count(&client, "demo-badge", 1).await;
 
+    // The workbench: a test copy of the demo ticket, expired, signed by the
+    // demo issuer, kept and listed as a test ticket.
+    click(&client, "ticket-row").await;
+    click(&client, "open-workbench").await;
+    let editor = find(&client, "workbench-claims").await;
+    let original = editor.prop("value").await.unwrap().unwrap_or_default();
+    let mut claims: serde_json::Value = serde_json::from_str(&original).unwrap();
+    claims["exp"] = serde_json::json!(1_000_000_000);
+    editor.clear().await.unwrap();
+    editor.send_keys(&claims.to_string()).await.unwrap();
+    wait_text(&client, "workbench-changed", |t| t == "Changed: exp.").await;
+    shots(&client, "25-workbench", "workbench-changed").await;
+    click(&client, "make-test-ticket").await;
+    find(&client, "ticket-detail").await;
+    click(&client, "nav-tickets").await;
+    wait_count(&client, "test-ticket-badge", 1).await;
+    assert_eq!(count(&client, "ticket-row").await, 2);
+
     // A section, and a result over time as a chart.
     click(&client, "nav-record").await;
     click(&client, "section-labs").await;

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use tauri::{AppHandle, State};
 use wallet_core::check::{CheckReport, IssuerKey};
+use wallet_core::view::TicketSummary;
 
 use super::exports::choose_path;
 use super::{Res, fail, invalid};
@@ -29,6 +30,53 @@ fn demo_key(state: &AppState, base: &str) -> Option<IssuerKey> {
 #[cfg(not(feature = "demo"))]
 fn demo_key(_: &AppState, _: &str) -> Option<IssuerKey> {
     None
+}
+
+/// The demo issuer's key, for a ticket the demo issued.
+#[cfg(feature = "demo")]
+fn demo_issuer_key(state: &AppState, issuer: &str) -> Option<IssuerKey> {
+    state
+        .demo
+        .get()
+        .filter(|d| d.issuer_url() == issuer)
+        .and_then(|d| d.test_issuer_key())
+}
+
+#[cfg(not(feature = "demo"))]
+fn demo_issuer_key(_: &AppState, _: &str) -> Option<IssuerKey> {
+    None
+}
+
+/// The ticket workbench: keeps a test copy of ticket `jti` with `claims`
+/// (the whole claim set, as JSON), signed with `issuer_key` (a private JWK
+/// the tester pasted) or, for a demo ticket, the demo issuer's key.
+#[tauri::command]
+pub fn make_test_ticket(
+    state: State<'_, AppState>,
+    jti: String,
+    claims: String,
+    issuer_key: Option<String>,
+) -> Res<TicketSummary> {
+    let wallet = state.wallet()?;
+    let key = match issuer_key.filter(|k| !k.trim().is_empty()) {
+        Some(jwk) => IssuerKey::from_jwk(&jwk).map_err(fail)?,
+        None => {
+            let issuer = wallet
+                .list()
+                .map_err(fail)?
+                .into_iter()
+                .find(|t| t.jti == jti)
+                .map(|t| t.issuer)
+                .unwrap_or_default();
+            demo_issuer_key(&state, &issuer).ok_or_else(|| {
+                invalid(
+                    "no_issuer_key",
+                    "paste the private key (a JWK) of a test issuer the holders trust",
+                )
+            })?
+        }
+    };
+    wallet.keep_test_ticket(&jti, &claims, &key).map_err(fail)
 }
 
 #[tauri::command]

@@ -82,6 +82,8 @@ export const api = {
 
   checkHolder: (fhirBase: string) => invoke<CheckReport>("check_holder", { fhirBase }),
   saveCheckReport: () => invoke<string | null>("save_check_report"),
+  makeTestTicket: (jti: string, claims: string, issuerKey: string | null) =>
+    invoke<TicketSummary>("make_test_ticket", { jti, claims, issuerKey }),
 
   settings: () => invoke<SettingsView>("settings"),
   switchProfile: (profile: string) => invoke<null>("switch_profile", { profile }),

@@ -19,6 +19,7 @@ export const router = createHashRouter([
       { path: "demo", lazy: async () => ({ Component: (await import("./screens/DemoScreen")).DemoScreen }) },
       { path: "tickets", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).TicketsRoute }) },
       { path: "tickets/:jti", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).TicketRoute }) },
+      { path: "tickets/:jti/workbench", lazy: async () => ({ Component: (await import("./screens/WorkbenchScreen")).WorkbenchScreen }) },
       { path: "add", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).ImportRoute }) },
       { path: "key", lazy: async () => ({ Component: (await import("./screens/TicketRoutes")).KeyRoute }) },
       { path: "connect", lazy: async () => ({ Component: (await import("./screens/ConnectScreen")).ConnectScreen }) },

@@ -74,6 +74,14 @@ export function TicketList({ onOpen, onAdd }: { onOpen: (jti: string) => void; o
                           <span className="type">
                             {e.summary.type_label}
                             {(e.summary.source === "demo" || isDemo(e.summary.issuer)) && <> <DemoBadge /></>}
+                            {e.summary.source === "workbench" && (
+                              <>
+                                {" "}
+                                <span className="badge test-ticket" data-testid="test-ticket-badge" title="Presented only where a tester names it">
+                                  Test ticket
+                                </span>
+                              </>
+                            )}
                           </span>
                           <span className="issuer">
                             {requester ? `Held by ${requester} on their behalf · ` : ""}

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { Link } from "react-router";
 import { api, asError } from "../api";
 import type { ErrorPayload } from "../bindings/ErrorPayload";
 import type { TicketView } from "../bindings/TicketView";
@@ -21,6 +22,9 @@ export function TicketScreen({ jti, onRemoved }: { jti: string; onRemoved: () =>
       {error && <ErrorBanner error={error} />}
       {!ticket && !error && <p className="muted">Checking the ticket…</p>}
       {ticket && <TicketDetail ticket={ticket} />}
+      <p className="muted small">
+        For testers: <Link to={`/tickets/${jti}/workbench`} data-testid="open-workbench">make a test copy with claims changed</Link>.
+      </p>
       <div className="row danger-zone">
         {confirming ? (
           <>
