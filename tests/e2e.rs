@@ -671,6 +671,7 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     // The workbench: a test copy of the demo ticket, expired, signed by the
     // demo issuer, kept and listed as a test ticket.
     click(&client, "ticket-row").await;
+    find(&client, "ticket-detail").await;
     click(&client, "open-workbench").await;
     let editor = find(&client, "workbench-claims").await;
     let original = editor.prop("value").await.unwrap().unwrap_or_default();

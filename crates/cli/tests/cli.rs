@@ -335,10 +335,10 @@ async fn check_judges_a_holder_and_names_the_defect() {
     assert!(ok, "{report:#}");
     let cases = report["cases"].as_array().unwrap();
     assert!(cases.len() >= 20);
+    // All pass; only the token expiry is not waited for (tokens live 300 s here).
     assert!(
-        cases
-            .iter()
-            .all(|c| ["pass", "info"].contains(&c["outcome"].as_str().unwrap())),
+        cases.iter().all(|c| c["outcome"] == "pass"
+            || (c["id"] == "expired_access_token" && c["outcome"] == "not_applicable")),
         "{report:#}"
     );
     let html = std::fs::read_to_string(&page).unwrap();

@@ -22,9 +22,12 @@ export function TicketScreen({ jti, onRemoved }: { jti: string; onRemoved: () =>
       {error && <ErrorBanner error={error} />}
       {!ticket && !error && <p className="muted">Checking the ticket…</p>}
       {ticket && <TicketDetail ticket={ticket} />}
-      <p className="muted small">
-        For testers: <Link to={`/tickets/${jti}/workbench`} data-testid="open-workbench">make a test copy with claims changed</Link>.
-      </p>
+      {ticket && (
+        // Shown with the ticket, so nothing moves under a click once it loads.
+        <p className="muted small">
+          For testers: <Link to={`/tickets/${jti}/workbench`} data-testid="open-workbench">make a test copy with claims changed</Link>.
+        </p>
+      )}
       <div className="row danger-zone">
         {confirming ? (
           <>

@@ -45,6 +45,8 @@ pub struct Faults {
     /// `token_error_description`), as a server that refuses for its own reasons.
     pub token_error: String,
     pub token_error_description: String,
+    /// Access tokens live this many seconds (0: the usual 300).
+    pub token_lifetime_secs: u64,
     /// Deliberate defects, for the conformance check to find: tickets past
     /// `exp` are accepted,
     pub accept_expired_tickets: bool,
@@ -52,8 +54,10 @@ pub struct Faults {
     pub ignore_ticket_aud: bool,
     /// DPoP is advertised but proofs are not checked (any proof, or none, passes),
     pub skip_dpop_checks: bool,
-    /// and searches return data outside the ticket's `data_period`.
+    /// searches return data outside the ticket's `data_period`,
     pub ignore_data_period: bool,
+    /// and access tokens keep working after they expire.
+    pub accept_expired_tokens: bool,
 }
 
 pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {

@@ -219,7 +219,7 @@ fn exchange(
         patient,
         scopes: scopes.clone(),
         data_period: data_period.clone(),
-        expires_at: now() + TOKEN_LIFETIME,
+        expires_at: now() + s.token_lifetime(),
         dpop_jkt: dpop_jkt.clone(),
         bound_jkt: bound_jkt.clone(),
         fhir_calls: 0,
@@ -305,8 +305,18 @@ fn code_grant(
         .insert(grant.jti.clone(), grant.grant.patient.clone());
     let mut g = grant.grant;
     g.dpop_jkt = dpop_jkt;
-    g.expires_at = now() + TOKEN_LIFETIME;
+    g.expires_at = now() + s.token_lifetime();
     Ok(issue(s, g))
+}
+
+impl State {
+    /// How long access tokens live: `TOKEN_LIFETIME`, unless a knob shortens it.
+    fn token_lifetime(&self) -> i64 {
+        match self.faults.token_lifetime_secs {
+            0 => TOKEN_LIFETIME,
+            n => n as i64,
+        }
+    }
 }
 
 fn issue(s: &mut State, grant: Grant) -> Value {
@@ -326,7 +336,7 @@ fn issue(s: &mut State, grant: Grant) -> Value {
         "access_token": token,
         "token_type": if dpop { "DPoP" } else { "Bearer" },
         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-        "expires_in": TOKEN_LIFETIME,
+        "expires_in": s.token_lifetime(),
         "scope": scope,
         "patient": grant.patient,
     });

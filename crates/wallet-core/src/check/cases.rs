@@ -34,6 +34,7 @@ pub(crate) struct Ctx {
 #[derive(Clone)]
 pub(crate) struct Session {
     access_token: String,
+    expires_in: Option<i64>,
     dpop: bool,
     patient: Option<String>,
     scope: Option<String>,
@@ -166,6 +167,12 @@ pub(crate) const ALL: &[Case] = &[
         title: "A search beyond the granted scopes is refused",
         requirement: "IG §Token-Time and Resource-Time Enforcement; SMART App Launch 2 §Scopes",
         run: search_beyond_scope,
+    },
+    Case {
+        id: "expired_access_token",
+        title: "An expired access token is refused",
+        requirement: "RFC 6749 §5.1 (expires_in) and RFC 6750 §3.1 (invalid_token: the access token expired)",
+        run: expired_access_token,
     },
     Case {
         id: "data_period",
@@ -431,6 +438,7 @@ impl Ctx {
         let body = reply.json()?;
         Some(Session {
             access_token: body["access_token"].as_str()?.to_string(),
+            expires_in: body["expires_in"].as_i64(),
             dpop: body["token_type"]
                 .as_str()
                 .is_some_and(|t| t.eq_ignore_ascii_case("DPoP")),
@@ -1207,5 +1215,37 @@ fn data_period<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, Verdic
                 ),
             ),
         }
+    })
+}
+
+/// The longest the check waits for a token to expire.
+const MAX_TOKEN_WAIT_SECS: i64 = 30;
+
+fn expired_access_token<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, Verdict> {
+    Box::pin(async move {
+        let session = match ctx.session_ready() {
+            Ok(s) => s,
+            Err(v) => return v,
+        };
+        let lifetime = match session.expires_in {
+            None => {
+                return verdict(
+                    Outcome::Info,
+                    "the token answer gives no expires_in (RFC 6749 §5.1 RECOMMENDS it): nothing to wait for",
+                );
+            }
+            Some(n) if n > MAX_TOKEN_WAIT_SECS => {
+                return verdict(
+                    Outcome::NotApplicable,
+                    format!("tokens live {n} s; the check waits at most {MAX_TOKEN_WAIT_SECS} s"),
+                );
+            }
+            Some(n) => n.max(0),
+        };
+        // Counted from now, not from when it was issued: the token is surely past its time.
+        tokio::time::sleep(std::time::Duration::from_secs(lifetime as u64 + 2)).await;
+        let patient = session.patient.clone().unwrap_or_default();
+        let url = format!("{}/Patient/{patient}", ctx.target.fhir_base);
+        refused_at_fhir(ctx.fhir(engine, &session, &url, Proof::Proper).await)
     })
 }
