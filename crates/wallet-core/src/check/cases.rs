@@ -238,6 +238,23 @@ fn refused(sent: Result<Reply, String>, want: &[&str], must: bool) -> Verdict {
     }
 }
 
+/// A replay says something only if the first use was accepted: otherwise
+/// the verdict (`if_refused`) that says why it was not.
+fn first_use(sent: Result<Reply, String>, what: &str, if_refused: Outcome) -> Option<Verdict> {
+    match sent {
+        Ok(r) if (200..300).contains(&r.status) => None,
+        Ok(r) => Some(verdict(
+            if_refused,
+            format!(
+                "the first use of {what} was refused (HTTP {}: {}); nothing to replay",
+                r.status,
+                error_of(&r)
+            ),
+        )),
+        Err(e) => Some(verdict(Outcome::Fail, format!("no answer: {e}"))),
+    }
+}
+
 /// A FHIR request refused: 401 or 403 pass; 400 is a choice the holder may make.
 fn refused_at_fhir(sent: Result<Reply, String>) -> Verdict {
     match sent {
@@ -432,6 +449,26 @@ impl Ctx {
             }
         }
         Err("the holder asked for a DPoP nonce twice".into())
+    }
+
+    /// A token for `ticket`, or the verdict when there is none: a refusal is
+    /// judged `refused` (a fail, or information where the holder may refuse).
+    async fn session_for(
+        &mut self,
+        engine: &Engine,
+        ticket: &str,
+        refused: (Outcome, &str),
+    ) -> Result<Session, Verdict> {
+        let form = Self::exchange_form(ticket);
+        match self.token(engine, form, None, Proof::Proper).await {
+            Ok(r) if (200..300).contains(&r.status) => Self::session_from(&r)
+                .ok_or_else(|| verdict(Outcome::Fail, "the answer has no access_token")),
+            Ok(r) => Err(verdict(
+                refused.0,
+                format!("{} (HTTP {}: {})", refused.1, r.status, error_of(&r)),
+            )),
+            Err(e) => Err(verdict(Outcome::Fail, format!("no answer: {e}"))),
+        }
     }
 
     fn session_from(reply: &Reply) -> Option<Session> {
@@ -641,22 +678,14 @@ fn scopes_within_ticket<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'
         } else {
             ctx.target.ticket.clone()
         };
-        let form = Ctx::exchange_form(&ticket);
-        let reply = match ctx.token(engine, form, None, Proof::Proper).await {
-            Ok(r) if (200..300).contains(&r.status) => r,
-            Ok(r) => {
-                return verdict(
-                    Outcome::Fail,
-                    format!(
-                        "the ticket was refused (HTTP {}: {})",
-                        r.status,
-                        error_of(&r)
-                    ),
-                );
-            }
-            Err(e) => return verdict(Outcome::Fail, format!("no answer: {e}")),
+        let session = match ctx
+            .session_for(engine, &ticket, (Outcome::Fail, "the ticket was refused"))
+            .await
+        {
+            Ok(s) => s,
+            Err(v) => return v,
         };
-        let Some(granted) = Ctx::session_from(&reply).and_then(|s| s.scope) else {
+        let Some(granted) = session.scope else {
             return verdict(
                 Outcome::Info,
                 "the answer states no scope (RFC 6749 §5.1: then it is the one requested, which is the ticket's)",
@@ -783,22 +812,11 @@ fn assertion_replay<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, V
             .unwrap_or_default();
         let assertion = client_assertion(&ctx.key, &client_id, &endpoint);
         let form = Ctx::exchange_form(&ctx.target.ticket);
-        match ctx
+        let first = ctx
             .token(engine, form.clone(), Some(assertion.clone()), Proof::Proper)
-            .await
-        {
-            Ok(r) if (200..300).contains(&r.status) => {}
-            Ok(r) => {
-                return verdict(
-                    Outcome::Fail,
-                    format!(
-                        "the first use of the assertion was refused (HTTP {}: {})",
-                        r.status,
-                        error_of(&r)
-                    ),
-                );
-            }
-            Err(e) => return verdict(Outcome::Fail, format!("no answer: {e}")),
+            .await;
+        if let Some(v) = first_use(first, "the assertion", Outcome::Fail) {
+            return v;
         }
         refused(
             ctx.token(engine, form, Some(assertion), Proof::Proper)
@@ -850,27 +868,26 @@ fn dpop_reused_proof<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, 
             .unwrap_or_default();
         let proof = dpop_proof(&ctx.key, "POST", &endpoint, ctx.nonce.as_deref(), None);
         let form = Ctx::exchange_form(&ctx.target.ticket);
-        match ctx
+        let first = ctx
             .token(engine, form.clone(), None, Proof::Given(proof.clone()))
-            .await
-        {
-            Ok(r) if (200..300).contains(&r.status) => {}
-            Ok(r) => {
-                return verdict(
-                    Outcome::NotApplicable,
-                    format!(
-                        "the proof's first use was refused (HTTP {}: {}); nothing to replay",
-                        r.status,
-                        error_of(&r)
-                    ),
-                );
-            }
-            Err(e) => return verdict(Outcome::Fail, format!("no answer: {e}")),
+            .await;
+        if let Some(v) = first_use(first, "the proof", Outcome::NotApplicable) {
+            return v;
         }
         refused(
             ctx.token(engine, form, None, Proof::Given(proof)).await,
             &["invalid_dpop_proof", "use_dpop_nonce"],
             true,
+        )
+    })
+}
+
+/// Whom a token's searches are about, or why a search cannot be made.
+fn patient_of(session: &Session) -> Result<String, Verdict> {
+    session.patient.clone().ok_or_else(|| {
+        verdict(
+            Outcome::NotApplicable,
+            "the token answer names no patient to search for",
         )
     })
 }
@@ -924,11 +941,9 @@ fn paging_on_holder<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, V
             Ok(s) => s,
             Err(v) => return v,
         };
-        let Some(patient) = session.patient.clone() else {
-            return verdict(
-                Outcome::NotApplicable,
-                "the token answer names no patient to search for",
-            );
+        let patient = match patient_of(&session) {
+            Ok(p) => p,
+            Err(v) => return v,
         };
         let url = search_url(&ctx.target.fhir_base, &patient, "Observation");
         let reply = match ctx.fhir(engine, &session, &url, Proof::Proper).await {
@@ -1086,29 +1101,14 @@ fn search_beyond_scope<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a
             Ok(t) => t,
             Err(v) => return v,
         };
-        let form = Ctx::exchange_form(&narrowed);
-        let reply = match ctx.token(engine, form, None, Proof::Proper).await {
-            Ok(r) if (200..300).contains(&r.status) => r,
-            Ok(r) => {
-                return verdict(
-                    Outcome::Fail,
-                    format!(
-                        "the narrowed ticket was refused (HTTP {}: {})",
-                        r.status,
-                        error_of(&r)
-                    ),
-                );
-            }
-            Err(e) => return verdict(Outcome::Fail, format!("no answer: {e}")),
+        let refused = (Outcome::Fail, "the narrowed ticket was refused");
+        let session = match ctx.session_for(engine, &narrowed, refused).await {
+            Ok(s) => s,
+            Err(v) => return v,
         };
-        let Some(session) = Ctx::session_from(&reply) else {
-            return verdict(Outcome::Fail, "the answer has no access_token");
-        };
-        let Some(patient) = session.patient.clone() else {
-            return verdict(
-                Outcome::NotApplicable,
-                "the token answer names no patient to search for",
-            );
+        let patient = match patient_of(&session) {
+            Ok(p) => p,
+            Err(v) => return v,
         };
         let url = search_url(&ctx.target.fhir_base, &patient, "Condition");
         refused_at_fhir(ctx.fhir(engine, &session, &url, Proof::Proper).await)
@@ -1134,29 +1134,18 @@ fn data_period<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, Verdic
             Ok(t) => t,
             Err(v) => return v,
         };
-        let form = Ctx::exchange_form(&ticket);
-        let reply = match ctx.token(engine, form, None, Proof::Proper).await {
-            Ok(r) if (200..300).contains(&r.status) => r,
-            Ok(r) => {
-                return verdict(
-                    Outcome::Info,
-                    format!(
-                        "the ticket with a data_period was refused (HTTP {}: {}): the holder cannot enforce it, which the spec allows it to say",
-                        r.status,
-                        error_of(&r)
-                    ),
-                );
-            }
-            Err(e) => return verdict(Outcome::Fail, format!("no answer: {e}")),
+        // A holder that cannot enforce a period may refuse the ticket (IG §Error Responses).
+        let refused = (
+            Outcome::Info,
+            "the ticket with a data_period was refused, as a holder that cannot enforce one may",
+        );
+        let session = match ctx.session_for(engine, &ticket, refused).await {
+            Ok(s) => s,
+            Err(v) => return v,
         };
-        let Some(session) = Ctx::session_from(&reply) else {
-            return verdict(Outcome::Fail, "the answer has no access_token");
-        };
-        let Some(patient) = session.patient.clone() else {
-            return verdict(
-                Outcome::NotApplicable,
-                "the token answer names no patient to search for",
-            );
+        let patient = match patient_of(&session) {
+            Ok(p) => p,
+            Err(v) => return v,
         };
         let url = format!(
             "{}/Observation?patient={patient}&_count=500",
