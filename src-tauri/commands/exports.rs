@@ -41,24 +41,14 @@ fn suggested_name(kind: &str, profile: &str) -> (String, &'static str, &'static 
     }
 }
 
+/// Where to save `name`, chosen in a native save dialog; `None` when cancelled.
 pub(crate) async fn choose_path(
     app: &AppHandle,
     name: &str,
     filter: &str,
     ext: &str,
 ) -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("TW_EXPORT_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join(name));
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .file()
-        .set_file_name(name)
-        .add_filter(filter, &[ext])
-        .save_file(move |path| {
-            let _ = tx.send(path.and_then(|p| p.into_path().ok()));
-        });
-    rx.await.ok().flatten()
+    choose(app, name, filter, ext, true).await
 }
 
 /// A file the person chooses to open, in a native dialog; under
@@ -70,16 +60,29 @@ pub(crate) async fn choose_file(
     filter: &str,
     ext: &str,
 ) -> Option<PathBuf> {
+    choose(app, name, filter, ext, false).await
+}
+
+async fn choose(
+    app: &AppHandle,
+    name: &str,
+    filter: &str,
+    ext: &str,
+    save: bool,
+) -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("TW_EXPORT_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join(name));
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .file()
-        .add_filter(filter, &[ext])
-        .pick_file(move |path| {
-            let _ = tx.send(path.and_then(|p| p.into_path().ok()));
-        });
+    let chosen = move |path: Option<tauri_plugin_dialog::FilePath>| {
+        let _ = tx.send(path.and_then(|p| p.into_path().ok()));
+    };
+    let dialog = app.dialog().file().add_filter(filter, &[ext]);
+    if save {
+        dialog.set_file_name(name).save_file(chosen);
+    } else {
+        dialog.pick_file(chosen);
+    }
     rx.await.ok().flatten()
 }
 
