@@ -1467,6 +1467,45 @@ async fn a_redirect_from_the_token_endpoint_is_not_followed() {
     assert_eq!(stolen.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
+/// A holder's SMART configuration is a public document: a redirect to it is
+/// followed (as when the holder was added), and the trace shows the read.
+#[tokio::test]
+async fn a_discovery_document_behind_a_redirect_is_read_and_traced() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = sandbox(1, Profile::Dpop).await;
+    let real = format!(
+        "{}/.well-known/smart-configuration",
+        sb.holders[0].fhir_base()
+    );
+    let moved = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fhir", moved.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = moved.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let _ = s.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {real}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(reply.as_bytes()).await;
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(dir.path(), "discovery-redirect");
+    let trace = wallet_core::trace::Trace::new(false);
+    let engine = Engine::new(
+        w.http().clone(),
+        Arc::new(w.vault().signing_key().unwrap()),
+        trace.clone(),
+        Limits::default(),
+    );
+    let config = engine.discover(&base).await.unwrap();
+    assert!(config.token_endpoint.ends_with("/holders/h1/token"));
+    let entries = trace.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].step, wallet_core::trace::Step::Discovery);
+    assert_eq!(entries[0].status, Some(200));
+}
+
 /// A ticket kept while its issuer could not be reached is presented nowhere
 /// until a sync has checked its signature; once the issuer answers, it is.
 #[tokio::test]

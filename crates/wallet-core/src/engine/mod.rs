@@ -149,8 +149,10 @@ impl Engine {
             url: url.clone(),
             reason,
         };
+        // A public document: the client that follows HTTPS redirects reads it.
         let reply = self
-            .send_traced(
+            .send_via(
+                self.http.client(),
                 Outgoing {
                     holder: fhir_base,
                     step: Step::Discovery,
@@ -186,6 +188,19 @@ impl Engine {
         max_bytes: usize,
         show_body: bool,
     ) -> Result<Reply, SendError> {
+        self.send_via(self.http.protocol_client(), out, max_bytes, show_body)
+            .await
+    }
+
+    /// As `send_traced`, on `client`: the protocol's own (no redirect
+    /// followed) for everything that carries a secret.
+    async fn send_via(
+        &self,
+        client: &reqwest::Client,
+        out: Outgoing<'_>,
+        max_bytes: usize,
+        show_body: bool,
+    ) -> Result<Reply, SendError> {
         let parsed = url::Url::parse(&out.url)
             .map_err(|e| SendError::Refused(format!("{}: {e}", out.url)))?;
         crate::http::check_url(&parsed).map_err(SendError::Refused)?;
@@ -211,9 +226,7 @@ impl Engine {
             .as_ref()
             .map(|f| self.trace.form(f, &mut jwts))
             .or_else(|| out.json.clone());
-        let mut req = self
-            .http
-            .protocol_client()
+        let mut req = client
             .request(out.method.clone(), parsed)
             .header("accept", "application/json");
         for (k, v) in &out.headers {
