@@ -1090,6 +1090,30 @@ async fn conformance_check_from_the_holders_card(
     assert!(expired.contains("--issuer-key"), "{expired}");
     shots(client, "23-check", "check-case").await;
 
+    // With the sandbox issuer's key pasted, the re-signed cases run, and pass.
+    find(client, "check-issuer-key")
+        .await
+        .send_keys(&sb.issuer.test_key_jwk().to_string())
+        .await
+        .unwrap();
+    click(client, "run-check").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now: Vec<(String, String)> = outcomes().await;
+        if now
+            .iter()
+            .any(|(id, o)| id == "expired_ticket" && o == "pass")
+        {
+            assert!(now.iter().all(|(_, o)| o != "fail"), "{now:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the keyed check did not finish: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     sb.holders[0].set_faults(sandbox::Faults {
         skip_dpop_checks: true,
         ..Default::default()

@@ -80,7 +80,7 @@ export const api = {
   saveTrace: (format: TraceFormat) => invoke<string | null>("save_trace", { format }),
   openTrace: () => invoke<TraceView | null>("open_trace"),
 
-  checkHolder: (fhirBase: string) => invoke<CheckReport>("check_holder", { fhirBase }),
+  checkHolder: (fhirBase: string, issuerKey: string | null) => invoke<CheckReport>("check_holder", { fhirBase, issuerKey }),
   saveCheckReport: () => invoke<string | null>("save_check_report"),
   makeTestTicket: (jti: string, claims: string, issuerKey: string | null) =>
     invoke<TicketSummary>("make_test_ticket", { jti, claims, issuerKey }),

@@ -2,6 +2,7 @@
 // outcome, what was seen, the requirement it checks, and the exchanges that
 // show it; a bar of outcomes at the top, and the report saved as HTML.
 import { useMutation } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, asError } from "../api";
 import type { Outcome } from "../bindings/Outcome";
@@ -24,7 +25,8 @@ export function CheckScreen() {
   const [params] = useSearchParams();
   const base = params.get("holder") ?? "";
   const names = useHolderNames();
-  const run = useMutation({ mutationFn: () => api.checkHolder(base) });
+  const [issuerKey, setIssuerKey] = useState("");
+  const run = useMutation({ mutationFn: () => api.checkHolder(base, issuerKey.trim() || null) });
   const save = useMutation({ mutationFn: api.saveCheckReport });
   const report = run.data;
   const counts = ORDER.map((o) => [o, report?.cases.filter((c) => c.outcome === o).length ?? 0] as const);
@@ -39,8 +41,20 @@ export function CheckScreen() {
         A battery of cases against <code>{base}</code> with one of your tickets and this wallet's key: discovery,
         registration, the token exchange and the refusals the spec asks for (a tampered ticket, a client assertion for
         another audience or replayed, DPoP proofs that do not fit), paging links. Cases that need a ticket with one claim
-        changed run for the built-in demo holders, or from <code>tw check --issuer-key</code>.
+        changed need the private key of a test issuer this holder trusts: paste it below (the built-in demo holders need none).
       </p>
+      <label htmlFor="check-issuer-key" className="muted small">
+        Test issuer key (a private JWK, optional)
+      </label>
+      <textarea
+        id="check-issuer-key"
+        rows={2}
+        value={issuerKey}
+        onChange={(e) => setIssuerKey(e.target.value)}
+        spellCheck={false}
+        data-testid="check-issuer-key"
+        placeholder='{"kty":"EC","crv":"P-256","x":"…","y":"…","d":"…","kid":"…"}'
+      />
       <div className="row">
         <button type="button" className="primary" onClick={() => run.mutate()} disabled={run.isPending || !base} data-testid="run-check">
           {run.isPending ? "Checking…" : report ? "Check again" : "Run the check"}
