@@ -499,6 +499,14 @@ impl Ctx {
             .map_err(|e| verdict(Outcome::Fail, format!("could not re-sign the ticket: {e}")))
     }
 
+    /// The discovered token endpoint (empty before discovery; cases check `ready` first).
+    fn token_endpoint(&self) -> String {
+        self.config
+            .as_ref()
+            .map(|c| c.token_endpoint.clone())
+            .unwrap_or_default()
+    }
+
     fn ready(&self) -> Option<Verdict> {
         if self.config.is_none() {
             return Some(needs_discovery());
@@ -805,11 +813,7 @@ fn assertion_replay<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, V
             return v;
         }
         let client_id = ctx.client_id.clone().unwrap_or_default();
-        let endpoint = ctx
-            .config
-            .as_ref()
-            .map(|c| c.token_endpoint.clone())
-            .unwrap_or_default();
+        let endpoint = ctx.token_endpoint();
         let assertion = client_assertion(&ctx.key, &client_id, &endpoint);
         let form = Ctx::exchange_form(&ctx.target.ticket);
         let first = ctx
@@ -861,11 +865,7 @@ fn dpop_reused_proof<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, 
         if let Some(v) = ctx.dpop_ready() {
             return v;
         }
-        let endpoint = ctx
-            .config
-            .as_ref()
-            .map(|c| c.token_endpoint.clone())
-            .unwrap_or_default();
+        let endpoint = ctx.token_endpoint();
         let proof = dpop_proof(&ctx.key, "POST", &endpoint, ctx.nonce.as_deref(), None);
         let form = Ctx::exchange_form(&ctx.target.ticket);
         let first = ctx
