@@ -1040,22 +1040,17 @@ async fn conformance_check_from_the_holders_card(
     sb: &sandbox::Sandbox,
     saved_in: &std::path::Path,
 ) {
-    let outcomes = || {
-        let client = client.clone();
-        async move {
-            let mut out = Vec::new();
-            for c in client
-                .find_all(Locator::Css("[data-testid='check-case']"))
-                .await
-                .unwrap()
-            {
-                out.push((
-                    c.attr("data-case").await.unwrap().unwrap_or_default(),
-                    c.attr("data-outcome").await.unwrap().unwrap_or_default(),
-                ));
-            }
-            out
-        }
+    // (case, outcome) for every case shown.
+    let outcomes = || async {
+        read_all(
+            client,
+            "[data-testid='check-case']",
+            &["data-case", "data-outcome"],
+        )
+        .await
+        .into_iter()
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect::<Vec<_>>()
     };
     click(client, "nav-holders").await;
     let card = format!(
@@ -1155,27 +1150,46 @@ async fn conformance_check_from_the_holders_card(
     assert!(html.contains("5 fail"), "the saved report is the last one");
 }
 
+/// For each element matching `css`, in document order, the value of each
+/// of `attrs` (`textContent` for its text): read in one script, so the page
+/// cannot change between one element's read and the next.
+async fn read_all(client: &Client, css: &str, attrs: &[&str]) -> Vec<Vec<String>> {
+    let found = client
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => arguments[1].map(a =>
+               a === 'textContent' ? e.textContent : (e.getAttribute(a) ?? '')))",
+            vec![serde_json::json!(css), serde_json::json!(attrs)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+/// Each matching element's text.
+async fn texts(client: &Client, css: &str) -> Vec<String> {
+    read_all(client, css, &["textContent"])
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Opens the second exchange `css` matches (the token exchange that follows the nonce challenge).
+async fn open_second(client: &Client, css: &str) {
+    let exchanges = client.find_all(Locator::Css(css)).await.unwrap();
+    exchanges[1]
+        .find(Locator::Css("summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// The trace screen after the sync of `an_expired_ticket_and_a_failing_holder_are_explained`:
 /// a lane per holder in protocol order, the failing holder's own answer, JWTs
 /// decoded, a curl command, a HAR a reader accepts, and a saved trace opened back.
 async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &std::path::Path) {
-    let text_content = |css: String| {
-        let client = client.clone();
-        async move {
-            client
-                .execute(
-                    "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)",
-                    vec![serde_json::json!(css)],
-                )
-                .await
-                .unwrap()
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap_or_default().to_string())
-                .collect::<Vec<_>>()
-        }
-    };
     click(client, "open-trace").await;
     wait_count(client, "trace-lane", 2).await;
     let lane = |i: usize| {
@@ -1185,14 +1199,13 @@ async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &s
         )
     };
     let steps = |i: usize| {
-        let client = client.clone();
         let css = format!("{}[data-testid='trace-exchange']", lane(i));
         async move {
-            let mut steps = Vec::new();
-            for e in client.find_all(Locator::Css(&css)).await.unwrap() {
-                steps.push(e.attr("data-step").await.unwrap().unwrap_or_default());
-            }
-            steps
+            read_all(client, &css, &["data-step"])
+                .await
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
         }
     };
     // The holder that answered: discovery, the exchange (with the DPoP nonce
@@ -1209,7 +1222,7 @@ async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &s
         "{working:?}"
     );
     assert_eq!(steps(1).await, ["discovery"]);
-    let failing = text_content(format!("{}summary", lane(1))).await;
+    let failing = texts(client, &format!("{}summary", lane(1))).await;
     assert!(failing[0].contains("503"), "{failing:?}");
 
     shots(client, "21-trace", "trace-lane").await;
@@ -1217,15 +1230,12 @@ async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &s
     // The successful token exchange, opened: the ticket and the client
     // assertion decoded, the compact forms not kept, a curl command.
     let exchange_css = format!("{}[data-step='exchange']", lane(0));
-    let exchanges = client.find_all(Locator::Css(&exchange_css)).await.unwrap();
-    exchanges[1]
-        .find(Locator::Css("summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let jwts = text_content(format!("{exchange_css}[open] [data-testid='trace-jwt']")).await;
+    open_second(client, &exchange_css).await;
+    let jwts = texts(
+        client,
+        &format!("{exchange_css}[open] [data-testid='trace-jwt']"),
+    )
+    .await;
     for role in ["client assertion", "permission ticket", "DPoP proof"] {
         assert!(jwts.iter().any(|j| j.starts_with(role)), "{role}: {jwts:?}");
     }
@@ -1233,7 +1243,11 @@ async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &s
         jwts.iter().all(|j| j.contains("not kept (redacted")),
         "{jwts:?}"
     );
-    let curl = text_content(format!("{exchange_css}[open] [data-testid='trace-curl']")).await;
+    let curl = texts(
+        client,
+        &format!("{exchange_css}[open] [data-testid='trace-curl']"),
+    )
+    .await;
     assert!(
         curl[0].contains(
             "--data-urlencode 'grant_type=urn:ietf:params:oauth:grant-type:token-exchange'"
@@ -1296,16 +1310,8 @@ async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &s
     std::fs::write(&file, report.to_string()).unwrap();
     click(client, "open-trace-file").await;
     find(client, "tester-mode").await;
-    let opened = format!("{}[data-step='exchange']", lane(0));
-    let exchanges = client.find_all(Locator::Css(&opened)).await.unwrap();
-    exchanges[1]
-        .find(Locator::Css("summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let sent = text_content(format!("{opened}[open] .compact")).await;
+    open_second(client, &exchange_css).await;
+    let sent = texts(client, &format!("{exchange_css}[open] .compact")).await;
     assert_eq!(sent, ["eyJ.as-sent.sig"]);
 }
 
