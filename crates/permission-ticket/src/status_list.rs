@@ -72,6 +72,20 @@ impl StatusList {
         Ok(byte >> (index % 8) & 1 == 1)
     }
 
+    /// The revoked indices, in order. Zero bytes are skipped whole, so a
+    /// long list with few entries is walked quickly.
+    pub fn revoked(&self) -> impl Iterator<Item = u64> + '_ {
+        self.bits
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b != 0)
+            .flat_map(|(i, b)| {
+                (0..8u64)
+                    .filter(move |bit| b >> bit & 1 == 1)
+                    .map(move |bit| i as u64 * 8 + bit)
+            })
+    }
+
     pub fn set_revoked(&mut self, index: u64) -> Result<(), StatusListError> {
         let bits = self.len();
         let byte = self
@@ -115,6 +129,16 @@ mod tests {
             back.is_revoked(64),
             Err(StatusListError::OutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn lists_revoked_indices_in_order() {
+        let mut list = StatusList::new(4096);
+        assert_eq!(list.revoked().count(), 0);
+        for i in [4095, 0, 9, 8] {
+            list.set_revoked(i).unwrap();
+        }
+        assert_eq!(list.revoked().collect::<Vec<_>>(), [0, 8, 9, 4095]);
     }
 
     #[test]

@@ -92,6 +92,7 @@ impl Sandbox {
             None => Issuer::random_key(),
         };
         let (issuer, mut app) = Issuer::mounted(key, &origin);
+        issuer.keep_one_revoked()?;
         let holders: Vec<Holder> = (0..config.holders)
             .map(|i| {
                 let name = NAMES

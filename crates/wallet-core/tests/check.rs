@@ -65,6 +65,14 @@ async fn every_sandbox_profile_passes_the_battery() {
         // The period case had dated data to judge.
         let period = report.cases.iter().find(|c| c.id == "data_period").unwrap();
         assert_eq!(period.outcome, Outcome::Pass, "{}", period.detail);
+        // The revoked case found the entry the sandbox's issuer keeps revoked.
+        let revoked = report
+            .cases
+            .iter()
+            .find(|c| c.id == "revoked_ticket")
+            .unwrap();
+        assert_eq!(revoked.outcome, Outcome::Pass, "{}", revoked.detail);
+        assert!(revoked.detail.contains("entry 0"), "{}", revoked.detail);
         // Not applicable only where the holder made an allowed choice.
         let not_applicable: Vec<&str> = report
             .cases
@@ -97,6 +105,7 @@ async fn without_a_test_issuer_key_the_resigned_cases_say_why_they_did_not_run()
         "unknown_ticket_type",
         "unknown_must_understand",
         "presenter_mismatch",
+        "revoked_ticket",
         "search_beyond_scope",
         "data_period",
     ] {
@@ -124,7 +133,7 @@ async fn each_defect_is_caught_by_its_case_and_nothing_else() {
         .find(|c| c.id == "expired_access_token")
         .unwrap();
     assert_eq!(expiry.outcome, Outcome::Pass, "{}", expiry.detail);
-    let defects: [(&str, Faults, &[&str]); 6] = [
+    let defects: [(&str, Faults, &[&str]); 7] = [
         ("tokens", short(true), &["expired_access_token"]),
         (
             "expired",
@@ -141,6 +150,14 @@ async fn each_defect_is_caught_by_its_case_and_nothing_else() {
                 ..Default::default()
             },
             &["wrong_audience"],
+        ),
+        (
+            "revocation",
+            Faults {
+                ignore_revocation: true,
+                ..Default::default()
+            },
+            &["revoked_ticket"],
         ),
         (
             "period",
@@ -234,4 +251,15 @@ async fn a_test_ticket_is_kept_as_such_and_presented_only_where_named() {
     let e = w.keep_test_ticket(&original, "[1]", &key).unwrap_err();
     assert!(e.to_string().contains("one JSON object"), "{e}");
     assert_eq!(w.list().unwrap().len(), 2);
+
+    // A copy naming another kept ticket's jti is refused; that ticket is untouched.
+    let before = w.ticket_text(&test.jti).unwrap();
+    claims["jti"] = test.jti.clone().into();
+    claims["exp"] = 1.into();
+    let e = w
+        .keep_test_ticket(&original, &claims.to_string(), &key)
+        .unwrap_err();
+    assert!(e.to_string().contains("already kept"), "{e}");
+    assert_eq!(w.list().unwrap().len(), 2);
+    assert_eq!(w.ticket_text(&test.jti).unwrap(), before);
 }

@@ -56,8 +56,10 @@ pub struct Faults {
     pub skip_dpop_checks: bool,
     /// searches return data outside the ticket's `data_period`,
     pub ignore_data_period: bool,
-    /// and access tokens keep working after they expire.
+    /// access tokens keep working after they expire,
     pub accept_expired_tokens: bool,
+    /// and revoked tickets are exchanged (the status list is not checked).
+    pub ignore_revocation: bool,
 }
 
 pub async fn set(AxState(state): AxState<Shared>, Json(faults): Json<Faults>) -> impl IntoResponse {

@@ -275,6 +275,20 @@ impl Issuer {
             .map_err(|_| IssuerError::ListFull)
     }
 
+    /// Takes the next index for a ticket that was never handed out and sets
+    /// its bit, so the list always holds a revoked entry a tester (or
+    /// `tw check`'s `revoked_ticket` case) can point a re-signed ticket at.
+    pub(crate) fn keep_one_revoked(&self) -> Result<u64, IssuerError> {
+        let mut inner = self.lock();
+        let index = inner.minted.len() as u64;
+        inner.minted.push(format!("sandbox-revoked-{index}"));
+        inner
+            .list
+            .set_revoked(index)
+            .map_err(|_| IssuerError::ListFull)?;
+        Ok(index)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -163,6 +163,12 @@ pub(crate) const ALL: &[Case] = &[
         run: presenter_mismatch,
     },
     Case {
+        id: "revoked_ticket",
+        title: "A revoked ticket is refused",
+        requirement: "IG §Revocation: holders SHALL check the status list the ticket points at and fail closed; §Error Responses: invalid_grant, \"Ticket has been revoked\"",
+        run: revoked_ticket,
+    },
+    Case {
         id: "search_beyond_scope",
         title: "A search beyond the granted scopes is refused",
         requirement: "IG §Token-Time and Resource-Time Enforcement; SMART App Launch 2 §Scopes",
@@ -1089,6 +1095,89 @@ fn presenter_mismatch<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a,
         })
         .await
     })
+}
+
+/// The ticket re-signed to point at an entry its issuer's own status list
+/// marks revoked. The list is public and the holder already trusts it, so
+/// this works against any holder without serving a list of our own (which a
+/// remote holder could not reach on loopback anyway).
+fn revoked_ticket<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, Verdict> {
+    Box::pin(async move {
+        if let Some(v) = ctx.ready() {
+            return v;
+        }
+        if let Err(v) = ctx.resigned(|_| {}) {
+            return v;
+        }
+        let pointer = permission_ticket::decode(&ctx.target.ticket)
+            .ok()
+            .and_then(|d| d.ticket.revocation);
+        let Some(pointer) = pointer else {
+            return verdict(
+                Outcome::NotApplicable,
+                "the ticket has no revocation pointer, so there is no status list to name a revoked entry in",
+            );
+        };
+        let list = match status_list(engine, &ctx.target.fhir_base, &pointer.url).await {
+            Ok(list) => list,
+            Err(e) => {
+                return verdict(
+                    Outcome::NotApplicable,
+                    format!(
+                        "could not read the issuer's status list at {}: {e}",
+                        pointer.url
+                    ),
+                );
+            }
+        };
+        let Some(index) = list.revoked().find(|i| *i != pointer.index) else {
+            return verdict(
+                Outcome::NotApplicable,
+                format!(
+                    "the issuer's status list at {} marks no ticket revoked; revoke a test ticket there and run again",
+                    pointer.url
+                ),
+            );
+        };
+        let (outcome, detail) = resigned_refused(ctx, engine, |c| {
+            c.insert(
+                "revocation".into(),
+                json!({ "url": pointer.url, "index": index }),
+            );
+        })
+        .await;
+        (
+            outcome,
+            format!("pointed at entry {index}, which the issuer's list marks revoked: {detail}"),
+        )
+    })
+}
+
+/// The issuer's status list, fetched as a holder would (traced as the issuer's step).
+async fn status_list(
+    engine: &Engine,
+    holder: &str,
+    url: &str,
+) -> Result<permission_ticket::StatusList, String> {
+    let reply = engine
+        .send(
+            Outgoing {
+                holder,
+                step: Step::Issuer,
+                method: Method::GET,
+                url: url.to_string(),
+                headers: Vec::new(),
+                form: None,
+                json: None,
+            },
+            MAX_BYTES,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if !(200..300).contains(&reply.status) {
+        return Err(format!("HTTP {}", reply.status));
+    }
+    permission_ticket::StatusList::from_json(&reply.body).map_err(|e| e.to_string())
 }
 
 fn search_beyond_scope<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, Verdict> {

@@ -38,7 +38,7 @@ impl Wallet {
         // Still a ticket this wallet can read, whatever was changed.
         let decoded = permission_ticket::decode(&text)?;
         let t = &decoded.ticket;
-        self.vault().save_ticket(
+        let outcome = self.vault().save_ticket(
             vault::TicketRecord {
                 jti: t.jti.clone(),
                 ticket_type: t.ticket_type.uri(),
@@ -50,6 +50,14 @@ impl Wallet {
             },
             &text,
         )?;
+        // Tickets are kept by jti: a copy with a kept ticket's jti would be
+        // that ticket in every list and sync, so it is refused.
+        if outcome == vault::SaveOutcome::AlreadyPresent {
+            return Err(WalletError::Invalid(format!(
+                "a ticket with the jti {} is already kept: give the copy its own jti, or leave jti out for a new one",
+                t.jti
+            )));
+        }
         self.list()?
             .into_iter()
             .find(|s| s.jti == t.jti)
