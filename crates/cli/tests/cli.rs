@@ -747,8 +747,10 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
     for tenths in [0, 2, 4, 6, 8, 9, 10, 11, 15] {
         let delay = storing_took * tenths / 10;
         const GONE: usize = 25;
+        // Some records gone and some changed: the new set is written row by row.
         for h in holders {
             h.forget_last(GONE);
+            h.revise(GONE);
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
             .args(["sync"])

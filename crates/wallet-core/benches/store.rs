@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use serde_json::value::RawValue;
 use vault::DatabaseKey;
 use wallet_core::engine::Record;
@@ -69,11 +70,37 @@ fn main() {
     let changed = store.replace(&last_holder, "t1", &ana, 2, &refs).unwrap();
     let resync = started.elapsed();
     assert!(!changed.unchanged && changed.removed == 1, "{changed:?}");
+    assert_eq!(changed.written, 0, "only the record that went is removed");
     total -= 1;
     let started = Instant::now();
     let same = store.replace(&last_holder, "t1", &ana, 3, &refs).unwrap();
     let resync_same = started.elapsed();
     assert!(same.unchanged, "{same:?}");
+    // 1% of its records changed at the source (a new version of each): only
+    // those are written, and their copies regrouped.
+    let revised: Vec<Record> = refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if i % 100 != 0 {
+                return (*r).clone();
+            }
+            let mut json: Value = serde_json::from_str(r.json.get()).unwrap();
+            json["meta"] = serde_json::json!({ "versionId": "2" });
+            Record {
+                json: RawValue::from_string(json.to_string()).unwrap(),
+                ..(*r).clone()
+            }
+        })
+        .collect();
+    let revised_refs: Vec<&Record> = revised.iter().collect();
+    let started = Instant::now();
+    let partly = store
+        .replace(&last_holder, "t1", &ana, 4, &revised_refs)
+        .unwrap();
+    let resync_partly = started.elapsed();
+    let one_percent = refs.len().div_ceil(100);
+    assert_eq!(partly.written, one_percent, "{partly:?}");
     let size: u64 = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap())
@@ -206,13 +233,21 @@ fn main() {
         size as f64 / 1048576.0 / (total as f64 / 10_000.0)
     );
     println!(
-        "re-sync of a holder   {:.0} ms ({} resources replaced and regrouped: one fewer than before)",
+        "re-sync of a holder   {:.0} ms ({} resources, one fewer than before: {} removed, {} written)",
         ms(resync),
-        refs.len()
+        refs.len(),
+        changed.removed,
+        changed.written
     );
     println!(
         "  nothing changed     {:.1} ms (the same {} again: no record written)",
         ms(resync_same),
+        refs.len()
+    );
+    println!(
+        "  1% changed          {:.1} ms ({} of {} written)",
+        ms(resync_partly),
+        partly.written,
         refs.len()
     );
     println!("distinct records     {distinct} after merging copies");

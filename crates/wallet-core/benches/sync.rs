@@ -70,13 +70,26 @@ fn serve(holders: usize, size: usize, latency: u64) {
         }
         println!("{}", serde_json::to_string(&sb.ready()).unwrap());
         std::io::stdout().flush().unwrap();
-        tokio::task::spawn_blocking(|| {
-            let mut sink = String::new();
+        // Runs until the parent closes stdin. `revise N` gives N records of
+        // every holder a new version, then answers `revised`.
+        let holders = sb.holders.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
             while std::io::stdin()
-                .read_line(&mut sink)
+                .read_line(&mut line)
                 .map(|n| n > 0)
                 .unwrap_or(false)
-            {}
+            {
+                if let Some(n) = line.trim().strip_prefix("revise ") {
+                    let n = n.parse().unwrap();
+                    for h in &holders {
+                        h.revise(n);
+                    }
+                    println!("revised");
+                    std::io::stdout().flush().unwrap();
+                }
+                line.clear();
+            }
         })
         .await
         .unwrap();
@@ -227,9 +240,9 @@ async fn run(holders: usize, size: usize, latency: u64, runs: usize) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut from_sandbox = BufReader::new(child.stdout.take().unwrap());
+    let mut to_sandbox = child.stdin.take().unwrap();
+    from_sandbox.read_line(&mut line).unwrap();
     let ready: Value = serde_json::from_str(&line).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -440,7 +453,51 @@ async fn run(holders: usize, size: usize, latency: u64, runs: usize) {
         assert_eq!(first_written(&wallet), written_at, "a record was rewritten");
     }
     same_walls.sort();
+    // A re-sync where 1% of every holder's records changed at the source
+    // (a new version of each): everything fetched, only those written.
+    let changed = (size / 100).max(1);
+    let mut changed_walls = Vec::new();
+    let mut written = 0;
+    for _ in 0..runs {
+        writeln!(to_sandbox, "revise {changed}").unwrap();
+        line.clear();
+        from_sandbox.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "revised");
+        wallet.forget_tokens();
+        let started = Instant::now();
+        let report = wallet.sync(SyncOptions::default(), None).await.unwrap();
+        changed_walls.push(started.elapsed());
+        assert!(report.outcomes.iter().all(|o| o.status == "synced"));
+        written = report.outcomes.iter().map(|o| o.written).sum::<usize>();
+        // Exactly the records now at their new version (the few the ticket
+        // does not reach were revised at the holder but never fetched).
+        let version = format!(r#""versionId":"{}""#, changed_walls.len() + 1);
+        let store = wallet.record_store().unwrap();
+        let at_new_version: usize = ready["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| {
+                let base = h["fhir_base"].as_str().unwrap().to_string();
+                wallet_core::sync::DEFAULT_TYPES
+                    .iter()
+                    .map(move |t| (base.clone(), *t))
+            })
+            .map(|(base, t)| {
+                store
+                    .records(&base, t)
+                    .unwrap()
+                    .iter()
+                    .filter(|j| j.contains(&version))
+                    .count()
+            })
+            .sum();
+        assert_eq!(written, at_new_version, "rows written");
+        assert!(written > 0 && written <= changed * holders);
+    }
+    changed_walls.sort();
     let (_, peak_kb) = usage();
+    drop(to_sandbox);
     let _ = child.kill();
     let _ = child.wait();
     walls.sort();
@@ -479,6 +536,12 @@ async fn run(holders: usize, size: usize, latency: u64, runs: usize) {
         "re-sync, no change   {:.0} ms median, {:.2} × the bound: everything fetched, no record written",
         same * 1e3,
         same / bound.as_secs_f64()
+    );
+    let changed_wall = changed_walls[changed_walls.len() / 2].as_secs_f64();
+    println!(
+        "re-sync, 1% changed  {:.0} ms median, {:.2} × the bound: everything fetched, {written} of {got} records written",
+        changed_wall * 1e3,
+        changed_wall / bound.as_secs_f64()
     );
     println!(
         "peak memory (RSS)    {:.1} MiB after the dry runs, {:.1} MiB after storing",

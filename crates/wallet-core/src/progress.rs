@@ -241,6 +241,7 @@ mod tests {
             pages: 1,
             by_type: Vec::new(),
             removed: 0,
+            written: 0,
         }
     }
 

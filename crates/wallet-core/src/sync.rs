@@ -93,6 +93,10 @@ pub struct HolderOutcome {
     /// Records this holder had sent before and no longer returns (they are gone from the store).
     #[ts(type = "number")]
     pub removed: usize,
+    /// Records written to the store: new or changed since the last sync (none
+    /// when the holder sent what was stored, or in a dry run).
+    #[ts(type = "number")]
+    pub written: usize,
 }
 
 /// One downloaded resource and where it came from.
@@ -134,6 +138,7 @@ fn outcome(
         pages: 0,
         by_type: Vec::new(),
         removed: 0,
+        written: 0,
     }
 }
 
@@ -388,6 +393,7 @@ impl Wallet {
                         Ok(r) => {
                             records.clear();
                             o.removed = r.removed;
+                            o.written = r.written;
                             if r.removed > 0 {
                                 o.message = format!(
                                     "{}; {} no longer returned by the holder, removed",

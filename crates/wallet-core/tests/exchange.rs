@@ -1562,3 +1562,42 @@ async fn a_ticket_kept_unverified_is_checked_before_it_is_presented() {
     );
     assert!(w.list().unwrap()[0].verified);
 }
+
+#[tokio::test]
+async fn a_resync_writes_only_the_records_that_changed_at_the_holder() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "changes", everything()).await;
+    let first = sync(&w, SyncOptions::default()).await;
+    let o = at(&first, &sb.holders[0]);
+    assert_eq!(o.status, "synced", "{o:?}");
+    assert_eq!(o.written, o.resources, "a first sync writes everything");
+
+    // Twenty records get a new version at the source: those the ticket
+    // reaches are written, and the store holds their new versions.
+    sb.holders[0].revise(20);
+    let again = sync(&w, SyncOptions::default()).await;
+    let o = at(&again, &sb.holders[0]);
+    assert_eq!(o.status, "synced", "{o:?}");
+    let store = w.record_store().unwrap();
+    let base = sb.holders[0].fhir_base();
+    let new_versions: usize = wallet_core::sync::DEFAULT_TYPES
+        .iter()
+        .map(|t| {
+            store
+                .records(&base, t)
+                .unwrap()
+                .iter()
+                .filter(|j| j.contains(r#""versionId":"2""#))
+                .count()
+        })
+        .sum();
+    assert!(new_versions > 0, "some revised records are the ticket's");
+    assert_eq!(o.written, new_versions, "{o:?}");
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+    drop(store);
+
+    // Nothing changed since: nothing written.
+    let third = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&third, &sb.holders[0]).written, 0);
+}

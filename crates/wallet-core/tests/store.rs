@@ -325,20 +325,23 @@ async fn a_resync_that_brings_the_same_set_writes_no_record_and_a_change_is_stor
     );
     assert!(before.iter().all(|(_, at)| *at == 1), "{before:?}");
 
-    // One record changed at the holder: the set is written and shows it.
+    // One record changed at the holder: that record alone is written, and shows.
     let changed = cond("Asthma, resolved");
     let third = store
         .replace(h, "t1", &Person::default(), 3, &[&changed, &c])
         .unwrap();
     assert!(!third.unchanged);
-    let after = rows_of(&store);
-    assert!(
-        after
-            .iter()
-            .any(|(d, _)| d.as_deref() == Some("Asthma, resolved")),
-        "{after:?}"
+    assert_eq!(third.written, 1, "{third:?}");
+    let mut after = rows_of(&store);
+    after.sort_by_key(|(_, at)| *at);
+    assert_eq!(
+        after,
+        [
+            (Some("HbA1c".to_string()), 1),
+            (Some("Asthma, resolved".to_string()), 3)
+        ],
+        "the unchanged record keeps the time it was first received"
     );
-    assert!(after.iter().all(|(_, at)| *at == 3), "{after:?}");
     assert!(store.check().unwrap().is_empty());
 }
 
@@ -360,6 +363,7 @@ async fn a_resync_replaces_the_holders_set_and_counts_what_went() {
         Replaced {
             stored: 3,
             removed: 0,
+            written: 3,
             unchanged: false
         }
     );
@@ -374,6 +378,7 @@ async fn a_resync_replaces_the_holders_set_and_counts_what_went() {
         Replaced {
             stored: 2,
             removed: 1,
+            written: 0,
             unchanged: false
         }
     );

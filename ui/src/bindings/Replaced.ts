@@ -9,6 +9,11 @@ export type Replaced = { stored: number,
  */
 removed: number, 
 /**
+ * Records written: new or changed ones, and kept ones whose merge keys
+ * moved. A record the holder sends again as it was is not written.
+ */
+written: number, 
+/**
  * The holder sent exactly the set already stored: nothing was written.
  */
 unchanged: boolean, };

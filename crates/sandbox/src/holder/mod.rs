@@ -253,6 +253,34 @@ impl Holder {
         }
     }
 
+    /// Gives `n` of its resources, spread evenly through its set, a new
+    /// version (`meta.versionId`), as if each were corrected at the source:
+    /// the next sync finds them changed. Their ids stay.
+    pub fn revise(&self, n: usize) {
+        let mut s = lock(&self.state);
+        let len = s.data.resources.len();
+        if n == 0 || len == 0 {
+            return;
+        }
+        let step = (len / n.min(len)).max(1);
+        for i in (0..len).step_by(step).take(n) {
+            let Some(r) = s.data.resources[i].as_object_mut() else {
+                continue;
+            };
+            let version = r
+                .get("meta")
+                .and_then(|m| m["versionId"].as_str())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1)
+                + 1;
+            r.insert(
+                "meta".into(),
+                serde_json::json!({ "versionId": version.to_string() }),
+            );
+            s.raw[i] = serde_json::value::to_raw_value(&s.data.resources[i]).unwrap_or_default();
+        }
+    }
+
     /// The most bytes of one huge answer the client took before it stopped reading.
     pub fn huge_body_sent(&self) -> u64 {
         lock(&self.state)

@@ -141,6 +141,9 @@ const MIGRATIONS: &[&str] = &[
     // 7: a digest of each (holder, ticket) set as last written, so a re-sync
     // that brings the same set again writes no record.
     "ALTER TABLE syncs ADD COLUMN digest BLOB;",
+    // 8: each record's digest as stored, so a re-sync rewrites only the
+    // records that changed (rows from before have none: rewritten once).
+    "ALTER TABLE resources ADD COLUMN digest BLOB;",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
@@ -211,6 +214,10 @@ pub struct Replaced {
     /// Records the holder had sent before and no longer returns.
     #[ts(type = "number")]
     pub removed: usize,
+    /// Records written: new or changed ones, and kept ones whose merge keys
+    /// moved. A record the holder sends again as it was is not written.
+    #[ts(type = "number")]
+    pub written: usize,
     /// The holder sent exactly the set already stored: nothing was written.
     pub unchanged: bool,
 }
@@ -290,6 +297,101 @@ fn blob_keys(blob: &[u8]) -> Vec<i64> {
             i64::from_le_bytes(b)
         })
         .collect()
+}
+
+/// The set `holder` gave for `ticket_jti` as stored, in the order written.
+fn stored_set(
+    tx: &rusqlite::Transaction<'_>,
+    holder: &str,
+    ticket_jti: &str,
+) -> Result<Vec<StoredRow>, StoreError> {
+    let mut stmt = tx.prepare(
+        "SELECT r.rowid, r.resource_type, r.resource_id, r.digest, e.resource IS NOT NULL,
+                coalesce(e.person, 0), coalesce(e.keys, x''), coalesce(e.fingerprint, 0),
+                coalesce(e.grp, r.rowid), coalesce(e.conflict, 0)
+         FROM resources r LEFT JOIN entries e ON e.resource = r.rowid
+         WHERE r.holder = ?1 AND r.ticket_jti = ?2 ORDER BY r.rowid",
+    )?;
+    let rows = stmt.query_map(params![holder, ticket_jti], |r| {
+        let digest: Option<Vec<u8>> = r.get(3)?;
+        let indexed: bool = r.get(4)?;
+        Ok(StoredRow {
+            rowid: r.get(0)?,
+            resource_type: r.get(1)?,
+            resource_id: r.get(2)?,
+            digest: digest
+                .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
+                .filter(|_| indexed),
+            person: r.get(5)?,
+            info: RowInfo {
+                keys: blob_keys(&r.get::<_, Vec<u8>>(6)?),
+                fingerprint: r.get(7)?,
+                grp: r.get(8)?,
+                conflict: r.get(9)?,
+            },
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Removes a stored row with everything derived from it.
+fn delete_row(tx: &rusqlite::Transaction<'_>, row: &StoredRow) -> Result<(), StoreError> {
+    let mut unkey = tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
+    for k in &row.info.keys {
+        unkey.execute(params![k, row.rowid])?;
+    }
+    for sql in [
+        "DELETE FROM entries WHERE resource = ?1",
+        "DELETE FROM entries_text WHERE rowid = ?1",
+        "DELETE FROM resources WHERE rowid = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute(params![row.rowid])?;
+    }
+    Ok(())
+}
+
+/// Works out a kept row's keys in its set's order; when they (or its
+/// person) moved, writes them and returns what regrouping needs of it.
+fn rekey(
+    tx: &rusqlite::Transaction<'_>,
+    row: &StoredRow,
+    src: &Source<'_>,
+    json: &str,
+    repeats: &mut merge::Repeats,
+) -> Result<Option<RowInfo>, StoreError> {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let e = extract(&value);
+    let keys = merge::keys(
+        &merge::Origin {
+            person: src.person,
+            holder: src.holder,
+            resource_type: src.resource_type,
+            resource_id: src.resource_id,
+        },
+        &value,
+        &e,
+        repeats,
+    );
+    if keys == row.info.keys && src.person == row.person {
+        return Ok(None);
+    }
+    let mut unkey = tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
+    for k in &row.info.keys {
+        unkey.execute(params![k, row.rowid])?;
+    }
+    tx.prepare_cached("UPDATE entries SET keys = ?2, person = ?3 WHERE resource = ?1")?
+        .execute(params![row.rowid, key_blob(&keys), src.person])?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO entry_keys (key, resource) VALUES (?1, ?2)")?;
+    for k in &keys {
+        insert.execute(params![k, row.rowid])?;
+    }
+    Ok(Some(RowInfo {
+        keys,
+        fingerprint: row.info.fingerprint,
+        grp: row.info.grp,
+        conflict: row.info.conflict,
+    }))
 }
 
 /// What grouping needs to know of a row.
@@ -447,7 +549,7 @@ fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     type Row = (i64, i64, String, String, String, Option<String>, String);
     let rows: Vec<Row> = {
         // Records fetched before people were kept belong to person 0 until the next sync.
-        // In each holder's set in the order stored, as repeats are counted per set.
+        // Repeats are counted per set.
         let mut stmt = tx.prepare(
             "SELECT r.rowid, coalesce(t.person, 0), r.holder, r.ticket_jti, r.resource_type, r.resource_id, r.json
              FROM resources r LEFT JOIN tickets t ON t.jti = r.ticket_jti
@@ -464,12 +566,24 @@ fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
                 r.get(6)?,
             ))
         })?;
-        rows.collect::<Result<_, _>>()?
+        rows.collect::<Result<Vec<Row>, _>>()?
     };
+    // Within a set, in the order `replace` numbers repeats in.
+    let mut rows: Vec<([u8; 32], Row)> = rows
+        .into_iter()
+        .map(|row| (digest_of(&row.4, row.5.as_deref(), &row.6), row))
+        .collect();
+    rows.sort_by(|(a, x), (b, y)| {
+        (&x.2, &x.3, repeat_order(&x.4, x.5.as_deref(), a)).cmp(&(
+            &y.2,
+            &y.3,
+            repeat_order(&y.4, y.5.as_deref(), b),
+        ))
+    });
     let mut indexed = HashMap::with_capacity(rows.len());
     let mut set: Option<(String, String)> = None;
     let mut repeats = merge::Repeats::new();
-    for (rowid, person, holder, jti, resource_type, resource_id, json) in rows {
+    for (_, (rowid, person, holder, jti, resource_type, resource_id, json)) in rows {
         if set.as_ref().is_none_or(|(h, j)| *h != holder || *j != jti) {
             repeats.clear();
             set = Some((holder.clone(), jti));
@@ -485,36 +599,61 @@ fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     regroup(tx, Vec::new(), 0, indexed, true)
 }
 
-/// SHA-256 of a holder's set as it would be stored: the person it is about,
-/// then each record's own digest (of its type, id and JSON, each
-/// length-prefixed), sorted, since a holder's types arrive in whatever order
-/// their pages finish.
-fn set_digest(person: i64, records: &[&Record]) -> [u8; 32] {
+/// The order in which a set's repeats are numbered (see `merge::keys`).
+fn repeat_order<'a>(
+    resource_type: &'a str,
+    id: Option<&'a str>,
+    digest: &'a [u8; 32],
+) -> (&'a str, Option<&'a str>, &'a [u8; 32]) {
+    (resource_type, id, digest)
+}
+
+/// SHA-256 of one record as stored: its type, id and JSON, each length-prefixed.
+fn record_digest(r: &Record) -> [u8; 32] {
+    digest_of(&r.resource_type, r.id.as_deref(), r.json.get())
+}
+
+fn digest_of(resource_type: &str, id: Option<&str>, json: &str) -> [u8; 32] {
     use sha2::{Digest, Sha256};
-    let mut each: Vec<[u8; 32]> = records
-        .iter()
-        .map(|r| {
-            let mut h = Sha256::new();
-            let mut field = |bytes: &[u8]| {
-                h.update((bytes.len() as u64).to_le_bytes());
-                h.update(bytes);
-            };
-            field(r.resource_type.as_bytes());
-            match &r.id {
-                Some(id) => field(id.as_bytes()),
-                None => field(&[0xff]),
-            }
-            field(r.json.get().as_bytes());
-            h.finalize().into()
-        })
-        .collect();
-    each.sort_unstable();
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(resource_type.as_bytes());
+    match id {
+        Some(id) => field(id.as_bytes()),
+        None => field(&[0xff]),
+    }
+    field(json.as_bytes());
+    h.finalize().into()
+}
+
+/// SHA-256 of a holder's set as it would be stored: the person it is about,
+/// then each record's digest, sorted, since a holder's types arrive in
+/// whatever order their pages finish.
+fn set_digest(person: i64, each: &[[u8; 32]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut sorted = each.to_vec();
+    sorted.sort_unstable();
     let mut h = Sha256::new();
     h.update(person.to_le_bytes());
-    for d in &each {
+    for d in &sorted {
         h.update(d);
     }
     h.finalize().into()
+}
+
+/// A row of the set as stored, as `replace` compares it with what came.
+struct StoredRow {
+    rowid: i64,
+    resource_type: String,
+    resource_id: Option<String>,
+    /// `None` for rows written before digests were kept, or without an
+    /// index entry: never matched, so rewritten.
+    digest: Option<[u8; 32]>,
+    person: i64,
+    info: RowInfo,
 }
 
 fn person_id(
@@ -657,7 +796,8 @@ impl RecordStore {
     ) -> Result<Replaced, StoreError> {
         let tx = self.conn.transaction()?;
         let person = person_id(&tx, ticket_jti, person)?;
-        let digest = set_digest(person, records);
+        let digests: Vec<[u8; 32]> = records.iter().map(|r| record_digest(r)).collect();
+        let digest = set_digest(person, &digests);
         // The same set as last time, and every row of it still there: nothing to write.
         let unchanged: Option<bool> = tx
             .query_row(
@@ -678,79 +818,98 @@ impl RecordStore {
             return Ok(Replaced {
                 stored: records.len(),
                 removed: 0,
+                written: 0,
                 unchanged: true,
             });
         }
-        let before: HashSet<(String, Option<String>)> = {
-            let mut stmt = tx.prepare("SELECT resource_type, resource_id FROM resources WHERE holder = ?1 AND ticket_jti = ?2")?;
-            let rows =
-                stmt.query_map(params![holder, ticket_jti], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        // The groups the old rows were in are recomputed without them.
-        let old: Vec<(i64, Vec<i64>)> = {
-            let mut stmt = tx.prepare(
-                "SELECT resource, keys FROM entries WHERE resource IN (SELECT rowid FROM resources WHERE holder = ?1 AND ticket_jti = ?2)",
-            )?;
-            let rows = stmt.query_map(params![holder, ticket_jti], |r| {
-                Ok((r.get(0)?, blob_keys(&r.get::<_, Vec<u8>>(1)?)))
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let mut seeds = Vec::new();
-        {
-            let mut unkey =
-                tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
-            for (row, keys) in &old {
-                for k in keys {
-                    unkey.execute(params![k, row])?;
-                }
-                seeds.extend_from_slice(keys);
+        let old = stored_set(&tx, holder, ticket_jti)?;
+        // Each incoming record takes a stored row with its digest, if one is left.
+        let mut by_digest: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+        for (i, row) in old.iter().enumerate().rev() {
+            if let Some(d) = row.digest {
+                by_digest.entry(d).or_default().push(i);
             }
         }
-        for (table, key) in [("entries", "resource"), ("entries_text", "rowid")] {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE {key} IN (SELECT rowid FROM resources WHERE holder = ?1 AND ticket_jti = ?2)"),
-                params![holder, ticket_jti],
-            )?;
+        let kept: Vec<Option<usize>> = digests
+            .iter()
+            .map(|d| by_digest.get_mut(d).and_then(Vec::pop))
+            .collect();
+        let mut is_kept = vec![false; old.len()];
+        for i in kept.iter().flatten() {
+            is_kept[*i] = true;
         }
-        tx.execute(
-            "DELETE FROM resources WHERE holder = ?1 AND ticket_jti = ?2",
-            params![holder, ticket_jti],
-        )?;
-        let mut now: HashSet<(String, Option<String>)> = HashSet::new();
-        let mut indexed = HashMap::with_capacity(records.len());
+        // Rows the holder no longer sends as they are: their keys seed the regrouping.
+        let mut seeds = Vec::new();
+        for (row, _) in old.iter().zip(&is_kept).filter(|(_, k)| !**k) {
+            delete_row(&tx, row)?;
+            seeds.extend_from_slice(&row.info.keys);
+        }
+        let mut indexed = HashMap::new();
         let mut new_from = None;
+        let mut written = 0;
         let mut repeats = merge::Repeats::new();
         {
-            let mut insert = tx.prepare(
-                "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for r in records {
-                insert.execute(params![
-                    holder,
-                    ticket_jti,
-                    r.resource_type,
-                    r.id,
-                    fetched_at,
-                    r.json.get()
-                ])?;
-                let rowid = tx.last_insert_rowid();
-                new_from.get_or_insert(rowid);
+            // Repeats are numbered in the order of type and id (then
+            // digest), not the order pages finished in: the same set always
+            // gets the same keys, and a new version of one record moves no
+            // other record's number.
+            let mut order: Vec<usize> = (0..records.len()).collect();
+            order.sort_by_key(|&i| {
+                repeat_order(
+                    &records[i].resource_type,
+                    records[i].id.as_deref(),
+                    &digests[i],
+                )
+            });
+            for i in order {
+                let (r, d, kept) = (records[i], &digests[i], &kept[i]);
                 let src = Source {
                     person,
                     holder,
                     resource_type: &r.resource_type,
                     resource_id: r.id.as_deref(),
                 };
+                if let Some(i) = kept {
+                    // Unchanged, but a repeat's number counts in this set's
+                    // order, so its keys are worked out again and moved if they did.
+                    let row = &old[*i];
+                    if let Some(info) = rekey(&tx, row, &src, r.json.get(), &mut repeats)? {
+                        seeds.extend_from_slice(&row.info.keys);
+                        indexed.insert(row.rowid, info);
+                        written += 1;
+                    }
+                    continue;
+                }
+                insert.execute(params![
+                    holder,
+                    ticket_jti,
+                    r.resource_type,
+                    r.id,
+                    fetched_at,
+                    r.json.get(),
+                    &d[..]
+                ])?;
+                let rowid = tx.last_insert_rowid();
+                new_from.get_or_insert(rowid);
                 indexed.insert(
                     rowid,
                     index_one(&tx, rowid, &src, r.json.get(), &mut repeats)?,
                 );
-                now.insert((r.resource_type.clone(), r.id.clone()));
+                written += 1;
             }
         }
         regroup(&tx, seeds, new_from.unwrap_or(i64::MAX), indexed, false)?;
+        let now: HashSet<(&str, Option<&str>)> = records
+            .iter()
+            .map(|r| (r.resource_type.as_str(), r.id.as_deref()))
+            .collect();
+        let before: HashSet<(&str, Option<&str>)> = old
+            .iter()
+            .map(|r| (r.resource_type.as_str(), r.resource_id.as_deref()))
+            .collect();
         let removed = before.difference(&now).count();
         tx.execute(
             "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -761,9 +920,11 @@ impl RecordStore {
         Ok(Replaced {
             stored: records.len(),
             removed,
+            written,
             unchanged: false,
         })
     }
+
     /// Records that a sync run has started.
     pub fn begin_run(&mut self, started_at: i64, holders: &[String]) -> Result<i64, StoreError> {
         let list = serde_json::to_string(holders).unwrap_or_else(|_| "[]".into());
@@ -1124,5 +1285,115 @@ mod tests {
             RecordStore::open(&path, &key),
             Err(StoreError::TooNew { found: 99, .. })
         ));
+    }
+
+    /// Each group as the holders' records it joins, and its conflict flag, in
+    /// a fixed order. A record is known by its content without its id: two
+    /// equal readings at one holder are interchangeable (which of them meets
+    /// another holder's first reading depends on the order they came in).
+    fn partition(s: &RecordStore) -> Vec<(bool, Vec<(String, String, Option<String>)>)> {
+        let mut stmt = ok(s
+            .conn
+            .prepare(
+                "SELECT e.grp, e.conflict, e.holder, e.resource_type, json_remove(r.json, '$.id')
+                 FROM entries e JOIN resources r ON r.rowid = e.resource",
+            )
+            .map_err(StoreError::from));
+        let rows: Vec<(i64, bool, String, String, Option<String>)> = ok(stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::from));
+        let mut groups: HashMap<i64, (bool, Vec<(String, String, Option<String>)>)> =
+            HashMap::new();
+        for (grp, conflict, holder, ty, id) in rows {
+            let g = groups.entry(grp).or_default();
+            g.0 |= conflict;
+            g.1.push((holder, ty, id));
+        }
+        let mut out: Vec<_> = groups
+            .into_values()
+            .map(|(c, mut members)| {
+                members.sort();
+                (c, members)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Re-syncs that write only what changed leave the same groups, flags
+    /// and rows as writing every holder's current set into an empty store.
+    #[test]
+    fn writing_only_the_changes_merges_as_writing_everything() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let key = DatabaseKey::from_bytes([6; 32]);
+        let mut s = ok(RecordStore::open(&dir.path().join("partial.db"), &key));
+        let holders = ["https://a/fhir", "https://b/fhir", "https://c/fhir"];
+        // A small pool of readings, so holders share content, identifiers and
+        // repeats (two equal readings on one day at one holder).
+        let reading = |n: u64, id: String| {
+            let code = ["4548-4", "2345-7"][(n % 2) as usize];
+            let day = ["2024-01-05", "2024-02-09"][(n / 2 % 2) as usize];
+            let value = [6.1, 7.4][(n / 4 % 2) as usize];
+            let mut json = serde_json::json!({
+                "resourceType": "Observation", "id": id,
+                "category": [{ "coding": [{ "code": "laboratory" }] }],
+                "code": { "coding": [{ "system": "http://loinc.org", "code": code }] },
+                "effectiveDateTime": day,
+                "valueQuantity": { "value": value, "unit": "%" },
+            });
+            if n % 3 == 0 {
+                json["identifier"] = serde_json::json!([{ "system": "https://lab.example", "value": format!("L{}", n / 3 % 3) }]);
+            }
+            record(json)
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let mut sets: Vec<Vec<(u64, u64)>> = vec![Vec::new(); holders.len()];
+        let mut serial = 0;
+        for step in 0..60 {
+            let h = next(holders.len() as u64) as usize;
+            let set = &mut sets[h];
+            match next(4) {
+                0 if !set.is_empty() => {
+                    let i = next(set.len() as u64) as usize;
+                    set.remove(i);
+                }
+                1 if !set.is_empty() => {
+                    let i = next(set.len() as u64) as usize;
+                    set[i].0 = next(12);
+                }
+                2 => set.reverse(),
+                _ => {
+                    serial += 1;
+                    set.push((next(12), serial));
+                }
+            }
+            let records = |set: &[(u64, u64)]| -> Vec<Record> {
+                set.iter()
+                    .map(|(n, id)| reading(*n, format!("r{id}")))
+                    .collect()
+            };
+            let mine = records(&sets[h]);
+            let refs: Vec<&Record> = mine.iter().collect();
+            ok(s.replace(holders[h], "t1", &Person::default(), step, &refs));
+            assert_eq!(ok(s.check()), Vec::<String>::new(), "step {step}");
+
+            let fresh_path = dir.path().join(format!("fresh-{step}.db"));
+            let mut fresh = ok(RecordStore::open(&fresh_path, &key));
+            for (holder, set) in holders.iter().zip(&sets) {
+                let all = records(set);
+                let refs: Vec<&Record> = all.iter().collect();
+                ok(fresh.replace(holder, "t1", &Person::default(), step, &refs));
+            }
+            assert_eq!(partition(&s), partition(&fresh), "step {step}");
+        }
     }
 }
