@@ -12,4 +12,9 @@ status: string, message: string, patient_id: string | null, resources: number, p
 /**
  * Records this holder had sent before and no longer returns (they are gone from the store).
  */
-removed: number, };
+removed: number, 
+/**
+ * Records written to the store: new or changed since the last sync (none
+ * when the holder sent what was stored, or in a dry run).
+ */
+written: number, };
