@@ -61,12 +61,9 @@ pub struct Origin<'a> {
     pub resource_id: Option<&'a str>,
 }
 
-/// How often each content has come up so far in one holder's set.
-pub type Repeats = HashMap<i64, u32>;
-
-/// The keys under which `r` (indexed as `e`) meets its copies. `repeats`
-/// belongs to the set `r` is in (one holder, one ticket), taken in order.
-pub fn keys(o: &Origin<'_>, r: &Value, e: &Entry, repeats: &mut Repeats) -> Vec<i64> {
+/// The keys of `r` that do not depend on where it sits in its set: the
+/// same resource at the same holder, and each business identifier.
+pub fn fixed_keys(o: &Origin<'_>, r: &Value) -> Vec<i64> {
     let person = o.person.to_string();
     let mut keys = Vec::new();
     if let Some(id) = o.resource_id {
@@ -85,24 +82,36 @@ pub fn keys(o: &Origin<'_>, r: &Value, e: &Entry, repeats: &mut Repeats) -> Vec<
             ]));
         }
     }
-    if MERGED_BY_CONTENT.contains(&o.resource_type)
-        && let (Some(code), Some(date)) = (&e.code, &e.date)
-    {
-        let content = digest(&[
-            "content",
-            &person,
-            o.resource_type,
-            e.code_system.as_deref().unwrap_or_default(),
-            code,
-            date,
-            &number(e.value),
-            e.unit.as_deref().unwrap_or_default(),
-        ]);
-        let n = repeats.entry(content).or_insert(0);
-        keys.push(digest(&[&content.to_string(), &n.to_string()]));
-        *n += 1;
-    }
     keys
+}
+
+/// What a fact-stating record (indexed as `e`) is matched by across
+/// holders, before its repeats are numbered: `None` for other types, or
+/// without a code and a day.
+pub fn content(o: &Origin<'_>, e: &Entry) -> Option<i64> {
+    if !MERGED_BY_CONTENT.contains(&o.resource_type) {
+        return None;
+    }
+    let (Some(code), Some(date)) = (&e.code, &e.date) else {
+        return None;
+    };
+    Some(digest(&[
+        "content",
+        &o.person.to_string(),
+        o.resource_type,
+        e.code_system.as_deref().unwrap_or_default(),
+        code,
+        date,
+        &number(e.value),
+        e.unit.as_deref().unwrap_or_default(),
+    ]))
+}
+
+/// The content key of the `n`th reading (from 0) of `content` in one
+/// holder's set: the first meets the first of another holder, the second
+/// the second. It is always a row's last key.
+pub fn numbered(content: i64, n: u32) -> i64 {
+    digest(&[&content.to_string(), &n.to_string()])
 }
 
 /// What copies of one fact must agree on.
@@ -178,6 +187,7 @@ mod tests {
     use crate::store::extract::extract;
     use serde_json::json;
 
+    /// A record's keys as the first of its content in its set.
     fn keys_of(person: i64, holder: &str, r: &Value) -> Vec<i64> {
         let o = Origin {
             person,
@@ -185,7 +195,9 @@ mod tests {
             resource_type: r["resourceType"].as_str().unwrap_or_default(),
             resource_id: r["id"].as_str(),
         };
-        keys(&o, r, &extract(r), &mut Repeats::new())
+        let mut keys = fixed_keys(&o, r);
+        keys.extend(content(&o, &extract(r)).map(|c| numbered(c, 0)));
+        keys
     }
 
     fn shares(a: &[i64], b: &[i64]) -> bool {
@@ -250,9 +262,9 @@ mod tests {
     fn equal_readings_meet_across_holders_never_within_one() {
         let reading = |id: &str| a1c(id, "2023-06-01", 7.4);
         let set = |holder: &str, ids: &[&str]| {
-            let mut repeats = Repeats::new();
             ids.iter()
-                .map(|id| {
+                .enumerate()
+                .map(|(n, id)| {
                     let r = reading(id);
                     let o = Origin {
                         person: 1,
@@ -260,7 +272,9 @@ mod tests {
                         resource_type: "Observation",
                         resource_id: Some(id),
                     };
-                    keys(&o, &r, &extract(&r), &mut repeats)
+                    let mut keys = fixed_keys(&o, &r);
+                    keys.extend(content(&o, &extract(&r)).map(|c| numbered(c, n as u32)));
+                    keys
                 })
                 .collect::<Vec<_>>()
         };

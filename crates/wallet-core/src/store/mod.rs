@@ -6,10 +6,9 @@
 //! Copies of one fact from several holders are merged in the index
 //! (`merge.rs`), and records are linked to the person their ticket is about.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use thiserror::Error;
 use ts_rs::TS;
@@ -20,8 +19,10 @@ use crate::engine::Record;
 mod check;
 mod export;
 mod extract;
+mod index;
 mod merge;
 mod query;
+mod replace;
 pub use export::{ALSO_FROM, Copy, MERGE_TAGS};
 pub use extract::{Entry, extract};
 pub use query::{
@@ -274,412 +275,6 @@ pub struct RecordStore {
     conn: Connection,
 }
 
-/// Where a stored resource came from, as the index repeats it (so queries
-/// never read the large raw rows).
-struct Source<'a> {
-    person: i64,
-    holder: &'a str,
-    resource_type: &'a str,
-    resource_id: Option<&'a str>,
-}
-
-/// A row's match keys as stored beside it (8 bytes each, little-endian), so
-/// `entry_keys` needs no second index to find them.
-fn key_blob(keys: &[i64]) -> Vec<u8> {
-    keys.iter().flat_map(|k| k.to_le_bytes()).collect()
-}
-
-fn blob_keys(blob: &[u8]) -> Vec<i64> {
-    blob.chunks_exact(8)
-        .map(|c| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            i64::from_le_bytes(b)
-        })
-        .collect()
-}
-
-/// The set `holder` gave for `ticket_jti` as stored, in the order written.
-fn stored_set(
-    tx: &rusqlite::Transaction<'_>,
-    holder: &str,
-    ticket_jti: &str,
-) -> Result<Vec<StoredRow>, StoreError> {
-    let mut stmt = tx.prepare(
-        "SELECT r.rowid, r.resource_type, r.resource_id, r.digest, e.resource IS NOT NULL,
-                coalesce(e.person, 0), coalesce(e.keys, x''), coalesce(e.fingerprint, 0),
-                coalesce(e.grp, r.rowid), coalesce(e.conflict, 0)
-         FROM resources r LEFT JOIN entries e ON e.resource = r.rowid
-         WHERE r.holder = ?1 AND r.ticket_jti = ?2 ORDER BY r.rowid",
-    )?;
-    let rows = stmt.query_map(params![holder, ticket_jti], |r| {
-        let digest: Option<Vec<u8>> = r.get(3)?;
-        let indexed: bool = r.get(4)?;
-        Ok(StoredRow {
-            rowid: r.get(0)?,
-            resource_type: r.get(1)?,
-            resource_id: r.get(2)?,
-            digest: digest
-                .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
-                .filter(|_| indexed),
-            person: r.get(5)?,
-            info: RowInfo {
-                keys: blob_keys(&r.get::<_, Vec<u8>>(6)?),
-                fingerprint: r.get(7)?,
-                grp: r.get(8)?,
-                conflict: r.get(9)?,
-            },
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Removes a stored row with everything derived from it.
-fn delete_row(tx: &rusqlite::Transaction<'_>, row: &StoredRow) -> Result<(), StoreError> {
-    let mut unkey = tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
-    for k in &row.info.keys {
-        unkey.execute(params![k, row.rowid])?;
-    }
-    for sql in [
-        "DELETE FROM entries WHERE resource = ?1",
-        "DELETE FROM entries_text WHERE rowid = ?1",
-        "DELETE FROM resources WHERE rowid = ?1",
-    ] {
-        tx.prepare_cached(sql)?.execute(params![row.rowid])?;
-    }
-    Ok(())
-}
-
-/// Works out a kept row's keys in its set's order; when they (or its
-/// person) moved, writes them and returns what regrouping needs of it.
-fn rekey(
-    tx: &rusqlite::Transaction<'_>,
-    row: &StoredRow,
-    src: &Source<'_>,
-    json: &str,
-    repeats: &mut merge::Repeats,
-) -> Result<Option<RowInfo>, StoreError> {
-    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let e = extract(&value);
-    let keys = merge::keys(
-        &merge::Origin {
-            person: src.person,
-            holder: src.holder,
-            resource_type: src.resource_type,
-            resource_id: src.resource_id,
-        },
-        &value,
-        &e,
-        repeats,
-    );
-    if keys == row.info.keys && src.person == row.person {
-        return Ok(None);
-    }
-    let mut unkey = tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
-    for k in &row.info.keys {
-        unkey.execute(params![k, row.rowid])?;
-    }
-    tx.prepare_cached("UPDATE entries SET keys = ?2, person = ?3 WHERE resource = ?1")?
-        .execute(params![row.rowid, key_blob(&keys), src.person])?;
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO entry_keys (key, resource) VALUES (?1, ?2)")?;
-    for k in &keys {
-        insert.execute(params![k, row.rowid])?;
-    }
-    Ok(Some(RowInfo {
-        keys,
-        fingerprint: row.info.fingerprint,
-        grp: row.info.grp,
-        conflict: row.info.conflict,
-    }))
-}
-
-/// What grouping needs to know of a row.
-struct RowInfo {
-    keys: Vec<i64>,
-    fingerprint: i64,
-    /// Its group and flag as stored now (a write is skipped when they stay).
-    grp: i64,
-    conflict: bool,
-}
-
-fn index_one(
-    tx: &rusqlite::Transaction<'_>,
-    rowid: i64,
-    src: &Source<'_>,
-    json: &str,
-    repeats: &mut merge::Repeats,
-) -> Result<RowInfo, StoreError> {
-    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let e = extract(&value);
-    let keys = merge::keys(
-        &merge::Origin {
-            person: src.person,
-            holder: src.holder,
-            resource_type: src.resource_type,
-            resource_id: src.resource_id,
-        },
-        &value,
-        &e,
-        repeats,
-    );
-    let fingerprint = merge::fingerprint(&e);
-    // Each row starts as a group of its own; `regroup` joins it to its copies.
-    tx.prepare_cached(
-        "INSERT INTO entries (resource, person, grp, fingerprint, keys, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit, ref_low, ref_high)
-         VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(params![rowid, src.person, fingerprint, key_blob(&keys), src.holder, src.resource_type, src.resource_id, e.category, e.date, e.code_system, e.code, e.display, e.value, e.unit, e.ref_low, e.ref_high])?;
-    if !e.text.is_empty() {
-        tx.prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?
-            .execute(params![rowid, e.text])?;
-    }
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO entry_keys (key, resource) VALUES (?1, ?2)")?;
-    for k in &keys {
-        insert.execute(params![k, rowid])?;
-    }
-    Ok(RowInfo {
-        keys,
-        fingerprint,
-        grp: rowid,
-        conflict: false,
-    })
-}
-
-/// Recomputes the groups of the rows in `rows`, of rows that share a key
-/// with `seeds` or with rows since `new_from` (rows just inserted, all in
-/// `rows`), and of every row joined to those through further keys. With
-/// `complete`, `rows` is every row there is and nothing is looked up.
-fn regroup(
-    tx: &rusqlite::Transaction<'_>,
-    seeds: Vec<i64>,
-    new_from: i64,
-    mut rows: HashMap<i64, RowInfo>,
-    complete: bool,
-) -> Result<(), StoreError> {
-    if !complete {
-        let mut seen_keys: HashSet<i64> =
-            rows.values().flat_map(|i| i.keys.iter().copied()).collect();
-        let mut keys: Vec<i64> = seeds.into_iter().filter(|k| seen_keys.insert(*k)).collect();
-        // Older rows that share a key with a new one, found in one query
-        // (the new keys passed as one JSON array).
-        let mut found: Vec<i64> = {
-            let new_keys = serde_json::to_string(&seen_keys).unwrap_or_else(|_| "[]".into());
-            let mut stmt = tx.prepare_cached(
-                "SELECT DISTINCT o.resource FROM json_each(?2) n JOIN entry_keys o ON o.key = n.value
-                 WHERE o.resource < ?1",
-            )?;
-            stmt.query_map(params![new_from, new_keys], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut rows_by_key =
-            tx.prepare_cached("SELECT resource FROM entry_keys WHERE key = ?1")?;
-        let mut row_info = tx.prepare_cached(
-            "SELECT fingerprint, grp, conflict, keys FROM entries WHERE resource = ?1",
-        )?;
-        // Alternately: rows not yet known are read, and their unseen keys looked up.
-        while !found.is_empty() || !keys.is_empty() {
-            for row in std::mem::take(&mut found) {
-                if rows.contains_key(&row) {
-                    continue;
-                }
-                let info = row_info
-                    .query_row(params![row], |r| {
-                        Ok(RowInfo {
-                            fingerprint: r.get(0)?,
-                            grp: r.get(1)?,
-                            conflict: r.get(2)?,
-                            keys: blob_keys(&r.get::<_, Vec<u8>>(3)?),
-                        })
-                    })
-                    .optional()?;
-                if let Some(info) = info {
-                    keys.extend(info.keys.iter().filter(|k| seen_keys.insert(**k)));
-                    rows.insert(row, info);
-                }
-            }
-            for key in std::mem::take(&mut keys) {
-                let more = rows_by_key.query_map(params![key], |r| r.get::<_, i64>(0))?;
-                for row in more {
-                    let row = row?;
-                    if !rows.contains_key(&row) {
-                        found.push(row);
-                    }
-                }
-            }
-        }
-    }
-    // Pairs in a fixed order, so the groups do not depend on the order found.
-    let mut pairs: Vec<(i64, i64)> = rows
-        .iter()
-        .flat_map(|(&row, i)| i.keys.iter().map(move |&k| (k, row)))
-        .collect();
-    pairs.sort_unstable();
-    let mut groups = merge::Groups::default();
-    for &row in rows.keys() {
-        groups.row(row);
-    }
-    for (key, row) in pairs {
-        groups.add(row, key);
-    }
-    let assigned = groups.assignments();
-    let mut prints: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for &(row, grp) in &assigned {
-        if let Some(i) = rows.get(&row) {
-            prints.entry(grp).or_default().insert(i.fingerprint);
-        }
-    }
-    let mut update =
-        tx.prepare_cached("UPDATE entries SET grp = ?2, conflict = ?3 WHERE resource = ?1")?;
-    for (row, grp) in assigned {
-        let conflict = prints.get(&grp).is_some_and(|p| p.len() > 1);
-        if rows
-            .get(&row)
-            .is_some_and(|i| i.grp != grp || i.conflict != conflict)
-        {
-            update.execute(params![row, grp, conflict])?;
-        }
-    }
-    Ok(())
-}
-
-fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute_batch("DELETE FROM entries; DELETE FROM entries_text; DELETE FROM entry_keys;")?;
-    type Row = (i64, i64, String, String, String, Option<String>, String);
-    let rows: Vec<Row> = {
-        // Records fetched before people were kept belong to person 0 until the next sync.
-        // Repeats are counted per set.
-        let mut stmt = tx.prepare(
-            "SELECT r.rowid, coalesce(t.person, 0), r.holder, r.ticket_jti, r.resource_type, r.resource_id, r.json
-             FROM resources r LEFT JOIN tickets t ON t.jti = r.ticket_jti
-             ORDER BY r.holder, r.ticket_jti, r.rowid",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?;
-        rows.collect::<Result<Vec<Row>, _>>()?
-    };
-    // Within a set, in the order `replace` numbers repeats in.
-    let mut rows: Vec<([u8; 32], Row)> = rows
-        .into_iter()
-        .map(|row| (digest_of(&row.4, row.5.as_deref(), &row.6), row))
-        .collect();
-    rows.sort_by(|(a, x), (b, y)| {
-        (&x.2, &x.3, repeat_order(&x.4, x.5.as_deref(), a)).cmp(&(
-            &y.2,
-            &y.3,
-            repeat_order(&y.4, y.5.as_deref(), b),
-        ))
-    });
-    let mut indexed = HashMap::with_capacity(rows.len());
-    let mut set: Option<(String, String)> = None;
-    let mut repeats = merge::Repeats::new();
-    for (_, (rowid, person, holder, jti, resource_type, resource_id, json)) in rows {
-        if set.as_ref().is_none_or(|(h, j)| *h != holder || *j != jti) {
-            repeats.clear();
-            set = Some((holder.clone(), jti));
-        }
-        let src = Source {
-            person,
-            holder: &holder,
-            resource_type: &resource_type,
-            resource_id: resource_id.as_deref(),
-        };
-        indexed.insert(rowid, index_one(tx, rowid, &src, &json, &mut repeats)?);
-    }
-    regroup(tx, Vec::new(), 0, indexed, true)
-}
-
-/// The order in which a set's repeats are numbered (see `merge::keys`).
-fn repeat_order<'a>(
-    resource_type: &'a str,
-    id: Option<&'a str>,
-    digest: &'a [u8; 32],
-) -> (&'a str, Option<&'a str>, &'a [u8; 32]) {
-    (resource_type, id, digest)
-}
-
-/// SHA-256 of one record as stored: its type, id and JSON, each length-prefixed.
-fn record_digest(r: &Record) -> [u8; 32] {
-    digest_of(&r.resource_type, r.id.as_deref(), r.json.get())
-}
-
-fn digest_of(resource_type: &str, id: Option<&str>, json: &str) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut field = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
-    field(resource_type.as_bytes());
-    match id {
-        Some(id) => field(id.as_bytes()),
-        None => field(&[0xff]),
-    }
-    field(json.as_bytes());
-    h.finalize().into()
-}
-
-/// SHA-256 of a holder's set as it would be stored: the person it is about,
-/// then each record's digest, sorted, since a holder's types arrive in
-/// whatever order their pages finish.
-fn set_digest(person: i64, each: &[[u8; 32]]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut sorted = each.to_vec();
-    sorted.sort_unstable();
-    let mut h = Sha256::new();
-    h.update(person.to_le_bytes());
-    for d in &sorted {
-        h.update(d);
-    }
-    h.finalize().into()
-}
-
-/// A row of the set as stored, as `replace` compares it with what came.
-struct StoredRow {
-    rowid: i64,
-    resource_type: String,
-    resource_id: Option<String>,
-    /// `None` for rows written before digests were kept, or without an
-    /// index entry: never matched, so rewritten.
-    digest: Option<[u8; 32]>,
-    person: i64,
-    info: RowInfo,
-}
-
-fn person_id(
-    tx: &rusqlite::Transaction<'_>,
-    jti: &str,
-    person: &Person,
-) -> Result<i64, StoreError> {
-    let id: i64 = tx.query_row(
-        "INSERT INTO people (key, name, family, birth_date) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (key) DO UPDATE SET name = excluded.name, family = excluded.family
-         RETURNING id",
-        params![
-            person.key(jti),
-            person.name,
-            person.family,
-            person.birth_date
-        ],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "INSERT INTO tickets (jti, person) VALUES (?1, ?2) ON CONFLICT (jti) DO UPDATE SET person = excluded.person",
-        params![jti, id],
-    )?;
-    Ok(id)
-}
-
 impl RecordStore {
     /// Opens (or creates) the store at `path` with `key`, bringing the schema up to date.
     pub fn open(path: &Path, key: &DatabaseKey) -> Result<Self, StoreError> {
@@ -767,7 +362,7 @@ impl RecordStore {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             if refill && i + 1 == upto {
-                rebuild_index(&tx)?;
+                index::rebuild_index(&tx)?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
             tx.commit()?;
@@ -778,151 +373,9 @@ impl RecordStore {
     /// Recomputes every derived row from the raw JSON (after a change to what is extracted).
     pub fn rebuild_index(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        rebuild_index(&tx)?;
+        index::rebuild_index(&tx)?;
         tx.commit()?;
         Ok(())
-    }
-
-    /// Replaces what `holder` gave for ticket `ticket_jti` (about `person`)
-    /// with `records`, in one transaction, and merges them with their copies
-    /// from other holders.
-    pub fn replace(
-        &mut self,
-        holder: &str,
-        ticket_jti: &str,
-        person: &Person,
-        fetched_at: i64,
-        records: &[&Record],
-    ) -> Result<Replaced, StoreError> {
-        let tx = self.conn.transaction()?;
-        let person = person_id(&tx, ticket_jti, person)?;
-        let digests: Vec<[u8; 32]> = records.iter().map(|r| record_digest(r)).collect();
-        let digest = set_digest(person, &digests);
-        // The same set as last time, and every row of it still there: nothing to write.
-        let unchanged: Option<bool> = tx
-            .query_row(
-                "SELECT digest = ?3 AND resources = ?4
-                   AND (SELECT count(*) FROM resources WHERE holder = ?1 AND ticket_jti = ?2) = ?4
-                 FROM syncs WHERE holder = ?1 AND ticket_jti = ?2",
-                params![holder, ticket_jti, &digest[..], records.len() as i64],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        if unchanged == Some(true) {
-            tx.execute(
-                "UPDATE syncs SET finished_at = ?3, removed = 0 WHERE holder = ?1 AND ticket_jti = ?2",
-                params![holder, ticket_jti, fetched_at],
-            )?;
-            tx.commit()?;
-            return Ok(Replaced {
-                stored: records.len(),
-                removed: 0,
-                written: 0,
-                unchanged: true,
-            });
-        }
-        let old = stored_set(&tx, holder, ticket_jti)?;
-        // Each incoming record takes a stored row with its digest, if one is left.
-        let mut by_digest: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
-        for (i, row) in old.iter().enumerate().rev() {
-            if let Some(d) = row.digest {
-                by_digest.entry(d).or_default().push(i);
-            }
-        }
-        let kept: Vec<Option<usize>> = digests
-            .iter()
-            .map(|d| by_digest.get_mut(d).and_then(Vec::pop))
-            .collect();
-        let mut is_kept = vec![false; old.len()];
-        for i in kept.iter().flatten() {
-            is_kept[*i] = true;
-        }
-        // Rows the holder no longer sends as they are: their keys seed the regrouping.
-        let mut seeds = Vec::new();
-        for (row, _) in old.iter().zip(&is_kept).filter(|(_, k)| !**k) {
-            delete_row(&tx, row)?;
-            seeds.extend_from_slice(&row.info.keys);
-        }
-        let mut indexed = HashMap::new();
-        let mut new_from = None;
-        let mut written = 0;
-        let mut repeats = merge::Repeats::new();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            // Repeats are numbered in the order of type and id (then
-            // digest), not the order pages finished in: the same set always
-            // gets the same keys, and a new version of one record moves no
-            // other record's number.
-            let mut order: Vec<usize> = (0..records.len()).collect();
-            order.sort_by_key(|&i| {
-                repeat_order(
-                    &records[i].resource_type,
-                    records[i].id.as_deref(),
-                    &digests[i],
-                )
-            });
-            for i in order {
-                let (r, d, kept) = (records[i], &digests[i], &kept[i]);
-                let src = Source {
-                    person,
-                    holder,
-                    resource_type: &r.resource_type,
-                    resource_id: r.id.as_deref(),
-                };
-                if let Some(i) = kept {
-                    // Unchanged, but a repeat's number counts in this set's
-                    // order, so its keys are worked out again and moved if they did.
-                    let row = &old[*i];
-                    if let Some(info) = rekey(&tx, row, &src, r.json.get(), &mut repeats)? {
-                        seeds.extend_from_slice(&row.info.keys);
-                        indexed.insert(row.rowid, info);
-                        written += 1;
-                    }
-                    continue;
-                }
-                insert.execute(params![
-                    holder,
-                    ticket_jti,
-                    r.resource_type,
-                    r.id,
-                    fetched_at,
-                    r.json.get(),
-                    &d[..]
-                ])?;
-                let rowid = tx.last_insert_rowid();
-                new_from.get_or_insert(rowid);
-                indexed.insert(
-                    rowid,
-                    index_one(&tx, rowid, &src, r.json.get(), &mut repeats)?,
-                );
-                written += 1;
-            }
-        }
-        regroup(&tx, seeds, new_from.unwrap_or(i64::MAX), indexed, false)?;
-        let now: HashSet<(&str, Option<&str>)> = records
-            .iter()
-            .map(|r| (r.resource_type.as_str(), r.id.as_deref()))
-            .collect();
-        let before: HashSet<(&str, Option<&str>)> = old
-            .iter()
-            .map(|r| (r.resource_type.as_str(), r.resource_id.as_deref()))
-            .collect();
-        let removed = before.difference(&now).count();
-        tx.execute(
-            "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (holder, ticket_jti) DO UPDATE SET finished_at = ?3, resources = ?4, removed = ?5, digest = ?6",
-            params![holder, ticket_jti, fetched_at, records.len() as i64, removed as i64, &digest[..]],
-        )?;
-        tx.commit()?;
-        Ok(Replaced {
-            stored: records.len(),
-            removed,
-            written,
-            unchanged: false,
-        })
     }
 
     /// Records that a sync run has started.
@@ -1060,6 +513,7 @@ impl RecordStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn ok<T>(r: Result<T, StoreError>) -> T {
         r.unwrap_or_else(|e| panic!("{e}"))
@@ -1291,7 +745,10 @@ mod tests {
     /// a fixed order. A record is known by its content without its id: two
     /// equal readings at one holder are interchangeable (which of them meets
     /// another holder's first reading depends on the order they came in).
-    fn partition(s: &RecordStore) -> Vec<(bool, Vec<(String, String, Option<String>)>)> {
+    /// A group: whether it is flagged, and its members (holder, type, content).
+    type Group = (bool, Vec<(String, String, Option<String>)>);
+
+    fn partition(s: &RecordStore) -> Vec<Group> {
         let mut stmt = ok(s
             .conn
             .prepare(
@@ -1305,8 +762,7 @@ mod tests {
             })
             .and_then(|rows| rows.collect())
             .map_err(StoreError::from));
-        let mut groups: HashMap<i64, (bool, Vec<(String, String, Option<String>)>)> =
-            HashMap::new();
+        let mut groups: HashMap<i64, Group> = HashMap::new();
         for (grp, conflict, holder, ty, id) in rows {
             let g = groups.entry(grp).or_default();
             g.0 |= conflict;
@@ -1344,7 +800,7 @@ mod tests {
                 "effectiveDateTime": day,
                 "valueQuantity": { "value": value, "unit": "%" },
             });
-            if n % 3 == 0 {
+            if n.is_multiple_of(3) {
                 json["identifier"] = serde_json::json!([{ "system": "https://lab.example", "value": format!("L{}", n / 3 % 3) }]);
             }
             record(json)
@@ -1358,7 +814,7 @@ mod tests {
         };
         let mut sets: Vec<Vec<(u64, u64)>> = vec![Vec::new(); holders.len()];
         let mut serial = 0;
-        for step in 0..60 {
+        for step in 0..150 {
             let h = next(holders.len() as u64) as usize;
             let set = &mut sets[h];
             match next(4) {

@@ -1,0 +1,409 @@
+//! Writing one holder's set for one ticket: only what changed since the
+//! set as stored, in one transaction, and the copies it touches regrouped.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{OptionalExtension, params};
+
+use super::index::{
+    Prepared, RepeatOrder, RowInfo, Source, blob_keys, index_one, key_blob, number, prepare,
+    regroup,
+};
+use super::{Person, RecordStore, Replaced, StoreError};
+use crate::engine::Record;
+
+/// SHA-256 of one record as stored: its type, id and JSON, each length-prefixed.
+pub(super) fn digest_of(resource_type: &str, id: Option<&str>, json: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(resource_type.as_bytes());
+    match id {
+        Some(id) => field(id.as_bytes()),
+        None => field(&[0xff]),
+    }
+    field(json.as_bytes());
+    h.finalize().into()
+}
+
+/// SHA-256 of a holder's set as it would be stored: the person it is about,
+/// then each record's digest, sorted, since a holder's types arrive in
+/// whatever order their pages finish.
+fn set_digest(person: i64, each: &[[u8; 32]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut sorted = each.to_vec();
+    sorted.sort_unstable();
+    let mut h = Sha256::new();
+    h.update(person.to_le_bytes());
+    for d in &sorted {
+        h.update(d);
+    }
+    h.finalize().into()
+}
+
+/// A row of the set as stored, as `replace` compares it with what came.
+struct StoredRow {
+    rowid: i64,
+    resource_type: String,
+    resource_id: Option<String>,
+    /// `None` for rows written before digests were kept, or without an
+    /// index entry: never matched, so rewritten.
+    digest: Option<[u8; 32]>,
+    person: i64,
+    info: RowInfo,
+}
+
+/// The set `holder` gave for `ticket_jti` as stored, in the order written.
+fn stored_set(
+    tx: &rusqlite::Transaction<'_>,
+    holder: &str,
+    ticket_jti: &str,
+) -> Result<Vec<StoredRow>, StoreError> {
+    let mut stmt = tx.prepare(
+        "SELECT r.rowid, r.resource_type, r.resource_id, r.digest, e.resource IS NOT NULL,
+                coalesce(e.person, 0), coalesce(e.keys, x''), coalesce(e.fingerprint, 0),
+                coalesce(e.grp, r.rowid), coalesce(e.conflict, 0)
+         FROM resources r LEFT JOIN entries e ON e.resource = r.rowid
+         WHERE r.holder = ?1 AND r.ticket_jti = ?2 ORDER BY r.rowid",
+    )?;
+    let rows = stmt.query_map(params![holder, ticket_jti], |r| {
+        let digest: Option<Vec<u8>> = r.get(3)?;
+        let indexed: bool = r.get(4)?;
+        Ok(StoredRow {
+            rowid: r.get(0)?,
+            resource_type: r.get(1)?,
+            resource_id: r.get(2)?,
+            digest: digest
+                .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
+                .filter(|_| indexed),
+            person: r.get(5)?,
+            info: RowInfo {
+                keys: blob_keys(&r.get::<_, Vec<u8>>(6)?),
+                fingerprint: r.get(7)?,
+                grp: r.get(8)?,
+                conflict: r.get(9)?,
+            },
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Removes a stored row with everything derived from it.
+fn delete_row(tx: &rusqlite::Transaction<'_>, row: &StoredRow) -> Result<(), StoreError> {
+    let mut unkey = tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
+    for k in &row.info.keys {
+        unkey.execute(params![k, row.rowid])?;
+    }
+    for sql in [
+        "DELETE FROM entries WHERE resource = ?1",
+        "DELETE FROM entries_text WHERE rowid = ?1",
+        "DELETE FROM resources WHERE rowid = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute(params![row.rowid])?;
+    }
+    Ok(())
+}
+
+/// Moves a kept row's content key from `from` to `to`; returns what
+/// regrouping needs of it.
+fn rekey(
+    tx: &rusqlite::Transaction<'_>,
+    row: &StoredRow,
+    from: i64,
+    to: i64,
+) -> Result<RowInfo, StoreError> {
+    let keys: Vec<i64> = row
+        .info
+        .keys
+        .iter()
+        .map(|k| if *k == from { to } else { *k })
+        .collect();
+    tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?
+        .execute(params![from, row.rowid])?;
+    tx.prepare_cached("INSERT OR IGNORE INTO entry_keys (key, resource) VALUES (?1, ?2)")?
+        .execute(params![to, row.rowid])?;
+    tx.prepare_cached("UPDATE entries SET keys = ?2 WHERE resource = ?1")?
+        .execute(params![row.rowid, key_blob(&keys)])?;
+    Ok(RowInfo {
+        keys,
+        fingerprint: row.info.fingerprint,
+        grp: row.info.grp,
+        conflict: row.info.conflict,
+    })
+}
+
+/// Which kept rows hold one of `contents`, each with its content and its
+/// content key now. A content's rows in the stored set are numbered 0, 1, …
+/// with no gap, so each content's keys are walked until one is held by no
+/// stored row: no kept row's JSON needs reading again.
+fn kept_contents(
+    old: &[StoredRow],
+    is_kept: &[bool],
+    contents: &HashSet<i64>,
+) -> Vec<(usize, i64, i64)> {
+    let mut holder_of: HashMap<i64, Option<usize>> = HashMap::new();
+    for (i, row) in old.iter().enumerate() {
+        for k in &row.info.keys {
+            holder_of.insert(*k, is_kept[i].then_some(i));
+        }
+    }
+    let mut found = Vec::new();
+    for &content in contents {
+        for n in 0.. {
+            let key = crate::store::merge::numbered(content, n);
+            match holder_of.get(&key) {
+                Some(Some(i)) => found.push((*i, content, key)),
+                Some(None) => {}
+                None => break,
+            }
+        }
+    }
+    found
+}
+
+fn source<'a>(person: i64, holder: &'a str, r: &'a Record) -> Source<'a> {
+    Source {
+        person,
+        holder,
+        resource_type: &r.resource_type,
+        resource_id: r.id.as_deref(),
+    }
+}
+
+/// A stored row's or an incoming record's place among its content's repeats.
+#[derive(Clone, Copy)]
+enum Slot {
+    Kept(usize),
+    New(usize),
+}
+
+impl RecordStore {
+    /// Replaces what `holder` gave for ticket `ticket_jti` (about `person`)
+    /// with `records`, in one transaction, and merges them with their copies
+    /// from other holders. Only what changed is written: a record sent again
+    /// byte for byte keeps its row.
+    pub fn replace(
+        &mut self,
+        holder: &str,
+        ticket_jti: &str,
+        person: &Person,
+        fetched_at: i64,
+        records: &[&Record],
+    ) -> Result<Replaced, StoreError> {
+        let tx = self.conn.transaction()?;
+        let person = person_id(&tx, ticket_jti, person)?;
+        let digests: Vec<[u8; 32]> = records
+            .iter()
+            .map(|r| digest_of(&r.resource_type, r.id.as_deref(), r.json.get()))
+            .collect();
+        let digest = set_digest(person, &digests);
+        // The same set as last time, and every row of it still there: nothing to write.
+        let unchanged: Option<bool> = tx
+            .query_row(
+                "SELECT digest = ?3 AND resources = ?4
+                   AND (SELECT count(*) FROM resources WHERE holder = ?1 AND ticket_jti = ?2) = ?4
+                 FROM syncs WHERE holder = ?1 AND ticket_jti = ?2",
+                params![holder, ticket_jti, &digest[..], records.len() as i64],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if unchanged == Some(true) {
+            tx.execute(
+                "UPDATE syncs SET finished_at = ?3, removed = 0 WHERE holder = ?1 AND ticket_jti = ?2",
+                params![holder, ticket_jti, fetched_at],
+            )?;
+            tx.commit()?;
+            return Ok(Replaced {
+                stored: records.len(),
+                removed: 0,
+                written: 0,
+                unchanged: true,
+            });
+        }
+        let old = stored_set(&tx, holder, ticket_jti)?;
+        // Each incoming record takes a stored row with its digest, if one is
+        // left. Rows about another person (the ticket's person changed) have
+        // other keys throughout: the set is written whole.
+        let mut by_digest: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+        if old.iter().all(|r| r.person == person) {
+            for (i, row) in old.iter().enumerate().rev() {
+                if let Some(d) = row.digest {
+                    by_digest.entry(d).or_default().push(i);
+                }
+            }
+        }
+        let kept: Vec<Option<usize>> = digests
+            .iter()
+            .map(|d| by_digest.get_mut(d).and_then(Vec::pop))
+            .collect();
+        let mut is_kept = vec![false; old.len()];
+        for i in kept.iter().flatten() {
+            is_kept[*i] = true;
+        }
+        let prepared: HashMap<usize, Prepared> = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.is_none())
+            .map(|(i, _)| {
+                (
+                    i,
+                    prepare(&source(person, holder, records[i]), records[i].json.get()),
+                )
+            })
+            .collect();
+
+        // The contents whose repeats may be numbered anew: those of the
+        // records coming and going. A kept row's key moves only if its
+        // content is one of them.
+        let mut contents: HashSet<i64> = prepared.values().filter_map(|p| p.content).collect();
+        let gone: Vec<&StoredRow> = old
+            .iter()
+            .zip(&is_kept)
+            .filter(|(_, k)| !**k)
+            .map(|(r, _)| r)
+            .collect();
+        let any_kept = is_kept.iter().any(|k| *k);
+        if any_kept {
+            let mut json_of = tx.prepare_cached("SELECT json FROM resources WHERE rowid = ?1")?;
+            for row in &gone {
+                let json: String = json_of.query_row(params![row.rowid], |r| r.get(0))?;
+                let s = Source {
+                    person,
+                    holder,
+                    resource_type: &row.resource_type,
+                    resource_id: row.resource_id.as_deref(),
+                };
+                contents.extend(prepare(&s, &json).content);
+            }
+        }
+        let held = if any_kept && !contents.is_empty() {
+            kept_contents(&old, &is_kept, &contents)
+        } else {
+            Vec::new()
+        };
+        let no_digest = [0u8; 32];
+        let mut members: Vec<(RepeatOrder<'_>, i64, Slot)> = held
+            .iter()
+            .map(|&(i, content, _)| {
+                let row = &old[i];
+                let order = (
+                    row.resource_type.as_str(),
+                    row.resource_id.as_deref(),
+                    row.digest.as_ref().unwrap_or(&no_digest),
+                );
+                (order, content, Slot::Kept(i))
+            })
+            .collect();
+        for (&i, p) in &prepared {
+            if let Some(content) = p.content {
+                let r = records[i];
+                let order = (r.resource_type.as_str(), r.id.as_deref(), &digests[i]);
+                members.push((order, content, Slot::New(i)));
+            }
+        }
+        let mut numbered_new = HashMap::new();
+        let mut numbered_kept = HashMap::new();
+        for (slot, key) in number(members) {
+            match slot {
+                Slot::New(i) => numbered_new.insert(i, key),
+                Slot::Kept(i) => numbered_kept.insert(i, key),
+            };
+        }
+
+        // Rows the holder no longer sends as they are: their keys seed the regrouping.
+        let mut seeds = Vec::new();
+        for row in &gone {
+            delete_row(&tx, row)?;
+            seeds.extend_from_slice(&row.info.keys);
+        }
+        let mut indexed = HashMap::new();
+        let mut written = 0;
+        for &(i, _, from) in &held {
+            let to = numbered_kept.get(&i).copied().unwrap_or(from);
+            if to != from {
+                let row = &old[i];
+                seeds.extend_from_slice(&row.info.keys);
+                indexed.insert(row.rowid, rekey(&tx, row, from, to)?);
+                written += 1;
+            }
+        }
+        let mut new_from = None;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (i, r) in records.iter().enumerate() {
+                let Some(p) = prepared.get(&i) else {
+                    continue;
+                };
+                insert.execute(params![
+                    holder,
+                    ticket_jti,
+                    r.resource_type,
+                    r.id,
+                    fetched_at,
+                    r.json.get(),
+                    &digests[i][..]
+                ])?;
+                let rowid = tx.last_insert_rowid();
+                new_from.get_or_insert(rowid);
+                let keys = p.keys(numbered_new.get(&i).copied());
+                indexed.insert(
+                    rowid,
+                    index_one(&tx, rowid, &source(person, holder, r), p, keys)?,
+                );
+                written += 1;
+            }
+        }
+        regroup(&tx, seeds, new_from.unwrap_or(i64::MAX), indexed, false)?;
+        let now: HashSet<(&str, Option<&str>)> = records
+            .iter()
+            .map(|r| (r.resource_type.as_str(), r.id.as_deref()))
+            .collect();
+        let before: HashSet<(&str, Option<&str>)> = old
+            .iter()
+            .map(|r| (r.resource_type.as_str(), r.resource_id.as_deref()))
+            .collect();
+        let removed = before.difference(&now).count();
+        tx.execute(
+            "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (holder, ticket_jti) DO UPDATE SET finished_at = ?3, resources = ?4, removed = ?5, digest = ?6",
+            params![holder, ticket_jti, fetched_at, records.len() as i64, removed as i64, &digest[..]],
+        )?;
+        tx.commit()?;
+        Ok(Replaced {
+            stored: records.len(),
+            removed,
+            written,
+            unchanged: false,
+        })
+    }
+}
+
+fn person_id(
+    tx: &rusqlite::Transaction<'_>,
+    jti: &str,
+    person: &Person,
+) -> Result<i64, StoreError> {
+    let id: i64 = tx.query_row(
+        "INSERT INTO people (key, name, family, birth_date) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET name = excluded.name, family = excluded.family
+         RETURNING id",
+        params![
+            person.key(jti),
+            person.name,
+            person.family,
+            person.birth_date
+        ],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO tickets (jti, person) VALUES (?1, ?2) ON CONFLICT (jti) DO UPDATE SET person = excluded.person",
+        params![jti, id],
+    )?;
+    Ok(id)
+}
