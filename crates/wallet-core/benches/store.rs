@@ -38,10 +38,12 @@ fn main() {
         let records: Vec<Record> = data
             .resources
             .iter()
-            .map(|r| Record {
-                resource_type: r["resourceType"].as_str().unwrap().into(),
-                id: r["id"].as_str().map(str::to_string),
-                json: RawValue::from_string(r.to_string()).unwrap(),
+            .map(|r| {
+                Record::new(
+                    r["resourceType"].as_str().unwrap().into(),
+                    r["id"].as_str().map(str::to_string),
+                    RawValue::from_string(r.to_string()).unwrap(),
+                )
             })
             .collect();
         let refs: Vec<&Record> = records.iter().collect();
@@ -87,10 +89,11 @@ fn main() {
             }
             let mut json: Value = serde_json::from_str(r.json.get()).unwrap();
             json["meta"] = serde_json::json!({ "versionId": "2" });
-            Record {
-                json: RawValue::from_string(json.to_string()).unwrap(),
-                ..(*r).clone()
-            }
+            Record::new(
+                r.resource_type.clone(),
+                r.id.clone(),
+                RawValue::from_string(json.to_string()).unwrap(),
+            )
         })
         .collect();
     let revised_refs: Vec<&Record> = revised.iter().collect();

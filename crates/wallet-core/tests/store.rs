@@ -267,11 +267,11 @@ fn record(ty: &str, id: &str) -> Record {
 /// A record with more members after its type and id (`fields` starts with a comma).
 fn record_with(ty: &str, id: &str, fields: &str) -> Record {
     let json = format!(r#"{{"resourceType":"{ty}","id":"{id}"{fields}}}"#);
-    Record {
-        resource_type: ty.into(),
-        id: Some(id.into()),
-        json: RawValue::from_string(json).unwrap(),
-    }
+    Record::new(
+        ty.into(),
+        Some(id.into()),
+        RawValue::from_string(json).unwrap(),
+    )
 }
 
 /// Every record in the store: what it shows, and when its copy was written.

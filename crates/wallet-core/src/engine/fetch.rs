@@ -129,9 +129,44 @@ pub struct Record {
     pub resource_type: String,
     pub id: Option<String>,
     pub json: Box<RawValue>,
+    /// `record_digest` of the three above, worked out as its page is read
+    /// (while the next one downloads): how a re-sync knows it unchanged.
+    digest: [u8; 32],
+}
+
+/// SHA-256 of a resource as received: its type, id and JSON, each length-prefixed.
+pub fn record_digest(resource_type: &str, id: Option<&str>, json: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(resource_type.as_bytes());
+    match id {
+        Some(id) => field(id.as_bytes()),
+        None => field(&[0xff]),
+    }
+    field(json.as_bytes());
+    h.finalize().into()
 }
 
 impl Record {
+    pub fn new(resource_type: String, id: Option<String>, json: Box<RawValue>) -> Self {
+        let digest = record_digest(&resource_type, id.as_deref(), json.get());
+        Self {
+            resource_type,
+            id,
+            json,
+            digest,
+        }
+    }
+
+    /// `record_digest` of the record as it was made.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
     pub(crate) fn parse(body: &[u8]) -> Result<Self, FetchError> {
         let bad = |e: serde_json::Error| {
             FetchError::Stopped(format!(
@@ -140,11 +175,7 @@ impl Record {
         };
         let json: Box<RawValue> = serde_json::from_slice(body).map_err(bad)?;
         let head: Head = serde_json::from_str(json.get()).map_err(bad)?;
-        Ok(Self {
-            resource_type: head.resource_type,
-            id: head.id,
-            json,
-        })
+        Ok(Self::new(head.resource_type, head.id, json))
     }
 
     /// The resource as a JSON value, for the few places that look inside.
@@ -402,11 +433,8 @@ pub fn read_page(body: &[u8], resource_type: &str) -> Result<PageRead, FetchErro
         .filter_map(|e| e.resource)
         .filter_map(|raw| {
             let head = serde_json::from_str::<Head>(raw.get()).ok()?;
-            (head.resource_type == resource_type).then_some(Record {
-                resource_type: head.resource_type,
-                id: head.id,
-                json: raw,
-            })
+            (head.resource_type == resource_type)
+                .then(|| Record::new(head.resource_type, head.id, raw))
         })
         .collect();
     Ok(PageRead {

@@ -14,7 +14,9 @@ use vault::WalletKey;
 
 pub use exchange::{ExchangeError, Session, exchange, register};
 pub(crate) use exchange::{JWT_BEARER, TICKET_TOKEN_TYPE, session_from};
-pub use fetch::{Downloaded, FetchError, Limits, PageRead, Reauth, Record, download, read_page};
+pub use fetch::{
+    Downloaded, FetchError, Limits, PageRead, Reauth, Record, download, read_page, record_digest,
+};
 
 use crate::http::Http;
 use crate::trace::{Step, Trace, TraceEntry};

@@ -75,12 +75,12 @@ mod tests {
         let json = serde_json::json!({ "resourceType": "Immunization", "id": id,
             "identifier": [{ "system": "https://registry.example/immunization", "value": "IMM-1" }],
             "vaccineCode": { "text": "influenza" }, "occurrenceDateTime": "2021-04-20" });
-        Record {
-            resource_type: "Immunization".into(),
-            id: Some(id.into()),
-            json: serde_json::value::RawValue::from_string(json.to_string())
+        Record::new(
+            "Immunization".into(),
+            Some(id.into()),
+            serde_json::value::RawValue::from_string(json.to_string())
                 .unwrap_or_else(|e| panic!("{e}")),
-        }
+        )
     }
 
     #[test]

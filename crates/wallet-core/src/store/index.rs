@@ -273,7 +273,11 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
                     resource_id: id.as_deref(),
                 };
                 let p = prepare(&src, json);
-                (src, p, super::replace::digest_of(ty, id.as_deref(), json))
+                (
+                    src,
+                    p,
+                    crate::engine::record_digest(ty, id.as_deref(), json),
+                )
             })
             .collect();
         let numbered: HashMap<usize, i64> = number(

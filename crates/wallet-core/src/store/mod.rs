@@ -601,12 +601,12 @@ mod tests {
     }
 
     fn record(json: serde_json::Value) -> Record {
-        Record {
-            resource_type: json["resourceType"].as_str().unwrap_or_default().into(),
-            id: json["id"].as_str().map(str::to_string),
-            json: serde_json::value::RawValue::from_string(json.to_string())
+        Record::new(
+            json["resourceType"].as_str().unwrap_or_default().into(),
+            json["id"].as_str().map(str::to_string),
+            serde_json::value::RawValue::from_string(json.to_string())
                 .unwrap_or_else(|e| panic!("{e}")),
-        }
+        )
     }
 
     fn shot(id: &str, date: &str) -> Record {

@@ -12,23 +12,6 @@ use super::index::{
 use super::{Person, RecordStore, Replaced, StoreError};
 use crate::engine::Record;
 
-/// SHA-256 of one record as stored: its type, id and JSON, each length-prefixed.
-pub(super) fn digest_of(resource_type: &str, id: Option<&str>, json: &str) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut field = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
-    field(resource_type.as_bytes());
-    match id {
-        Some(id) => field(id.as_bytes()),
-        None => field(&[0xff]),
-    }
-    field(json.as_bytes());
-    h.finalize().into()
-}
-
 /// SHA-256 of a holder's set as it would be stored: the person it is about,
 /// then each record's digest, sorted, since a holder's types arrive in
 /// whatever order their pages finish.
@@ -195,10 +178,7 @@ impl RecordStore {
     ) -> Result<Replaced, StoreError> {
         let tx = self.conn.transaction()?;
         let person = person_id(&tx, ticket_jti, person)?;
-        let digests: Vec<[u8; 32]> = records
-            .iter()
-            .map(|r| digest_of(&r.resource_type, r.id.as_deref(), r.json.get()))
-            .collect();
+        let digests: Vec<[u8; 32]> = records.iter().map(|r| *r.digest()).collect();
         let digest = set_digest(person, &digests);
         // The same set as last time, and every row of it still there: nothing to write.
         let unchanged: Option<bool> = tx
