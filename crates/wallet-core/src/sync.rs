@@ -394,6 +394,13 @@ impl Wallet {
                             records.clear();
                             o.removed = r.removed;
                             o.written = r.written;
+                            // A re-sync says what it brought; a first one, its count only.
+                            if r.unchanged {
+                                o.message =
+                                    format!("{}; nothing new since the last sync", o.message);
+                            } else if r.written > 0 && r.written < r.stored {
+                                o.message = format!("{}; {} new or changed", o.message, r.written);
+                            }
                             if r.removed > 0 {
                                 o.message = format!(
                                     "{}; {} no longer returned by the holder, removed",

@@ -1594,10 +1594,22 @@ async fn a_resync_writes_only_the_records_that_changed_at_the_holder() {
         .sum();
     assert!(new_versions > 0, "some revised records are the ticket's");
     assert_eq!(o.written, new_versions, "{o:?}");
+    assert!(
+        o.message
+            .ends_with(&format!("; {new_versions} new or changed")),
+        "{}",
+        o.message
+    );
     assert_eq!(store.check().unwrap(), Vec::<String>::new());
     drop(store);
 
-    // Nothing changed since: nothing written.
+    // Nothing changed since: nothing written, and the holder's row says so.
     let third = sync(&w, SyncOptions::default()).await;
-    assert_eq!(at(&third, &sb.holders[0]).written, 0);
+    let o = at(&third, &sb.holders[0]);
+    assert_eq!(o.written, 0);
+    assert!(
+        o.message.ends_with("nothing new since the last sync"),
+        "{}",
+        o.message
+    );
 }
