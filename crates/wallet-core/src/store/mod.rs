@@ -779,6 +779,35 @@ mod tests {
         out
     }
 
+    /// Rows written before records' digests were kept (schema 7) have none:
+    /// the first re-sync that changes anything rewrites them, later ones
+    /// write only what changed.
+    #[test]
+    fn rows_from_before_digests_are_rewritten_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut s = ok(RecordStore::open(
+            &dir.path().join("records.db"),
+            &DatabaseKey::from_bytes([7; 32]),
+        ));
+        let h = "https://a/fhir";
+        let (a, b, c) = (
+            shot("a", "2021-04-20"),
+            shot("b", "2022-04-20"),
+            shot("c", "2023-04-20"),
+        );
+        ok(s.replace(h, "t1", &Person::default(), 1, &[&a, &b, &c]));
+        ok(s.conn
+            .execute_batch("UPDATE resources SET digest = NULL")
+            .map_err(StoreError::from));
+        let b2 = shot("b", "2022-04-21");
+        let first = ok(s.replace(h, "t1", &Person::default(), 2, &[&a, &b2, &c]));
+        assert_eq!(first.written, 3, "{first:?}");
+        let c2 = shot("c", "2023-04-21");
+        let then = ok(s.replace(h, "t1", &Person::default(), 3, &[&a, &b2, &c2]));
+        assert_eq!(then.written, 1, "{then:?}");
+        assert_eq!(ok(s.check()), Vec::<String>::new());
+    }
+
     /// Re-syncs that write only what changed leave the same groups, flags
     /// and rows as writing every holder's current set into an empty store.
     #[test]
