@@ -54,33 +54,32 @@ pub(super) struct RowInfo {
     pub conflict: bool,
 }
 
-/// What a record contributes to the index, worked out from its JSON alone.
-pub(super) struct Prepared {
+/// What a record contributes to the index, worked out from its JSON alone
+/// (so outside the store's lock, before the person it is about has a row).
+pub(crate) struct Prepared {
     entry: extract::Entry,
     fingerprint: i64,
-    /// Keys that do not depend on the record's place in its set.
-    fixed: Vec<i64>,
-    /// Its content before repeats are numbered (`merge::content`).
-    pub content: Option<i64>,
+    identifiers: Vec<(String, String)>,
 }
 
 impl Prepared {
-    /// Its keys, given the number of its content within its set.
-    pub fn keys(&self, numbered: Option<i64>) -> Vec<i64> {
-        let mut keys = self.fixed.clone();
-        keys.extend(numbered);
-        keys
+    /// Its keys that do not depend on its place in its set.
+    pub fn fixed_keys(&self, src: &Source<'_>) -> Vec<i64> {
+        merge::fixed_keys(&src.origin(), &self.identifiers)
+    }
+
+    /// Its content before repeats are numbered (`merge::content`).
+    pub fn content(&self, src: &Source<'_>) -> Option<i64> {
+        merge::content(&src.origin(), &self.entry)
     }
 }
 
-pub(super) fn prepare(src: &Source<'_>, json: &str) -> Prepared {
+pub(crate) fn prepare(json: &str) -> Prepared {
     let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let entry = extract::extract(&value);
-    let origin = src.origin();
     Prepared {
         fingerprint: merge::fingerprint(&entry),
-        fixed: merge::fixed_keys(&origin, &value),
-        content: merge::content(&origin, &entry),
+        identifiers: merge::identifiers(&value),
         entry,
     }
 }
@@ -263,7 +262,7 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
     let mut indexed = HashMap::with_capacity(rows.len());
     // Repeats are numbered per set (one holder, one ticket).
     for set in rows.chunk_by(|a, b| a.2 == b.2 && a.3 == b.3) {
-        let prepared: Vec<(Source<'_>, Prepared, [u8; 32])> = set
+        let prepared: Vec<(Source<'_>, Prepared, Option<i64>, [u8; 32])> = set
             .iter()
             .map(|(_, person, holder, _, ty, id, json)| {
                 let src = Source {
@@ -272,28 +271,26 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
                     resource_type: ty,
                     resource_id: id.as_deref(),
                 };
-                let p = prepare(&src, json);
-                (
-                    src,
-                    p,
-                    crate::engine::record_digest(ty, id.as_deref(), json),
-                )
+                let p = prepare(json);
+                let content = p.content(&src);
+                let digest = crate::engine::record_digest(ty, id.as_deref(), json);
+                (src, p, content, digest)
             })
             .collect();
         let numbered: HashMap<usize, i64> = number(
             prepared
                 .iter()
                 .enumerate()
-                .filter_map(|(i, (src, p, d))| {
-                    p.content
-                        .map(|c| ((src.resource_type, src.resource_id, d), c, i))
+                .filter_map(|(i, (src, _, content, d))| {
+                    content.map(|c| ((src.resource_type, src.resource_id, d), c, i))
                 })
                 .collect(),
         )
         .into_iter()
         .collect();
-        for (i, ((src, p, _), row)) in prepared.iter().zip(set).enumerate() {
-            let keys = p.keys(numbered.get(&i).copied());
+        for (i, ((src, p, _, _), row)) in prepared.iter().zip(set).enumerate() {
+            let mut keys = p.fixed_keys(src);
+            keys.extend(numbered.get(&i).copied());
             indexed.insert(row.0, index_one(tx, row.0, src, p, keys)?);
         }
     }

@@ -61,26 +61,31 @@ pub struct Origin<'a> {
     pub resource_id: Option<&'a str>,
 }
 
-/// The keys of `r` that do not depend on where it sits in its set: the
+/// A record's business identifiers (`system`, `value`), trimmed; those
+/// without a system or with an empty value are left out.
+pub fn identifiers(r: &Value) -> Vec<(String, String)> {
+    r["identifier"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ident| {
+            let system = ident["system"].as_str()?.trim();
+            let value = ident["value"].as_str()?.trim();
+            (!value.is_empty()).then(|| (system.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// The keys that do not depend on where a record sits in its set: the
 /// same resource at the same holder, and each business identifier.
-pub fn fixed_keys(o: &Origin<'_>, r: &Value) -> Vec<i64> {
+pub fn fixed_keys(o: &Origin<'_>, identifiers: &[(String, String)]) -> Vec<i64> {
     let person = o.person.to_string();
     let mut keys = Vec::new();
     if let Some(id) = o.resource_id {
         keys.push(digest(&["at", &person, o.holder, o.resource_type, id]));
     }
-    for ident in r["identifier"].as_array().into_iter().flatten() {
-        if let (Some(system), Some(value)) = (ident["system"].as_str(), ident["value"].as_str())
-            && !value.trim().is_empty()
-        {
-            keys.push(digest(&[
-                "id",
-                &person,
-                o.resource_type,
-                system.trim(),
-                value.trim(),
-            ]));
-        }
+    for (system, value) in identifiers {
+        keys.push(digest(&["id", &person, o.resource_type, system, value]));
     }
     keys
 }
@@ -195,7 +200,7 @@ mod tests {
             resource_type: r["resourceType"].as_str().unwrap_or_default(),
             resource_id: r["id"].as_str(),
         };
-        let mut keys = fixed_keys(&o, r);
+        let mut keys = fixed_keys(&o, &identifiers(r));
         keys.extend(content(&o, &extract(r)).map(|c| numbered(c, 0)));
         keys
     }
@@ -272,7 +277,7 @@ mod tests {
                         resource_type: "Observation",
                         resource_id: Some(id),
                     };
-                    let mut keys = fixed_keys(&o, &r);
+                    let mut keys = fixed_keys(&o, &identifiers(&r));
                     keys.extend(content(&o, &extract(&r)).map(|c| numbered(c, n as u32)));
                     keys
                 })

@@ -163,7 +163,39 @@ enum Slot {
     New(usize),
 }
 
+/// What each record of a set contributes to the index, worked out before
+/// the set is written (`RecordStore::replace_prepared`): off the store's
+/// lock, while another holder's set is being written.
+pub struct PreparedSet(Vec<Option<Prepared>>);
+
+impl PreparedSet {
+    /// Every record's entries: for a set not stored before, where every
+    /// record is new.
+    pub fn all(records: &[&Record]) -> Self {
+        Self(
+            records
+                .iter()
+                .map(|r| Some(prepare(r.json.get())))
+                .collect(),
+        )
+    }
+
+    /// None: the records found new are prepared while the set is written.
+    pub fn none() -> Self {
+        Self(Vec::new())
+    }
+}
+
 impl RecordStore {
+    /// The (holder, ticket) sets stored.
+    pub fn stored_sets(&self) -> Result<HashSet<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT holder, ticket_jti FROM syncs WHERE resources > 0")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Replaces what `holder` gave for ticket `ticket_jti` (about `person`)
     /// with `records`, in one transaction, and merges them with their copies
     /// from other holders. Only what changed is written: a record sent again
@@ -176,6 +208,21 @@ impl RecordStore {
         fetched_at: i64,
         records: &[&Record],
     ) -> Result<Replaced, StoreError> {
+        let none = PreparedSet::none();
+        self.replace_prepared(holder, ticket_jti, person, fetched_at, records, none)
+    }
+
+    /// As `replace`, with some of the work done beforehand (`PreparedSet`).
+    pub fn replace_prepared(
+        &mut self,
+        holder: &str,
+        ticket_jti: &str,
+        person: &Person,
+        fetched_at: i64,
+        records: &[&Record],
+        prepared: PreparedSet,
+    ) -> Result<Replaced, StoreError> {
+        let mut ready = prepared.0;
         let tx = self.conn.transaction()?;
         let person = person_id(&tx, ticket_jti, person)?;
         let digests: Vec<[u8; 32]> = records.iter().map(|r| *r.digest()).collect();
@@ -224,22 +271,25 @@ impl RecordStore {
         for i in kept.iter().flatten() {
             is_kept[*i] = true;
         }
-        let prepared: HashMap<usize, Prepared> = kept
+        // The records to insert, each with its content before numbering.
+        let prepared: HashMap<usize, (Prepared, Option<i64>)> = kept
             .iter()
             .enumerate()
             .filter(|(_, k)| k.is_none())
             .map(|(i, _)| {
-                (
-                    i,
-                    prepare(&source(person, holder, records[i]), records[i].json.get()),
-                )
+                let p = ready
+                    .get_mut(i)
+                    .and_then(Option::take)
+                    .unwrap_or_else(|| prepare(records[i].json.get()));
+                let content = p.content(&source(person, holder, records[i]));
+                (i, (p, content))
             })
             .collect();
 
         // The contents whose repeats may be numbered anew: those of the
         // records coming and going. A kept row's key moves only if its
         // content is one of them.
-        let mut contents: HashSet<i64> = prepared.values().filter_map(|p| p.content).collect();
+        let mut contents: HashSet<i64> = prepared.values().filter_map(|(_, c)| *c).collect();
         let gone: Vec<&StoredRow> = old
             .iter()
             .zip(&is_kept)
@@ -257,7 +307,7 @@ impl RecordStore {
                     resource_type: &row.resource_type,
                     resource_id: row.resource_id.as_deref(),
                 };
-                contents.extend(prepare(&s, &json).content);
+                contents.extend(prepare(&json).content(&s));
             }
         }
         let held = if any_kept && !contents.is_empty() {
@@ -278,8 +328,8 @@ impl RecordStore {
                 (order, content, Slot::Kept(i))
             })
             .collect();
-        for (&i, p) in &prepared {
-            if let Some(content) = p.content {
+        for (&i, (_, content)) in &prepared {
+            if let Some(content) = *content {
                 let r = records[i];
                 let order = (r.resource_type.as_str(), r.id.as_deref(), &digests[i]);
                 members.push((order, content, Slot::New(i)));
@@ -317,7 +367,7 @@ impl RecordStore {
                 "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for (i, r) in records.iter().enumerate() {
-                let Some(p) = prepared.get(&i) else {
+                let Some((p, _)) = prepared.get(&i) else {
                     continue;
                 };
                 insert.execute(params![
@@ -331,11 +381,10 @@ impl RecordStore {
                 ])?;
                 let rowid = tx.last_insert_rowid();
                 new_from.get_or_insert(rowid);
-                let keys = p.keys(numbered_new.get(&i).copied());
-                indexed.insert(
-                    rowid,
-                    index_one(&tx, rowid, &source(person, holder, r), p, keys)?,
-                );
+                let src = source(person, holder, r);
+                let mut keys = p.fixed_keys(&src);
+                keys.extend(numbered_new.get(&i).copied());
+                indexed.insert(rowid, index_one(&tx, rowid, &src, p, keys)?);
                 written += 1;
             }
         }
