@@ -175,6 +175,12 @@ pub fn trace_redactor(data: &[u8]) {
         &mut jwts,
     );
     let _ = crate::trace::decode_jwt("ticket", &text);
+    // An input that spells the marker itself (the fuzzer learns it from the
+    // comparison below) may show it in a field that is no secret: the
+    // marker's presence then says nothing about the token.
+    if text.contains(MARK) {
+        return;
+    }
     if let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(data) {
         answer.insert("access_token".into(), MARK.into());
         let body = Value::Object(answer).to_string();
