@@ -213,8 +213,34 @@ async fn shots(client: &Client, name: &str, ready: &str) {
     find(client, ready).await;
     settle(client).await;
     shot(client, &format!("{name}-phone")).await;
+    fits_the_width(client, name).await;
     client.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
     settle(client).await;
+}
+
+/// Nothing on the screen reaches past the window's right edge, other than
+/// inside a box that scrolls or clips on purpose (the tab bar): a phone
+/// user would otherwise have to scroll sideways to read a line.
+async fn fits_the_width(client: &Client, screen: &str) {
+    let wide = client
+        .execute(
+            "const w = document.documentElement.clientWidth;
+             const held = e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+                 if (getComputedStyle(p).overflowX !== 'visible') return true; } return false; };
+             return [...document.body.querySelectorAll('*')]
+               .filter(e => e.getBoundingClientRect().right > w + 1 && !held(e))
+               .slice(0, 5)
+               .map(e => e.tagName.toLowerCase() + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+                 + ' reaches ' + Math.round(e.getBoundingClientRect().right) + ' of ' + w);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        wide,
+        serde_json::json!([]),
+        "{screen} at phone width: these reach past the window's edge"
+    );
 }
 
 /// Runs axe-core (from the frontend's dev dependencies) on the screen as it
