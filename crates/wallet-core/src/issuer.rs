@@ -10,7 +10,7 @@ use permission_ticket::{IssuerKeys, Jwks, RevocationInput, StatusList};
 use crate::http::Http;
 
 const MAX_JWKS_BYTES: usize = 64 * 1024;
-const MAX_STATUS_LIST_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_STATUS_LIST_BYTES: usize = 2 * 1024 * 1024;
 const KEY_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// `{iss}/.well-known/jwks.json`, as the spec places it.

@@ -492,17 +492,22 @@ impl Ctx {
 
     /// A ticket re-signed with `edit`, or why the case cannot run.
     fn resigned(&self, edit: impl FnOnce(&mut Map<String, Value>)) -> Result<String, Verdict> {
+        self.issuer_key()?
+            .resign(&self.target.ticket, edit)
+            .map_err(|e| verdict(Outcome::Fail, format!("could not re-sign the ticket: {e}")))
+    }
+
+    /// The test issuer key, or why a case that re-signs cannot run.
+    fn issuer_key(&self) -> Result<&super::IssuerKey, Verdict> {
         if self.config.is_none() {
             return Err(needs_discovery());
         }
-        let Some(key) = &self.target.issuer_key else {
-            return Err(verdict(
+        self.target.issuer_key.as_ref().ok_or_else(|| {
+            verdict(
                 Outcome::NotApplicable,
                 "needs a test issuer key this holder trusts (`--issuer-key`)",
-            ));
-        };
-        key.resign(&self.target.ticket, edit)
-            .map_err(|e| verdict(Outcome::Fail, format!("could not re-sign the ticket: {e}")))
+            )
+        })
     }
 
     /// The discovered token endpoint (empty before discovery; cases check `ready` first).
@@ -1106,7 +1111,7 @@ fn revoked_ticket<'a>(ctx: &'a mut Ctx, engine: &'a Engine) -> BoxFuture<'a, Ver
         if let Some(v) = ctx.ready() {
             return v;
         }
-        if let Err(v) = ctx.resigned(|_| {}) {
+        if let Err(v) = ctx.issuer_key() {
             return v;
         }
         let pointer = permission_ticket::decode(&ctx.target.ticket)
@@ -1170,7 +1175,7 @@ async fn status_list(
                 form: None,
                 json: None,
             },
-            MAX_BYTES,
+            crate::issuer::MAX_STATUS_LIST_BYTES,
         )
         .await
         .map_err(|e| e.to_string())?;
