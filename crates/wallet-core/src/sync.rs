@@ -335,11 +335,7 @@ impl Wallet {
             events: events.clone(),
             dry_run: opts.dry_run,
             run,
-            stored: Arc::new(if opts.dry_run {
-                HashSet::new()
-            } else {
-                stored_sets
-            }),
+            stored: Arc::new(stored_sets),
             permits: Arc::new(Semaphore::new(2)),
             writer: store_writer().map_err(|e| {
                 WalletError::Invalid(format!("could not start the store's writer: {e}"))
@@ -431,13 +427,29 @@ struct Storing {
     stored: Arc<HashSet<(String, String)>>,
     /// Holders being stored at once: one writing, the next preparing.
     permits: Arc<Semaphore>,
-    /// Every write runs on one thread, so SQLite's page cache and what a
-    /// write allocates stay in one allocator arena (two storing threads
-    /// took the peak from 148 to 205 MiB).
+    /// Every holder's writes (its set, and how it went) run on one thread,
+    /// so SQLite's page cache and what a write allocates stay in one
+    /// allocator arena (two storing threads took the peak from 148 to
+    /// 205 MiB).
     writer: std::sync::mpsc::Sender<WriteJob>,
 }
 
 type WriteJob = Box<dyn FnOnce() + Send>;
+
+/// Runs `write` on the writer thread and waits for what it returns (`None`
+/// when the writer has stopped).
+async fn on_writer<T: Send + 'static>(
+    writer: &std::sync::mpsc::Sender<WriteJob>,
+    write: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    writer
+        .send(Box::new(move || {
+            let _ = tx.send(write());
+        }))
+        .ok()?;
+    rx.await.ok()
+}
 
 /// The thread that runs each write sent to it, until every sender is gone.
 fn store_writer() -> std::io::Result<std::sync::mpsc::Sender<WriteJob>> {
@@ -484,8 +496,6 @@ async fn store_holder(
         {
             let _permit = permits.acquire().await;
             notify(&events, &o.fhir_base, "storing", None, o.pages, o.resources);
-            // SQLite work goes to a blocking thread: the holders still
-            // downloading keep the async workers.
             let (store, base) = (store.clone(), o.fhir_base.clone());
             let first = !stored.contains(&(base.clone(), jti.clone()));
             let person = tickets
@@ -493,25 +503,22 @@ async fn store_holder(
                 .find(|d| d.ticket.jti == jti)
                 .map(|d| Person::from_ticket(&d.ticket.subject.patient))
                 .unwrap_or_default();
-            // Worked out on the blocking pool; written by the one writer thread.
-            let written = async {
-                let (records, prepared) = tokio::task::spawn_blocking(move || {
-                    // A set not stored before is all new: its records' index
-                    // entries are worked out before the store is taken, while
-                    // another holder's set may be being written.
-                    let prepared = if first {
-                        let mine: Vec<&crate::engine::Record> =
-                            records.iter().map(|r| &r.resource).collect();
-                        PreparedSet::all(&mine)
-                    } else {
-                        PreparedSet::none()
-                    };
-                    (records, prepared)
-                })
-                .await
-                .map_err(|e| (e.to_string(), Vec::new()))?;
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                let job: WriteJob = Box::new(move || {
+            // A set not stored before is all new: its records' index entries
+            // are worked out on the blocking pool, before the store is taken,
+            // while another holder's set may be being written.
+            let prepared = tokio::task::spawn_blocking(move || {
+                let prepared = if first {
+                    let mine: Vec<&crate::engine::Record> =
+                        records.iter().map(|r| &r.resource).collect();
+                    PreparedSet::all(&mine)
+                } else {
+                    PreparedSet::none()
+                };
+                (records, prepared)
+            })
+            .await;
+            let (result, back) = match prepared {
+                Ok((records, prepared)) => on_writer(&writer, move || {
                     let fetched_at = records.first().map(|r| r.fetched_at).unwrap_or_else(now);
                     let mine: Vec<&crate::engine::Record> =
                         records.iter().map(|r| &r.resource).collect();
@@ -521,25 +528,13 @@ async fn store_holder(
                         .replace_prepared(&base, &jti, &person, fetched_at, &mine, prepared)
                         .map_err(|e| e.to_string());
                     drop(mine);
-                    let _ = tx.send((result, records));
-                });
-                writer
-                    .send(job)
-                    .map_err(|_| ("the store's writer stopped".to_string(), Vec::new()))?;
-                rx.await
-                    .map_err(|_| ("the store's writer stopped".to_string(), Vec::new()))
-            }
-            .await;
-            let result = match written {
-                Ok((result, back)) => {
-                    records = back;
-                    result
-                }
-                Err((e, back)) => {
-                    records = back;
-                    Err(e)
-                }
+                    (result, records)
+                })
+                .await
+                .unwrap_or_else(|| (Err("the store's writer stopped".into()), Vec::new())),
+                Err(e) => (Err(e.to_string()), Vec::new()),
             };
+            records = back;
             match result {
                 Ok(r) => {
                     records.clear();
@@ -595,8 +590,7 @@ async fn store_holder(
     // How it went, for the holder list; and a resumed sync skips
     // this holder only if all went through here.
     if let (Some(id), Some(base)) = (run, base) {
-        let store = store.clone();
-        let marked = tokio::task::spawn_blocking(move || {
+        let marked = on_writer(&writer, move || {
             let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
             store.record_outcomes(&last)?;
             if finished {
@@ -605,7 +599,7 @@ async fn store_holder(
             Ok::<_, crate::store::StoreError>(())
         })
         .await;
-        if !matches!(marked, Ok(Ok(()))) {
+        if !matches!(marked, Some(Ok(()))) {
             tracing::warn!("could not note how a holder went; a resumed sync would fetch it again");
         }
     }
