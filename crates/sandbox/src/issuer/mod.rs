@@ -278,15 +278,14 @@ impl Issuer {
     /// Takes the next index for a ticket that was never handed out and sets
     /// its bit, so the list always holds a revoked entry a tester (or
     /// `tw check`'s `revoked_ticket` case) can point a re-signed ticket at.
-    pub(crate) fn keep_one_revoked(&self) -> Result<u64, IssuerError> {
-        let mut inner = self.lock();
-        let index = inner.minted.len() as u64;
-        inner.minted.push(format!("sandbox-revoked-{index}"));
-        inner
-            .list
-            .set_revoked(index)
-            .map_err(|_| IssuerError::ListFull)?;
-        Ok(index)
+    pub(crate) fn keep_one_revoked(&self) -> Result<(), IssuerError> {
+        let jti = {
+            let mut inner = self.lock();
+            let jti = format!("sandbox-revoked-{}", inner.minted.len());
+            inner.minted.push(jti.clone());
+            jti
+        };
+        self.revoke(&jti)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
