@@ -37,6 +37,9 @@ pub struct Faults {
     pub endless_next: bool,
     /// Searches answer with a JSON body this many bytes long, streamed without a length.
     pub huge_body_bytes: u64,
+    /// Searches ignore `_lastUpdated` and `_summary=count`, as servers that
+    /// do not support them do: every match comes back, whatever was asked.
+    pub ignore_change_searches: bool,
     /// Token responses claim `patient/*.rs`, whatever was granted.
     pub claim_wider_scope: bool,
     /// Token responses say `Bearer` even when the token is bound to a DPoP key.

@@ -329,6 +329,28 @@ pub async fn search(
         params.get("code"),
         params.get("date"),
     );
+    let changes = !s.faults.ignore_change_searches;
+    let mut updated = Vec::new();
+    for v in params
+        .get("_lastUpdated")
+        .filter(|_| changes)
+        .into_iter()
+        .flatten()
+    {
+        match Bound::parse(v) {
+            Some(b) => updated.push(b),
+            None => {
+                return FhirError::new(
+                    &s,
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("_lastUpdated={v} is not a FHIR instant with a prefix"),
+                )
+                .into_response();
+            }
+        }
+    }
+    let count_only = changes && params.get("_summary").is_some_and(|v| v.contains(&"count"));
     let matches: Vec<(&Value, &RawValue)> = pool
         .into_iter()
         .filter(|(r, _)| scopes.iter().any(|sc| scope_allows(sc, r)))
@@ -343,8 +365,10 @@ pub async fn search(
                     .all(|v| date_matches(designated_date(r).as_deref(), v))
             })
         })
+        .filter(|(r, _)| updated.is_empty() || updated.iter().all(|b| b.holds(last_updated(r))))
         .collect();
     let total = matches.len();
+    let count = if count_only { 0 } else { count };
     let page: Vec<(&Value, &RawValue)> = matches.into_iter().skip(offset).take(count).collect();
     let body = bundle(&s, &resource_type, &page, &pairs, offset, count, total);
     respond(nonce, body)
@@ -371,11 +395,15 @@ fn bundle<'a>(
         format!("{base}/{resource_type}?{}", q.join("&"))
     };
     let mut links = vec![json!({ "relation": "self", "url": query(offset) })];
-    if offset + page.len() < total || s.faults.endless_next {
+    // A count-only answer (`_summary=count`, asked as `count` 0) has no pages.
+    if (offset + page.len() < total && count > 0) || s.faults.endless_next {
         links.push(json!({ "relation": "next", "url": query(offset + page.len().max(1)) }));
     }
     Bundle {
         resource_type: "Bundle",
+        meta: BundleMeta {
+            last_updated: instant(super::now()),
+        },
         kind: "searchset",
         total,
         link: links,
@@ -399,11 +427,19 @@ fn bundle<'a>(
 struct Bundle<'a> {
     #[serde(rename = "resourceType")]
     resource_type: &'static str,
+    /// When the search ran: where a client's next `_lastUpdated` search starts.
+    meta: BundleMeta,
     #[serde(rename = "type")]
     kind: &'static str,
     total: usize,
     link: Vec<Value>,
     entry: Vec<Entry<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct BundleMeta {
+    #[serde(rename = "lastUpdated")]
+    last_updated: String,
 }
 
 #[derive(serde::Serialize)]
@@ -508,6 +544,68 @@ fn within_period(r: &Value, period: &Option<(Option<String>, Option<String>)>) -
             .is_none_or(|e| date.as_str() <= &e[..e.len().min(10)])
 }
 
+/// A FHIR instant (seconds since the epoch) as the holder writes it: UTC, whole seconds.
+pub fn instant(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// An instant or a date (its first moment, UTC) as seconds since the epoch.
+fn parse_instant(v: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(v, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let day = format!("{v}T00:00:00Z");
+    time::OffsetDateTime::parse(&day, &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// When a resource last changed (`meta.lastUpdated`), in seconds.
+fn last_updated(r: &Value) -> Option<i64> {
+    r["meta"]["lastUpdated"].as_str().and_then(parse_instant)
+}
+
+/// One `_lastUpdated` parameter: a comparison and an instant.
+struct Bound {
+    op: &'static str,
+    at: i64,
+}
+
+impl Bound {
+    fn parse(v: &str) -> Option<Self> {
+        let (op, rest) = match v.get(..2) {
+            Some(p @ ("ge" | "gt" | "le" | "lt" | "eq")) => (p, &v[2..]),
+            _ => ("eq", v),
+        };
+        let op = ["ge", "gt", "le", "lt", "eq"]
+            .into_iter()
+            .find(|o| *o == op)?;
+        Some(Self {
+            op,
+            at: parse_instant(rest)?,
+        })
+    }
+
+    /// Whether a resource last changed at `at` is within it (never, unknown).
+    fn holds(&self, at: Option<i64>) -> bool {
+        let Some(t) = at else { return false };
+        match self.op {
+            "ge" => t >= self.at,
+            "gt" => t > self.at,
+            "le" => t <= self.at,
+            "lt" => t < self.at,
+            _ => t == self.at,
+        }
+    }
+}
+
 fn date_matches(date: Option<&str>, param: &str) -> bool {
     let Some(date) = date else { return false };
     let (op, value) = param.split_at(param.len().min(2));
@@ -553,6 +651,18 @@ mod tests {
         assert!(date_matches(Some("2023-06-01"), "2023-06"));
         assert!(!date_matches(Some("2023-06-01"), "lt2023-06-01"));
         assert!(date_matches(Some("2023-06-01"), "le2023-06-01"));
+    }
+
+    #[test]
+    fn last_updated_bounds_compare_instants() {
+        let b = Bound::parse("ge2026-12-01T10:00:00Z").expect("parses");
+        assert!(b.holds(parse_instant("2026-12-01T10:00:00Z")));
+        assert!(b.holds(parse_instant("2026-12-01T11:00:00+01:00")));
+        assert!(!b.holds(parse_instant("2026-12-01T09:59:59Z")));
+        assert!(!b.holds(None));
+        assert!(Bound::parse("gt2026-12-01").is_some());
+        assert!(Bound::parse("ge yesterday").is_none());
+        assert_eq!(instant(0), "1970-01-01T00:00:00Z");
     }
 
     #[test]

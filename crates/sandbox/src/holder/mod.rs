@@ -164,9 +164,18 @@ impl Holder {
         slug: &str,
         origin: &str,
         profile: Profile,
-        data: HolderData,
+        mut data: HolderData,
         issuers: Vec<Issuer>,
     ) -> Self {
+        // Every resource says when it last changed, as a server's do; the
+        // synthetic ones all before the holder came up, so a search for what
+        // changed since an earlier sync finds only what `revise` touched.
+        for r in data.resources.iter_mut().chain(data.patients.iter_mut()) {
+            if let Some(o) = r.as_object_mut() {
+                o.entry("meta")
+                    .or_insert_with(|| serde_json::json!({ "lastUpdated": DATA_AS_OF }));
+            }
+        }
         let mut compartments: HashMap<(String, String), Vec<usize>> = HashMap::new();
         for (i, r) in data.resources.iter().enumerate() {
             let ty = r["resourceType"].as_str().unwrap_or_default();
@@ -254,10 +263,12 @@ impl Holder {
     }
 
     /// Gives `n` of its resources, spread evenly through its set, a new
-    /// version (`meta.versionId`), as if each were corrected at the source:
-    /// the next sync finds them changed. Their ids stay.
+    /// version (`meta.versionId`, and `meta.lastUpdated` now), as if each
+    /// were corrected at the source: the next sync finds them changed. Their
+    /// ids stay.
     pub fn revise(&self, n: usize) {
         let mut s = lock(&self.state);
+        let stamp = fhir::instant(now());
         let len = s.data.resources.len();
         if n == 0 || len == 0 {
             return;
@@ -275,7 +286,7 @@ impl Holder {
                 + 1;
             r.insert(
                 "meta".into(),
-                serde_json::json!({ "versionId": version.to_string() }),
+                serde_json::json!({ "versionId": version.to_string(), "lastUpdated": stamp }),
             );
             s.raw[i] = serde_json::value::to_raw_value(&s.data.resources[i]).unwrap_or_default();
         }
@@ -322,6 +333,9 @@ impl Holder {
             .with_state(self.state.clone())
     }
 }
+
+/// `meta.lastUpdated` of the synthetic records as generated.
+pub const DATA_AS_OF: &str = "2026-07-01T00:00:00Z";
 
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
