@@ -242,6 +242,7 @@ mod tests {
             by_type: Vec::new(),
             removed: 0,
             written: 0,
+            fetched: 0,
         }
     }
 

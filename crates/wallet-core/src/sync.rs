@@ -2,7 +2,7 @@
 //! at, all holders at once (bounded), each reporting progress and ending with
 //! an outcome a person can act on. One failing holder never stops the others.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -10,9 +10,10 @@ use tokio::sync::{Semaphore, mpsc};
 use ts_rs::TS;
 
 use crate::engine::interaction::Interactor;
+use crate::engine::{Basis, ChangesSince};
 use crate::engine::{Engine, ExchangeError, FetchError, Limits, Reauth, download, exchange};
 use crate::holders::{HolderRecord, SmartConfig, ticket_problems};
-use crate::store::{LastOutcome, Person, PreparedSet};
+use crate::store::{ChangeMark, LastOutcome, Person, PreparedSet, SetFetch};
 use crate::trace::Trace;
 use crate::wallet::now;
 use crate::{Wallet, WalletError};
@@ -98,6 +99,10 @@ pub struct HolderOutcome {
     /// when the holder sent what was stored, or in a dry run).
     #[ts(type = "number")]
     pub written: usize,
+    /// Records the holder sent in this sync: fewer than `resources` when it
+    /// was asked only for what changed since the last one.
+    #[ts(type = "number")]
+    pub fetched: usize,
 }
 
 /// One downloaded resource and where it came from.
@@ -140,6 +145,7 @@ fn outcome(
         by_type: Vec::new(),
         removed: 0,
         written: 0,
+        fetched: 0,
     }
 }
 
@@ -189,6 +195,18 @@ pub fn types_to_fetch(asked: Option<&str>, granted: Option<&str>) -> Vec<String>
     }
 }
 
+/// A type is fetched whole at least this often, even where the holder
+/// offers a search for changes: a holder that changes a record without
+/// stamping it anew is caught within a week.
+pub const WHOLE_FETCH_EVERY_SECS: i64 = 7 * 24 * 3600;
+
+/// Per (holder, ticket), per type, what the last sync left for asking only
+/// for what changed (`RecordStore::change_marks`).
+type Marks = HashMap<(String, String), HashMap<String, ChangeMark>>;
+
+/// The marks, once read (`None` until then).
+type MarksReady = tokio::sync::watch::Receiver<Option<Arc<Marks>>>;
+
 struct Job {
     holder: HolderRecord,
     config: SmartConfig,
@@ -196,6 +214,25 @@ struct Job {
     jti: String,
     bound_jkt: Option<String>,
     scope: Option<String>,
+    /// Every set's marks, once read.
+    marks: MarksReady,
+}
+
+/// One ticket at one holder: how it went, what came, and how it was fetched.
+struct TicketResult {
+    outcome: HolderOutcome,
+    records: Vec<SyncedRecord>,
+    fetch: SetFetch,
+}
+
+impl TicketResult {
+    fn only(outcome: HolderOutcome) -> Self {
+        Self {
+            outcome,
+            records: Vec::new(),
+            fetch: SetFetch::default(),
+        }
+    }
 }
 
 impl Wallet {
@@ -292,6 +329,28 @@ impl Wallet {
             store.stored_sets()?
         };
         let store = Arc::new(std::sync::Mutex::new(store));
+        // Read while holders are discovered and tickets exchanged; each holder
+        // waits for them only before its first search. A dry run fetches
+        // everything: it is what a tester measures a holder by.
+        let (marks_tx, marks) = tokio::sync::watch::channel(None);
+        if opts.dry_run {
+            marks_tx.send_replace(Some(Arc::new(Marks::new())));
+        } else {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                let read = store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .change_marks()
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(
+                            "could not read where to ask for changes: {e}; fetching all"
+                        );
+                        Marks::new()
+                    });
+                marks_tx.send_replace(Some(Arc::new(read)));
+            });
+        }
         let concurrency = opts.concurrency.unwrap_or(16).max(1);
         let redirect_uri = opts
             .interactor
@@ -304,11 +363,12 @@ impl Wallet {
         let tickets = Arc::new(tickets);
         let mut set = tokio::task::JoinSet::new();
         for holder in holders {
-            let (engine, limit, events, tickets) = (
+            let (engine, limit, events, tickets, marks) = (
                 engine.clone(),
                 limit.clone(),
                 events.clone(),
                 tickets.clone(),
+                marks.clone(),
             );
             let (interactor, redirect_uri) = (opts.interactor.clone(), redirect_uri.clone());
             set.spawn(async move {
@@ -317,6 +377,7 @@ impl Wallet {
                     &engine,
                     holder,
                     &tickets,
+                    &marks,
                     &redirect_uri,
                     interactor.as_deref(),
                     events,
@@ -469,7 +530,7 @@ fn store_writer() -> std::io::Result<std::sync::mpsc::Sender<WriteJob>> {
 /// could not be stored).
 async fn store_holder(
     ctx: Storing,
-    results: Vec<(HolderOutcome, Vec<SyncedRecord>)>,
+    results: Vec<TicketResult>,
 ) -> (Vec<HolderOutcome>, Vec<SyncedRecord>) {
     let Storing {
         store,
@@ -483,11 +544,15 @@ async fn store_holder(
     } = ctx;
     let mut outcomes = Vec::new();
     let mut kept = Vec::new();
-    let base = results.first().map(|(o, _)| o.fhir_base.clone());
+    let base = results.first().map(|r| r.outcome.fhir_base.clone());
     let mut finished = true;
     let mut last = Vec::new();
-    for (mut o, records) in results {
-        let mut records = records;
+    for TicketResult {
+        outcome: mut o,
+        mut records,
+        fetch,
+    } in results
+    {
         // Only these have not said `done` yet: their records are to be stored.
         let downloaded = o.status == "synced";
         if downloaded
@@ -522,11 +587,16 @@ async fn store_holder(
                     let fetched_at = records.first().map(|r| r.fetched_at).unwrap_or_else(now);
                     let mine: Vec<&crate::engine::Record> =
                         records.iter().map(|r| &r.resource).collect();
+                    let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
                     let result = store
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .replace_prepared(&base, &jti, &person, fetched_at, &mine, prepared)
+                        .replace_prepared(&base, &jti, &person, fetched_at, &mine, prepared, &fetch)
                         .map_err(|e| e.to_string());
+                    // Whatever went wrong, the next sync asks for everything.
+                    if result.is_err()
+                        && let Err(e) = store.forget_change_marks(&base, &jti)
+                    {
+                        tracing::warn!("could not forget a holder's change marks: {e}");
+                    }
                     drop(mine);
                     (result, records)
                 })
@@ -655,7 +725,7 @@ impl Interactor for Announcing<'_> {
 struct HolderDone {
     /// The holder with its new client id, when this sync registered there.
     registered: Option<HolderRecord>,
-    results: Vec<(HolderOutcome, Vec<SyncedRecord>)>,
+    results: Vec<TicketResult>,
 }
 
 /// Discovery, registration when needed, then every ticket that may be used here.
@@ -663,6 +733,7 @@ async fn holder_sync(
     engine: &Engine,
     mut holder: HolderRecord,
     tickets: &[permission_ticket::DecodedTicket],
+    marks: &MarksReady,
     redirect_uri: &str,
     interactor: Option<&dyn Interactor>,
     events: Option<mpsc::UnboundedSender<SyncEvent>>,
@@ -672,7 +743,7 @@ async fn holder_sync(
         registered: None,
         results: Vec::new(),
     };
-    let finish = |o: HolderOutcome| (o, Vec::new());
+    let finish = TicketResult::only;
     emit("discovery");
     let config = match engine.discover(&holder.fhir_base).await {
         Ok(c) => c,
@@ -741,11 +812,12 @@ async fn holder_sync(
                 _ => None,
             },
             scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+            marks: marks.clone(),
         };
         done.results
             .push(run_job(engine, job, interactor, events.clone()).await);
     }
-    if done.results.iter().all(|(o, _)| o.status == "skipped") {
+    if done.results.iter().all(|r| r.outcome.status == "skipped") {
         emit("done");
     }
     done
@@ -756,7 +828,7 @@ async fn run_job(
     job: Job,
     interactor: Option<&dyn Interactor>,
     events: Option<mpsc::UnboundedSender<SyncEvent>>,
-) -> (HolderOutcome, Vec<SyncedRecord>) {
+) -> TicketResult {
     let base = job.holder.fhir_base.clone();
     let tokens = &engine.tokens;
     let send = |stage: &str, resource_type: Option<&str>, pages: usize, resources: usize| {
@@ -788,24 +860,24 @@ async fn run_job(
         Ok(s) => s,
         Err(ExchangeError::InteractionRequired { .. }) => {
             send("done", None, 0, 0);
-            return (
-                outcome(
-                    &job.holder,
-                    Some(&job.jti),
-                    "needs_interaction",
-                    "this holder needs you to confirm which patient record is yours, once: sync interactively",
-                ),
-                Vec::new(),
-            );
+            return TicketResult::only(outcome(
+                &job.holder,
+                Some(&job.jti),
+                "needs_interaction",
+                "this holder needs you to confirm which patient record is yours, once: sync interactively",
+            ));
         }
         Err(e) => {
             send("done", None, 0, 0);
-            return (
-                outcome(&job.holder, Some(&job.jti), "failed", e.to_string()),
-                Vec::new(),
-            );
+            return TicketResult::only(outcome(
+                &job.holder,
+                Some(&job.jti),
+                "failed",
+                e.to_string(),
+            ));
         }
     };
+    let granted = session.scope.clone().unwrap_or_default();
     let types = types_to_fetch(job.scope.as_deref(), session.scope.as_deref());
     let reauth = Reauth {
         holder: &job.holder,
@@ -816,7 +888,16 @@ async fn run_job(
     };
     let progress =
         |t: &str, pages: usize, resources: usize| send("download", Some(t), pages, resources);
-    let result = download(engine, &reauth, session, &types, &progress).await;
+    let mut ready = job.marks.clone();
+    let marks = match ready.wait_for(Option::is_some).await {
+        Ok(all) => all
+            .as_ref()
+            .and_then(|all| all.get(&(base.clone(), job.jti.clone())).cloned()),
+        Err(_) => None,
+    };
+    let basis = changes_basis(marks.unwrap_or_default(), &types, &granted, now());
+    let result = download(engine, &reauth, session, &types, &basis, &progress).await;
+    drop(basis);
     // A holder whose records arrived is done once they are stored (see `sync`).
     if result.is_err() {
         send("done", None, 0, 0);
@@ -829,7 +910,11 @@ async fn run_job(
             let fetched_at = now();
             let mut o = outcome(&job.holder, Some(&job.jti), "synced", "");
             o.patient_id = d.patient.as_ref().and_then(|p| p.id.clone());
-            o.resources = d.resources.len() + usize::from(d.patient.is_some());
+            let patient = usize::from(d.patient.is_some());
+            // A type asked only for what changed counts what the holder has.
+            o.resources = d.by_type.values().sum::<usize>() + patient;
+            let sent = d.resources.len() + patient;
+            o.fetched = sent;
             o.pages = d.pages;
             o.by_type = d
                 .by_type
@@ -839,14 +924,24 @@ async fn run_job(
                     count: *c,
                 })
                 .collect();
-            o.message = if d.skipped.is_empty() {
-                format!("{} records", o.resources)
-            } else {
-                format!(
-                    "{} records; not shared by the holder: {}",
-                    o.resources,
+            o.message = format!("{} records", o.resources);
+            if !d.changed_only.is_empty() {
+                o.message = format!(
+                    "{} ({sent} sent: the holder was asked only for what changed)",
+                    o.message
+                );
+            }
+            if !d.skipped.is_empty() {
+                o.message = format!(
+                    "{}; not shared by the holder: {}",
+                    o.message,
                     d.skipped.join(", ")
-                )
+                );
+            }
+            let fetch = SetFetch {
+                changed_only: std::mem::take(&mut d.changed_only),
+                since: std::mem::take(&mut d.since),
+                scope: granted,
             };
             let records = d
                 .patient
@@ -859,25 +954,54 @@ async fn run_job(
                     resource,
                 })
                 .collect();
-            (o, records)
+            TicketResult {
+                outcome: o,
+                records,
+                fetch,
+            }
         }
         Err(FetchError::Exchange(e)) => {
             tokens.forget(&base, &job.jti);
-            (
-                outcome(
-                    &job.holder,
-                    Some(&job.jti),
-                    "failed",
-                    format!("presenting the ticket again failed: {e}"),
-                ),
-                Vec::new(),
-            )
+            TicketResult::only(outcome(
+                &job.holder,
+                Some(&job.jti),
+                "failed",
+                format!("presenting the ticket again failed: {e}"),
+            ))
         }
-        Err(e @ (FetchError::Stopped(_) | FetchError::Withheld(_))) => (
-            outcome(&job.holder, Some(&job.jti), "failed", e.to_string()),
-            Vec::new(),
-        ),
+        Err(e @ (FetchError::Stopped(_) | FetchError::Withheld(_))) => TicketResult::only(outcome(
+            &job.holder,
+            Some(&job.jti),
+            "failed",
+            e.to_string(),
+        )),
     }
+}
+
+/// The types this sync may ask only for what changed: those marked under
+/// the scope granted now, fetched whole within `WHOLE_FETCH_EVERY_SECS`.
+fn changes_basis(
+    marks: HashMap<String, ChangeMark>,
+    types: &[String],
+    granted: &str,
+    now: i64,
+) -> Basis {
+    marks
+        .into_iter()
+        .filter(|(ty, m)| {
+            types.contains(ty)
+                && ty != "Patient"
+                && m.scope == granted
+                && now - m.whole_at < WHOLE_FETCH_EVERY_SECS
+        })
+        .map(|(ty, m)| {
+            let since = ChangesSince {
+                since: m.since,
+                ids: m.ids,
+            };
+            (ty, since)
+        })
+        .collect()
 }
 
 #[cfg(test)]

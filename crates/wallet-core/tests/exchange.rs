@@ -851,7 +851,10 @@ async fn a_holder_gets_a_budget_and_no_more_than_it_was_asked() {
     let all = at(&full, h).resources;
     assert!(all > 20, "{:?}", at(&full, h));
 
-    // Fewer records allowed than the holder has: stopped, and the reason says how to allow more.
+    // Every record changed at the source, so even a sync that asks only for
+    // changes is sent them all. Fewer records allowed than that: stopped, and
+    // the reason says how to allow more.
+    h.revise(h.resource_count());
     let few = Limits {
         max_holder_records: all / 2,
         ..Limits::default()
@@ -1561,6 +1564,114 @@ async fn a_ticket_kept_unverified_is_checked_before_it_is_presented() {
         report.outcomes
     );
     assert!(w.list().unwrap()[0].verified);
+}
+
+/// Every record stored from `holder`, as JSON, sorted.
+fn stored(w: &Wallet, holder: &sandbox::Holder) -> Vec<String> {
+    let store = w.record_store().unwrap();
+    let base = holder.fhir_base();
+    let mut all: Vec<String> = wallet_core::sync::DEFAULT_TYPES
+        .iter()
+        .chain(&["Patient"])
+        .flat_map(|t| store.records(&base, t).unwrap())
+        .collect();
+    all.sort();
+    all
+}
+
+/// Every record `holder` gives the wallet's ticket now, fetched whole (a dry run), sorted.
+async fn holder_now(w: &Wallet, holder: &sandbox::Holder) -> Vec<String> {
+    let dry = sync(
+        w,
+        SyncOptions {
+            dry_run: true,
+            holder: Some(holder.fhir_base()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(
+        !dry.trace.iter().any(|e| e.url.contains("_lastUpdated")),
+        "a dry run fetches everything"
+    );
+    let mut all: Vec<String> = dry
+        .records
+        .iter()
+        .map(|r| r.resource.json.get().to_string())
+        .collect();
+    all.sort();
+    all
+}
+
+/// Requests of a sync that asked for changes only.
+fn change_searches(report: &SyncReport) -> usize {
+    report
+        .trace
+        .iter()
+        .filter(|e| e.url.contains("_lastUpdated=ge"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_resync_asks_only_for_what_changed_and_misses_nothing() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let h = &sb.holders[0];
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "since", everything()).await;
+    let first = sync(&w, SyncOptions::default()).await;
+    assert_eq!(
+        change_searches(&first),
+        0,
+        "a first sync fetches everything"
+    );
+    let all = at(&first, h).resources;
+
+    // Revised records: only they come, and the store ends as a whole fetch would.
+    h.revise(20);
+    let again = sync(&w, SyncOptions::default()).await;
+    let o = at(&again, h);
+    assert_eq!(o.status, "synced", "{o:?}");
+    assert!(change_searches(&again) > 0, "asked only for changes");
+    assert_eq!(o.resources, all, "the row counts what the holder has");
+    assert!(o.written > 0, "{o:?}");
+    assert_eq!(
+        o.fetched,
+        o.written + 1,
+        "only the changed records and the Patient came: {o:?}"
+    );
+    assert!(
+        o.message.contains(&format!(
+            "({} sent: the holder was asked only for what changed)",
+            o.fetched
+        )),
+        "{}",
+        o.message
+    );
+    assert_eq!(stored(&w, h), holder_now(&w, h).await);
+
+    // Records deleted at the source: the counts disagree, the type is fetched whole.
+    h.forget_last(7);
+    let after = holder_now(&w, h).await;
+    let gone = sync(&w, SyncOptions::default()).await;
+    let o = at(&gone, h);
+    assert_eq!(o.status, "synced", "{o:?}");
+    assert_eq!(o.removed, all - after.len(), "{o:?}");
+    assert!(o.removed > 0, "some deleted records were the ticket's");
+    assert_eq!(stored(&w, h), after);
+
+    // A holder that ignores the search for changes sends everything: still right.
+    h.set_faults(sandbox::Faults {
+        ignore_change_searches: true,
+        ..Default::default()
+    });
+    h.revise(5);
+    let ignored = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&ignored, h).status, "synced");
+    assert_eq!(stored(&w, h), holder_now(&w, h).await);
+    assert_eq!(
+        w.record_store().unwrap().check().unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]

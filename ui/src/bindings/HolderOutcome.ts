@@ -17,4 +17,9 @@ removed: number,
  * Records written to the store: new or changed since the last sync (none
  * when the holder sent what was stored, or in a dry run).
  */
-written: number, };
+written: number, 
+/**
+ * Records the holder sent in this sync: fewer than `resources` when it
+ * was asked only for what changed since the last one.
+ */
+fetched: number, };

@@ -3,7 +3,7 @@
 //! retries, `Retry-After`, DPoP nonces, a new token when one expires, and
 //! limits so a hostile holder cannot exhaust memory or loop forever.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -189,11 +189,19 @@ impl Record {
 struct Page {
     #[serde(rename = "resourceType")]
     resource_type: String,
+    #[serde(default)]
+    meta: PageMeta,
     total: Option<u64>,
     #[serde(default)]
     entry: Vec<PageEntry>,
     #[serde(default)]
     link: Vec<PageLink>,
+}
+
+#[derive(Deserialize, Default)]
+struct PageMeta {
+    #[serde(rename = "lastUpdated")]
+    last_updated: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -214,20 +222,56 @@ struct Head {
     id: Option<String>,
 }
 
+/// What an earlier sync left for asking a holder only what changed in one
+/// resource type (`_lastUpdated`).
+#[derive(Debug, Clone, Default)]
+pub struct ChangesSince {
+    /// A FHIR instant on the holder's own clock.
+    pub since: String,
+    /// The ids of the type's records as stored.
+    pub ids: HashSet<String>,
+}
+
+/// Per resource type, where it may be asked only for what changed.
+pub type Basis = HashMap<String, ChangesSince>;
+
+/// How far before the holder's own time of a search the next one starts:
+/// a record changed while the pages were read, or stamped by another of the
+/// holder's servers whose clock is behind, is asked for again. What comes
+/// twice is matched by its digest and written once.
+pub const SINCE_MARGIN_SECS: i64 = 300;
+
 #[derive(Debug, Default)]
 pub struct Downloaded {
     pub patient: Option<Record>,
     pub resources: Vec<Record>,
     pub pages: usize,
+    /// Per type, the records the holder has (for a type asked only for
+    /// what changed, its total, not the few that came).
     pub by_type: BTreeMap<String, usize>,
+    /// Types asked only for what changed, each with the holder's total:
+    /// `resources` holds only their changed records, the rest are as stored.
+    pub changed_only: BTreeMap<String, u64>,
+    /// Per type, where the next sync's search for changes starts (types
+    /// whose holder did not say when it searched have none).
+    pub since: BTreeMap<String, String>,
     /// Types the holder would not give (403/404), with its reason.
     pub skipped: Vec<String>,
     /// The token in use at the end (it may have been replaced on the way).
     pub session: Option<Session>,
 }
 
-/// One resource type's records and page count.
-type TypeResult = Result<(Vec<Record>, usize), FetchError>;
+/// One resource type as fetched.
+struct TypeFetched {
+    records: Vec<Record>,
+    pages: usize,
+    /// The holder's own time of its first page (`Bundle.meta.lastUpdated`).
+    stamp: Option<String>,
+    /// The holder's total, when only what changed was asked for.
+    changed_of: Option<u64>,
+}
+
+type TypeResult = Result<TypeFetched, FetchError>;
 
 /// Progress: (resource type, pages so far, resources so far) across the holder.
 pub type Progress<'a> = &'a (dyn Fn(&str, usize, usize) + Send + Sync);
@@ -246,6 +290,7 @@ pub async fn download(
     reauth: &Reauth<'_>,
     session: Session,
     types: &[String],
+    basis: &Basis,
     progress: Progress<'_>,
 ) -> Result<Downloaded, FetchError> {
     let base = reauth.holder.fhir_base.clone();
@@ -282,12 +327,10 @@ pub async fn download(
         futures_util::stream::iter(types.iter().cloned())
             .map(|t| {
                 let shared = shared.clone();
-                let first = format!(
-                    "{base}/{t}?patient={patient_id}&_count={}",
-                    engine.limits.page_size
-                );
+                let search = format!("{base}/{t}?patient={patient_id}");
+                let since = basis.get(&t);
                 async move {
-                    let r = search_all(&shared, &first, &t, progress).await;
+                    let r = fetch_type(&shared, &search, &t, since, progress).await;
                     (t, r)
                 }
             })
@@ -309,10 +352,17 @@ pub async fn download(
     }
     for (t, r) in results {
         match r {
-            Ok((resources, pages)) => {
-                out.pages += pages;
-                out.by_type.insert(t, resources.len());
-                out.resources.extend(resources);
+            Ok(f) => {
+                out.pages += f.pages;
+                let held = f.changed_of.map_or(f.records.len(), |n| n as usize);
+                if let Some(n) = f.changed_of {
+                    out.changed_only.insert(t.clone(), n);
+                }
+                if let Some(since) = f.stamp.as_deref().and_then(since_before) {
+                    out.since.insert(t.clone(), since);
+                }
+                out.by_type.insert(t, held);
+                out.resources.extend(f.records);
             }
             Err(FetchError::Withheld(status)) => out.skipped.push(format!("{t} ({status})")),
             Err(e) => return Err(e),
@@ -322,12 +372,106 @@ pub async fn download(
     Ok(out)
 }
 
+/// `stamp` less `SINCE_MARGIN_SECS`, as a UTC instant; `None` when the
+/// holder's stamp is not an instant.
+fn since_before(stamp: &str) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let at = time::OffsetDateTime::parse(stamp, &Rfc3339).ok()?;
+    (at - time::Duration::seconds(SINCE_MARGIN_SECS))
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
+}
+
+/// One type: only what changed since the last sync where that is known
+/// and the holder's counts bear it out, otherwise every record.
+async fn fetch_type(
+    shared: &Shared<'_>,
+    search: &str,
+    resource_type: &str,
+    since: Option<&ChangesSince>,
+    progress: Progress<'_>,
+) -> TypeResult {
+    if let Some(since) = since {
+        match changed_only(shared, search, resource_type, since, progress).await {
+            Ok(Some(f)) => return Ok(f),
+            Ok(None) => {}
+            Err(e @ (FetchError::Exchange(_) | FetchError::Withheld(_))) => return Err(e),
+            // A holder that refuses the search for changes may still give everything.
+            Err(e) => tracing::debug!("{resource_type}: asking only for changes failed ({e})"),
+        }
+    }
+    let size = shared.engine.limits.page_size;
+    search_all(
+        shared,
+        &format!("{search}&_count={size}"),
+        resource_type,
+        progress,
+    )
+    .await
+}
+
+/// The records of one type changed since `since`, when the holder's count
+/// of all its records equals what is stored and not changed plus what came:
+/// a record deleted, or one that came into the grant with an older stamp,
+/// makes them differ (`None`: fetch everything).
+async fn changed_only(
+    shared: &Shared<'_>,
+    search: &str,
+    resource_type: &str,
+    since: &ChangesSince,
+    progress: Progress<'_>,
+) -> Result<Option<TypeFetched>, FetchError> {
+    let size = shared.engine.limits.page_size;
+    let at: String = url::form_urlencoded::byte_serialize(since.since.as_bytes()).collect();
+    let changed = format!("{search}&_lastUpdated=ge{at}&_count={size}");
+    let count = format!("{search}&_summary=count");
+    let (changed, count) = tokio::join!(
+        search_all(shared, &changed, resource_type, progress),
+        get(shared, &count)
+    );
+    let (changed, count) = (changed?, count?);
+    if count.status == 403 || count.status == 404 {
+        return Err(FetchError::Withheld(count.status));
+    }
+    let Some(total) = read_page(&count.body, resource_type)?.total else {
+        return Ok(None);
+    };
+    let mut ids = HashSet::new();
+    for r in &changed.records {
+        match r.id.as_deref() {
+            Some(id) if ids.insert(id) => {}
+            // No id, or one twice: the stored rows cannot be matched to it.
+            _ => return Ok(None),
+        }
+    }
+    let kept = since
+        .ids
+        .iter()
+        .filter(|id| !ids.contains(id.as_str()))
+        .count();
+    if (kept + changed.records.len()) as u64 != total {
+        tracing::debug!(
+            "{resource_type}: the holder holds {total}, {kept} kept and {} changed: fetching all",
+            changed.records.len()
+        );
+        return Ok(None);
+    }
+    Ok(Some(TypeFetched {
+        pages: changed.pages + 1,
+        changed_of: Some(total),
+        ..changed
+    }))
+}
+
 async fn search_all(
     shared: &Shared<'_>,
     first: &str,
     resource_type: &str,
     progress: Progress<'_>,
-) -> Result<(Vec<Record>, usize), FetchError> {
+) -> TypeResult {
     let base = &shared.reauth.holder.fhir_base;
     let origin = url::Url::parse(base)
         .map(|u| u.origin())
@@ -336,6 +480,7 @@ async fn search_all(
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut pages = 0;
+    let mut stamp = None;
     loop {
         if !seen.insert(url.clone()) {
             return Err(FetchError::Stopped(format!(
@@ -353,6 +498,9 @@ async fn search_all(
             return Err(FetchError::Withheld(reply.status));
         }
         let page = read_page(&reply.body, resource_type)?;
+        if pages == 0 {
+            stamp = page.stamp.clone();
+        }
         pages += 1;
         let next = page.next;
         shared.engine.trace.set_response(
@@ -383,7 +531,14 @@ async fn search_all(
         }
 
         match next {
-            None => return Ok((out, pages)),
+            None => {
+                return Ok(TypeFetched {
+                    records: out,
+                    pages,
+                    stamp,
+                    changed_of: None,
+                });
+            }
             Some(n) => {
                 // Never send this holder's token anywhere else.
                 let parsed = url::Url::parse(&n)
@@ -408,6 +563,8 @@ pub struct PageRead {
     pub total: Option<u64>,
     /// Entries on the page, whatever their type.
     pub entries: usize,
+    /// The holder's own time of the search (`Bundle.meta.lastUpdated`).
+    pub stamp: Option<String>,
 }
 
 pub fn read_page(body: &[u8], resource_type: &str) -> Result<PageRead, FetchError> {
@@ -442,6 +599,7 @@ pub fn read_page(body: &[u8], resource_type: &str) -> Result<PageRead, FetchErro
         next,
         total: bundle.total,
         entries,
+        stamp: bundle.meta.last_updated,
     })
 }
 

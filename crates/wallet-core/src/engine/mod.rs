@@ -15,7 +15,8 @@ use vault::WalletKey;
 pub use exchange::{ExchangeError, Session, exchange, register};
 pub(crate) use exchange::{JWT_BEARER, TICKET_TOKEN_TYPE, session_from};
 pub use fetch::{
-    Downloaded, FetchError, Limits, PageRead, Reauth, Record, download, read_page, record_digest,
+    Basis, ChangesSince, Downloaded, FetchError, Limits, PageRead, Reauth, Record, download,
+    read_page, record_digest,
 };
 
 use crate::http::Http;

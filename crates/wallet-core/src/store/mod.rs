@@ -28,7 +28,7 @@ pub use extract::{Entry, extract};
 pub use query::{
     CategoryCount, Item, ItemSource, LatestValue, PersonAtHolder, PersonRecords, Query, SeriesPoint,
 };
-pub use replace::PreparedSet;
+pub use replace::{ChangeMark, PreparedSet, SetFetch};
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how
 /// many have run. Entries are never edited once released, only appended.
@@ -146,6 +146,21 @@ const MIGRATIONS: &[&str] = &[
     // 8: each record's digest as stored, so a re-sync rewrites only the
     // records that changed (rows from before have none: rewritten once).
     "ALTER TABLE resources ADD COLUMN digest BLOB;",
+    // 9: per (holder, ticket, type), where the next sync's search for what
+    // changed starts (the holder's clock), under which granted scope, and
+    // when the type was last fetched whole; and each set's rows indexed with
+    // their type, id and digest, so a sync reads them without the JSON.
+    "DROP INDEX resources_by_source;
+     CREATE INDEX resources_by_source ON resources (holder, ticket_jti, resource_type, resource_id, digest);
+     CREATE TABLE change_marks (
+        holder TEXT NOT NULL,
+        ticket_jti TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        since TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        whole_at INTEGER NOT NULL,
+        PRIMARY KEY (holder, ticket_jti, resource_type)
+     );",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
@@ -194,6 +209,10 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("writing the export: {0}")]
     Write(#[from] std::io::Error),
+    #[error(
+        "{0}: the records stored and what the holder sent do not add up; the next sync fetches them all"
+    )]
+    Incomplete(String),
 }
 
 impl StoreError {
@@ -203,6 +222,7 @@ impl StoreError {
             Self::TooNew { .. } => "store_too_new",
             Self::Sqlite(_) => "store",
             Self::Write(_) => "write_failed",
+            Self::Incomplete(_) => "store_incomplete",
         }
     }
 }
@@ -847,29 +867,48 @@ mod tests {
         for step in 0..150 {
             let h = next(holders.len() as u64) as usize;
             let set = &mut sets[h];
-            match next(4) {
+            // What changed, as a holder asked only for changes would send it
+            // (`None`: a deletion, which only a whole fetch brings).
+            let changed: Option<Vec<(u64, u64)>> = match next(4) {
                 0 if !set.is_empty() => {
                     let i = next(set.len() as u64) as usize;
                     set.remove(i);
+                    None
                 }
                 1 if !set.is_empty() => {
                     let i = next(set.len() as u64) as usize;
                     set[i].0 = next(12);
+                    Some(vec![set[i]])
                 }
-                2 => set.reverse(),
+                2 => {
+                    set.reverse();
+                    Some(Vec::new())
+                }
                 _ => {
                     serial += 1;
                     set.push((next(12), serial));
+                    set.last().map(|r| vec![*r])
                 }
-            }
+            };
             let records = |set: &[(u64, u64)]| -> Vec<Record> {
                 set.iter()
                     .map(|(n, id)| reading(*n, format!("r{id}")))
                     .collect()
             };
-            let mine = records(&sets[h]);
+            // Every other step that can, only the changes, the rest carried from the store.
+            let only_changes = changed.filter(|_| step % 2 == 1);
+            let fetch = SetFetch {
+                changed_only: only_changes
+                    .iter()
+                    .map(|_| ("Observation".to_string(), sets[h].len() as u64))
+                    .collect(),
+                ..SetFetch::default()
+            };
+            let mine = records(only_changes.as_deref().unwrap_or(&sets[h]));
             let refs: Vec<&Record> = mine.iter().collect();
-            ok(s.replace(holders[h], "t1", &Person::default(), step, &refs));
+            let none = PreparedSet::none();
+            let person = Person::default();
+            ok(s.replace_prepared(holders[h], "t1", &person, step, &refs, none, &fetch));
             assert_eq!(ok(s.check()), Vec::<String>::new(), "step {step}");
 
             let fresh_path = dir.path().join(format!("fresh-{step}.db"));

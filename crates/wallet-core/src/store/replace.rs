@@ -1,7 +1,7 @@
 //! Writing one holder's set for one ticket: only what changed since the
 //! set as stored, in one transaction, and the copies it touches regrouped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -147,6 +147,199 @@ fn kept_contents(
     found
 }
 
+/// How a holder's set was fetched, for `replace_prepared`: which types came
+/// as changes only, and where the next search for changes starts.
+#[derive(Debug, Clone, Default)]
+pub struct SetFetch {
+    /// Types asked only for what changed, each with the holder's total: the
+    /// records given are its changed ones, and its stored records the
+    /// holder did not send again stay.
+    pub changed_only: BTreeMap<String, u64>,
+    /// Per type, a FHIR instant on the holder's clock: the next sync asks
+    /// only for what changed since. A type missing here is fetched whole.
+    pub since: BTreeMap<String, String>,
+    /// The scope the holder granted: a mark holds only while it stays.
+    pub scope: String,
+}
+
+/// A type's mark as `RecordStore::change_marks` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeMark {
+    pub since: String,
+    pub scope: String,
+    /// When the type was last fetched whole.
+    pub whole_at: i64,
+    /// The ids of its records as stored.
+    pub ids: HashSet<String>,
+}
+
+/// A stored record of a type fetched as changes only, which the holder
+/// did not send again: it stays, by its digest.
+struct Carried {
+    resource_type: String,
+    resource_id: String,
+    digest: [u8; 32],
+}
+
+/// One record of the set being written: as fetched, or carried over.
+#[derive(Clone, Copy)]
+enum Incoming<'a> {
+    Fetched(&'a Record),
+    Carried(&'a Carried),
+}
+
+impl<'a> Incoming<'a> {
+    fn resource_type(&self) -> &'a str {
+        match self {
+            Self::Fetched(r) => &r.resource_type,
+            Self::Carried(c) => &c.resource_type,
+        }
+    }
+    fn id(&self) -> Option<&'a str> {
+        match self {
+            Self::Fetched(r) => r.id.as_deref(),
+            Self::Carried(c) => Some(&c.resource_id),
+        }
+    }
+    fn digest(&self) -> [u8; 32] {
+        match self {
+            Self::Fetched(r) => *r.digest(),
+            Self::Carried(c) => c.digest,
+        }
+    }
+}
+
+/// The stored records of each type fetched as changes only that the holder
+/// did not send again; an error unless with what it sent they make the
+/// holder's total.
+fn carried(
+    tx: &rusqlite::Transaction<'_>,
+    holder: &str,
+    ticket_jti: &str,
+    fetch: &SetFetch,
+    records: &[&Record],
+) -> Result<Vec<Carried>, StoreError> {
+    if fetch.changed_only.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sent: HashSet<(&str, &str)> = records
+        .iter()
+        .filter_map(|r| Some((r.resource_type.as_str(), r.id.as_deref()?)))
+        .collect();
+    let mut out = Vec::new();
+    let mut here: HashMap<String, u64> = HashMap::new();
+    each_source_row(tx, holder, ticket_jti, |row| {
+        let ty = row.resource_type;
+        if !fetch.changed_only.contains_key(&ty) {
+            return Ok(());
+        }
+        let (Some(id), Some(digest)) = (row.resource_id, row.digest) else {
+            return Err(StoreError::Incomplete(ty));
+        };
+        if !sent.contains(&(ty.as_str(), id.as_str())) {
+            *here.entry(ty.clone()).or_default() += 1;
+            out.push(Carried {
+                resource_type: ty,
+                resource_id: id,
+                digest,
+            });
+        }
+        Ok(())
+    })?;
+    for (ty, total) in &fetch.changed_only {
+        let came = records.iter().filter(|r| r.resource_type == *ty).count() as u64;
+        if here.get(ty).copied().unwrap_or(0) + came != *total {
+            return Err(StoreError::Incomplete(ty.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// A stored row as `each_source_row` gives it.
+struct SourceRow {
+    resource_type: String,
+    resource_id: Option<String>,
+    digest: Option<[u8; 32]>,
+}
+
+/// Calls `each` with every stored row of one (holder, ticket) set, from the
+/// set's own index alone (it holds the columns read): by type, SQLite would
+/// read every holder's rows of that type, and from the table, their JSON.
+/// A row without an index entry (none since schema 3) is not told apart
+/// here: `replace` cannot match it, and fails rather than guess.
+fn each_source_row(
+    conn: &rusqlite::Connection,
+    holder: &str,
+    ticket_jti: &str,
+    mut each: impl FnMut(SourceRow) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT resource_type, resource_id, digest
+         FROM resources INDEXED BY resources_by_source
+         WHERE holder = ?1 AND ticket_jti = ?2",
+    )?;
+    let mut rows = stmt.query(params![holder, ticket_jti])?;
+    while let Some(r) = rows.next()? {
+        let digest: Option<Vec<u8>> = r.get(2)?;
+        each(SourceRow {
+            resource_type: r.get(0)?,
+            resource_id: r.get(1)?,
+            digest: digest.and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok()),
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the marks the next sync asks for changes from, in the set's
+/// transaction, so a set and its marks move together. A type keeps the
+/// time it was last fetched whole; a type with a record without an id
+/// gets none (its stored records could not be matched to changed ones).
+fn write_marks(
+    tx: &rusqlite::Transaction<'_>,
+    holder: &str,
+    ticket_jti: &str,
+    fetch: &SetFetch,
+    items: &[Incoming<'_>],
+    fetched_at: i64,
+) -> Result<(), StoreError> {
+    let mut whole_at: HashMap<String, i64> = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT resource_type, whole_at FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2",
+        )?;
+        let rows = stmt.query_map(params![holder, ticket_jti], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        for row in rows {
+            let (ty, at) = row?;
+            whole_at.insert(ty, at);
+        }
+    }
+    tx.prepare_cached("DELETE FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2")?
+        .execute(params![holder, ticket_jti])?;
+    let without_id: HashSet<&str> = items
+        .iter()
+        .filter(|i| i.id().is_none())
+        .map(|i| i.resource_type())
+        .collect();
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO change_marks (holder, ticket_jti, resource_type, since, scope, whole_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (ty, since) in &fetch.since {
+        if without_id.contains(ty.as_str()) {
+            continue;
+        }
+        let whole = match fetch.changed_only.contains_key(ty) {
+            false => fetched_at,
+            true => match whole_at.get(ty) {
+                Some(at) => *at,
+                None => continue,
+            },
+        };
+        insert.execute(params![holder, ticket_jti, ty, since, fetch.scope, whole])?;
+    }
+    Ok(())
+}
+
 fn source<'a>(person: i64, holder: &'a str, r: &'a Record) -> Source<'a> {
     Source {
         person,
@@ -187,6 +380,68 @@ impl PreparedSet {
 }
 
 impl RecordStore {
+    /// Per (holder, ticket), the types a sync may ask only for what changed:
+    /// those whose every stored record has an id and a digest.
+    #[allow(clippy::type_complexity)]
+    pub fn change_marks(
+        &self,
+    ) -> Result<HashMap<(String, String), HashMap<String, ChangeMark>>, StoreError> {
+        let mut out: HashMap<(String, String), HashMap<String, ChangeMark>> = HashMap::new();
+        let mut marks = self.conn.prepare(
+            "SELECT holder, ticket_jti, resource_type, since, scope, whole_at FROM change_marks",
+        )?;
+        let rows = marks.query_map([], |r| {
+            let mark = ChangeMark {
+                since: r.get(3)?,
+                scope: r.get(4)?,
+                whole_at: r.get(5)?,
+                ids: HashSet::new(),
+            };
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get(2)?,
+                mark,
+            ))
+        })?;
+        for row in rows {
+            let (holder, jti, ty, mark) = row?;
+            out.entry((holder, jti)).or_default().insert(ty, mark);
+        }
+        for ((holder, jti), types) in &mut out {
+            let mut unusable = HashSet::new();
+            each_source_row(&self.conn, holder, jti, |row| {
+                if let Some(mark) = types.get_mut(&row.resource_type) {
+                    match row.resource_id.filter(|_| row.digest.is_some()) {
+                        Some(id) => {
+                            mark.ids.insert(id);
+                        }
+                        None => {
+                            unusable.insert(row.resource_type);
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+            types.retain(|ty, _| !unusable.contains(ty));
+        }
+        Ok(out)
+    }
+
+    /// Forgets where `holder`'s searches for changes start: its next sync
+    /// fetches everything.
+    pub fn forget_change_marks(
+        &mut self,
+        holder: &str,
+        ticket_jti: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2",
+            params![holder, ticket_jti],
+        )?;
+        Ok(())
+    }
+
     /// The (holder, ticket) sets stored.
     pub fn stored_sets(&self) -> Result<HashSet<(String, String)>, StoreError> {
         let mut stmt = self
@@ -208,11 +463,16 @@ impl RecordStore {
         fetched_at: i64,
         records: &[&Record],
     ) -> Result<Replaced, StoreError> {
-        let none = PreparedSet::none();
-        self.replace_prepared(holder, ticket_jti, person, fetched_at, records, none)
+        let (none, whole) = (PreparedSet::none(), SetFetch::default());
+        self.replace_prepared(
+            holder, ticket_jti, person, fetched_at, records, none, &whole,
+        )
     }
 
-    /// As `replace`, with some of the work done beforehand (`PreparedSet`).
+    /// As `replace`, with some of the work done beforehand (`PreparedSet`),
+    /// and types that came as changes only completed from the set as
+    /// stored (`SetFetch`).
+    #[allow(clippy::too_many_arguments)]
     pub fn replace_prepared(
         &mut self,
         holder: &str,
@@ -221,11 +481,19 @@ impl RecordStore {
         fetched_at: i64,
         records: &[&Record],
         prepared: PreparedSet,
+        fetch: &SetFetch,
     ) -> Result<Replaced, StoreError> {
         let mut ready = prepared.0;
         let tx = self.conn.transaction()?;
         let person = person_id(&tx, ticket_jti, person)?;
-        let digests: Vec<[u8; 32]> = records.iter().map(|r| *r.digest()).collect();
+        let carried = carried(&tx, holder, ticket_jti, fetch, records)?;
+        // Fetched records first, so `prepared`'s indexes still point at them.
+        let items: Vec<Incoming<'_>> = records
+            .iter()
+            .map(|r| Incoming::Fetched(r))
+            .chain(carried.iter().map(Incoming::Carried))
+            .collect();
+        let digests: Vec<[u8; 32]> = items.iter().map(Incoming::digest).collect();
         let digest = set_digest(person, &digests);
         // The same set as last time, and every row of it still there: nothing to write.
         let unchanged: Option<bool> = tx
@@ -233,7 +501,7 @@ impl RecordStore {
                 "SELECT digest = ?3 AND resources = ?4
                    AND (SELECT count(*) FROM resources WHERE holder = ?1 AND ticket_jti = ?2) = ?4
                  FROM syncs WHERE holder = ?1 AND ticket_jti = ?2",
-                params![holder, ticket_jti, &digest[..], records.len() as i64],
+                params![holder, ticket_jti, &digest[..], items.len() as i64],
                 |r| r.get(0),
             )
             .optional()?
@@ -243,9 +511,10 @@ impl RecordStore {
                 "UPDATE syncs SET finished_at = ?3, removed = 0 WHERE holder = ?1 AND ticket_jti = ?2",
                 params![holder, ticket_jti, fetched_at],
             )?;
+            write_marks(&tx, holder, ticket_jti, fetch, &items, fetched_at)?;
             tx.commit()?;
             return Ok(Replaced {
-                stored: records.len(),
+                stored: items.len(),
                 removed: 0,
                 written: 0,
                 unchanged: true,
@@ -271,20 +540,20 @@ impl RecordStore {
         for i in kept.iter().flatten() {
             is_kept[*i] = true;
         }
-        // The records to insert, each with its content before numbering.
-        let prepared: HashMap<usize, (Prepared, Option<i64>)> = kept
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| k.is_none())
-            .map(|(i, _)| {
-                let p = ready
-                    .get_mut(i)
-                    .and_then(Option::take)
-                    .unwrap_or_else(|| prepare(records[i].json.get()));
-                let content = p.content(&source(person, holder, records[i]));
-                (i, (p, content))
-            })
-            .collect();
+        // The records to insert, each with its content before numbering: all
+        // fetched ones, since a carried record always finds its own row.
+        let mut prepared: HashMap<usize, (Prepared, Option<i64>)> = HashMap::new();
+        for (i, _) in kept.iter().enumerate().filter(|(_, k)| k.is_none()) {
+            let Incoming::Fetched(r) = items[i] else {
+                return Err(StoreError::Incomplete(items[i].resource_type().into()));
+            };
+            let p = ready
+                .get_mut(i)
+                .and_then(Option::take)
+                .unwrap_or_else(|| prepare(r.json.get()));
+            let content = p.content(&source(person, holder, r));
+            prepared.insert(i, (p, content));
+        }
 
         // The contents whose repeats may be numbered anew: those of the
         // records coming and going. A kept row's key moves only if its
@@ -330,8 +599,7 @@ impl RecordStore {
             .collect();
         for (&i, (_, content)) in &prepared {
             if let Some(content) = *content {
-                let r = records[i];
-                let order = (r.resource_type.as_str(), r.id.as_deref(), &digests[i]);
+                let order = (items[i].resource_type(), items[i].id(), &digests[i]);
                 members.push((order, content, Slot::New(i)));
             }
         }
@@ -389,10 +657,8 @@ impl RecordStore {
             }
         }
         regroup(&tx, seeds, new_from.unwrap_or(i64::MAX), indexed, false)?;
-        let now: HashSet<(&str, Option<&str>)> = records
-            .iter()
-            .map(|r| (r.resource_type.as_str(), r.id.as_deref()))
-            .collect();
+        let now: HashSet<(&str, Option<&str>)> =
+            items.iter().map(|r| (r.resource_type(), r.id())).collect();
         let before: HashSet<(&str, Option<&str>)> = old
             .iter()
             .map(|r| (r.resource_type.as_str(), r.resource_id.as_deref()))
@@ -401,11 +667,12 @@ impl RecordStore {
         tx.execute(
             "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (holder, ticket_jti) DO UPDATE SET finished_at = ?3, resources = ?4, removed = ?5, digest = ?6",
-            params![holder, ticket_jti, fetched_at, records.len() as i64, removed as i64, &digest[..]],
+            params![holder, ticket_jti, fetched_at, items.len() as i64, removed as i64, &digest[..]],
         )?;
+        write_marks(&tx, holder, ticket_jti, fetch, &items, fetched_at)?;
         tx.commit()?;
         Ok(Replaced {
-            stored: records.len(),
+            stored: items.len(),
             removed,
             written,
             unchanged: false,

@@ -226,12 +226,13 @@ const SHOWN_FIELDS: [&str; 26] = [
 /// Query parameters whose values a saved trace shows: how the wallet pages and
 /// filters, never whom it asks about. Any other value (`patient`, `subject`,
 /// a holder's paging token) becomes `[redacted]`.
-const SHOWN_PARAMS: [&str; 8] = [
+const SHOWN_PARAMS: [&str; 9] = [
     "_count",
     "_offset",
     "_sort",
     "_lastUpdated",
     "_since",
+    "_summary",
     "category",
     "code",
     "date",
