@@ -1557,6 +1557,7 @@ async fn window_bench() {
         let steps = (
             mark(&client, "people-loaded").await,
             mark(&client, "timeline-data").await,
+            mark(&client, "timeline-asked").await,
         );
         // Scroll the timeline 400 px a frame for three seconds (about 1,100 rows, six pages
         // read from the store on the way) and time every frame.
@@ -1602,7 +1603,7 @@ async fn window_bench() {
         floor_runs.push(floor);
         web_kib = web_kib.max(rss_kib("WebKitWebProcess"));
         app_kib = app_kib.max(rss_kib(APP));
-        full.push((session, content, timeline, steps.0, steps.1));
+        full.push((session, content, timeline, steps.0, steps.1, steps.2));
         frames_runs.push(frames);
         client.close().await.unwrap();
     }
@@ -1615,6 +1616,7 @@ async fn window_bench() {
     let full_timeline: Vec<f64> = full.iter().map(|r| r.2).collect();
     let full_people: Vec<f64> = full.iter().map(|r| r.3).collect();
     let full_page: Vec<f64> = full.iter().map(|r| r.4).collect();
+    let full_asked: Vec<f64> = full.iter().map(|r| r.5).collect();
     println!("records in the store: {records} (one person, {holders} holders)");
     println!(
         "fresh profile: WebDriver session (process and webview up) {} ms; first content {} ms after the page started",
@@ -1628,8 +1630,9 @@ async fn window_bench() {
         ms(&full_timeline)
     );
     println!(
-        "on the way to the timeline: people arrived {} ms, first page arrived {} ms, rows on screen {} ms",
+        "on the way to the timeline: people arrived {} ms, first page asked for {} ms, arrived {} ms, rows on screen {} ms",
         ms(&full_people),
+        ms(&full_asked),
         ms(&full_page),
         ms(&full_timeline)
     );
