@@ -84,6 +84,9 @@ fn date(r: &Value) -> Option<String> {
         "Procedure" => &[&["performedDateTime"], &["performedPeriod", "start"]],
         "Encounter" => &[&["period", "start"]],
         "DocumentReference" => &[&["context", "period", "start"], &["date"]],
+        // Who the record is about, not an event in it: shown in the banner,
+        // never on the timeline (its `meta.lastUpdated` is the holder's).
+        "Patient" => &[],
         _ => &[&["date"], &["meta", "lastUpdated"]],
     };
     candidates.iter().find_map(|path| {
@@ -143,6 +146,15 @@ pub fn extract(r: &Value) -> Entry {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_patient_has_no_date_even_with_a_stamp() {
+        let ana = json!({ "resourceType": "Patient", "id": "p1", "birthDate": "1984-03-12",
+            "meta": { "lastUpdated": "2026-07-01T00:00:00Z" } });
+        assert_eq!(extract(&ana).date, None);
+        let other = json!({ "resourceType": "Coverage", "meta": { "lastUpdated": "2026-07-01T00:00:00Z" } });
+        assert_eq!(extract(&other).date.as_deref(), Some("2026-07-01"));
+    }
 
     #[test]
     fn a_lab_result_is_indexed_by_its_test_date_code_and_value() {

@@ -163,14 +163,16 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 10: the distinct records of each person by category, for the record
     // screen's first questions (how many records, in which sections) without
-    // reading every index row: each took 60-200 ms on 43,000 records.
+    // reading every index row: each took 60-200 ms on 43,000 records. The
+    // index is refilled: a Patient is no longer dated by its `meta.lastUpdated`
+    // (it showed on the timeline).
     "CREATE INDEX entries_by_person ON entries (person, category)
         WHERE grp = resource AND resource_type != 'Patient';",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
 /// the current version from before the index's latest shape refills it.
-const INDEX_VERSIONS: [usize; 3] = [3, 4, 6];
+const INDEX_VERSIONS: [usize; 4] = [3, 4, 6, 10];
 
 /// How a holder's last sync went for one ticket (or, with no ticket, before any could be tried).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
