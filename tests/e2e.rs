@@ -283,12 +283,17 @@ async fn settle(client: &Client) {
         .unwrap();
 }
 
+/// How many elements carry `testid`, counted in the page in one step: handles
+/// taken one by one can go stale while React redraws the list.
 async fn count(client: &Client, testid: &str) -> usize {
-    client
-        .find_all(Locator::Css(&format!("[data-testid='{testid}']")))
+    let n = client
+        .execute(
+            &format!("return document.querySelectorAll(\"[data-testid='{testid}']\").length;"),
+            vec![],
+        )
         .await
-        .unwrap()
-        .len()
+        .unwrap();
+    n.as_u64().unwrap_or_else(|| panic!("a count, not {n}")) as usize
 }
 
 /// Waits until exactly `n` elements carry `testid` (queries may still be answering).

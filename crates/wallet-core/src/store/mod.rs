@@ -168,6 +168,11 @@ const MIGRATIONS: &[&str] = &[
     // (it showed on the timeline).
     "CREATE INDEX entries_by_person ON entries (person, category)
         WHERE grp = resource AND resource_type != 'Patient';",
+    // 11: a chart's points (`series`) read from an index alone: through
+    // `entries_by_code` each point cost a lookup of its whole index row.
+    "CREATE INDEX entries_series ON entries
+        (code, date, grp, resource, value, unit, holder, conflict, ref_low, ref_high, person)
+        WHERE value IS NOT NULL AND date IS NOT NULL;",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
