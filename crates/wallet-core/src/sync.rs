@@ -13,7 +13,7 @@ use crate::engine::interaction::Interactor;
 use crate::engine::{Basis, ChangesSince};
 use crate::engine::{Engine, ExchangeError, FetchError, Limits, Reauth, download, exchange};
 use crate::holders::{HolderRecord, SmartConfig, ticket_problems};
-use crate::store::{ChangeMark, LastOutcome, Person, PreparedSet, SetFetch};
+use crate::store::{ChangeMark, ChangeMarks, LastOutcome, Person, PreparedSet, SetFetch};
 use crate::trace::Trace;
 use crate::wallet::now;
 use crate::{Wallet, WalletError};
@@ -200,12 +200,9 @@ pub fn types_to_fetch(asked: Option<&str>, granted: Option<&str>) -> Vec<String>
 /// stamping it anew is caught within a week.
 pub const WHOLE_FETCH_EVERY_SECS: i64 = 7 * 24 * 3600;
 
-/// Per (holder, ticket), per type, what the last sync left for asking only
-/// for what changed (`RecordStore::change_marks`).
-type Marks = HashMap<(String, String), HashMap<String, ChangeMark>>;
-
-/// The marks, once read (`None` until then).
-type MarksReady = tokio::sync::watch::Receiver<Option<Arc<Marks>>>;
+/// What the last sync left for asking only for what changed
+/// (`RecordStore::change_marks`), once read (`None` until then).
+type MarksReady = tokio::sync::watch::Receiver<Option<Arc<ChangeMarks>>>;
 
 struct Job {
     holder: HolderRecord,
@@ -334,7 +331,7 @@ impl Wallet {
         // everything: it is what a tester measures a holder by.
         let (marks_tx, marks) = tokio::sync::watch::channel(None);
         if opts.dry_run {
-            marks_tx.send_replace(Some(Arc::new(Marks::new())));
+            marks_tx.send_replace(Some(Arc::new(ChangeMarks::new())));
         } else {
             let store = store.clone();
             tokio::task::spawn_blocking(move || {
@@ -346,7 +343,7 @@ impl Wallet {
                         tracing::warn!(
                             "could not read where to ask for changes: {e}; fetching all"
                         );
-                        Marks::new()
+                        ChangeMarks::new()
                     });
                 marks_tx.send_replace(Some(Arc::new(read)));
             });
@@ -888,7 +885,7 @@ async fn run_job(
     };
     let progress =
         |t: &str, pages: usize, resources: usize| send("download", Some(t), pages, resources);
-    let mut ready = job.marks.clone();
+    let mut ready = job.marks;
     let marks = match ready.wait_for(Option::is_some).await {
         Ok(all) => all
             .as_ref()

@@ -28,7 +28,7 @@ pub use extract::{Entry, extract};
 pub use query::{
     CategoryCount, Item, ItemSource, LatestValue, PersonAtHolder, PersonRecords, Query, SeriesPoint,
 };
-pub use replace::{ChangeMark, PreparedSet, SetFetch};
+pub use replace::{ChangeMark, ChangeMarks, PreparedSet, SetFetch};
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how
 /// many have run. Entries are never edited once released, only appended.

@@ -173,6 +173,20 @@ pub struct ChangeMark {
     pub ids: HashSet<String>,
 }
 
+/// Per (holder, ticket), per type, the marks `RecordStore::change_marks` reads.
+pub type ChangeMarks = HashMap<(String, String), HashMap<String, ChangeMark>>;
+
+/// Removes a (holder, ticket) set's marks.
+fn delete_marks(
+    conn: &rusqlite::Connection,
+    holder: &str,
+    ticket_jti: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2")?
+        .execute(params![holder, ticket_jti])?;
+    Ok(())
+}
+
 /// A stored record of a type fetched as changes only, which the holder
 /// did not send again: it stays, by its digest.
 struct Carried {
@@ -313,8 +327,7 @@ fn write_marks(
             whole_at.insert(ty, at);
         }
     }
-    tx.prepare_cached("DELETE FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2")?
-        .execute(params![holder, ticket_jti])?;
+    delete_marks(tx, holder, ticket_jti)?;
     let without_id: HashSet<&str> = items
         .iter()
         .filter(|i| i.id().is_none())
@@ -382,11 +395,8 @@ impl PreparedSet {
 impl RecordStore {
     /// Per (holder, ticket), the types a sync may ask only for what changed:
     /// those whose every stored record has an id and a digest.
-    #[allow(clippy::type_complexity)]
-    pub fn change_marks(
-        &self,
-    ) -> Result<HashMap<(String, String), HashMap<String, ChangeMark>>, StoreError> {
-        let mut out: HashMap<(String, String), HashMap<String, ChangeMark>> = HashMap::new();
+    pub fn change_marks(&self) -> Result<ChangeMarks, StoreError> {
+        let mut out = ChangeMarks::new();
         let mut marks = self.conn.prepare(
             "SELECT holder, ticket_jti, resource_type, since, scope, whole_at FROM change_marks",
         )?;
@@ -435,11 +445,7 @@ impl RecordStore {
         holder: &str,
         ticket_jti: &str,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "DELETE FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2",
-            params![holder, ticket_jti],
-        )?;
-        Ok(())
+        delete_marks(&self.conn, holder, ticket_jti)
     }
 
     /// The (holder, ticket) sets stored.
