@@ -572,57 +572,71 @@ fn last_updated(r: &Value) -> Option<i64> {
     r["meta"]["lastUpdated"].as_str().and_then(parse_instant)
 }
 
+/// A search value's comparison prefix (FHIR's `ge`, `gt`, `le`, `lt`,
+/// `eq`; none means `eq`).
+#[derive(Clone, Copy)]
+enum Prefix {
+    Ge,
+    Gt,
+    Le,
+    Lt,
+    Eq,
+}
+
+impl Prefix {
+    /// The prefix and the value after it.
+    fn split(param: &str) -> (Self, &str) {
+        let prefix = match param.get(..2) {
+            Some("ge") => Self::Ge,
+            Some("gt") => Self::Gt,
+            Some("le") => Self::Le,
+            Some("lt") => Self::Lt,
+            Some("eq") => Self::Eq,
+            _ => return (Self::Eq, param),
+        };
+        (prefix, &param[2..])
+    }
+
+    /// Whether a resource's value, compared with the searched one, matches.
+    fn holds(self, found: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match self {
+            Self::Ge => found != Less,
+            Self::Gt => found == Greater,
+            Self::Le => found != Greater,
+            Self::Lt => found == Less,
+            Self::Eq => found == Equal,
+        }
+    }
+}
+
 /// One `_lastUpdated` parameter: a comparison and an instant.
 struct Bound {
-    op: &'static str,
+    prefix: Prefix,
     at: i64,
 }
 
 impl Bound {
     fn parse(v: &str) -> Option<Self> {
-        let (op, rest) = match v.get(..2) {
-            Some(p @ ("ge" | "gt" | "le" | "lt" | "eq")) => (p, &v[2..]),
-            _ => ("eq", v),
-        };
-        let op = ["ge", "gt", "le", "lt", "eq"]
-            .into_iter()
-            .find(|o| *o == op)?;
+        let (prefix, rest) = Prefix::split(v);
         Some(Self {
-            op,
+            prefix,
             at: parse_instant(rest)?,
         })
     }
 
     /// Whether a resource last changed at `at` is within it (never, unknown).
     fn holds(&self, at: Option<i64>) -> bool {
-        let Some(t) = at else { return false };
-        match self.op {
-            "ge" => t >= self.at,
-            "gt" => t > self.at,
-            "le" => t <= self.at,
-            "lt" => t < self.at,
-            _ => t == self.at,
-        }
+        at.is_some_and(|t| self.prefix.holds(t.cmp(&self.at)))
     }
 }
 
 fn date_matches(date: Option<&str>, param: &str) -> bool {
     let Some(date) = date else { return false };
-    let (op, value) = param.split_at(param.len().min(2));
-    let (op, value) = if ["ge", "le", "gt", "lt", "eq"].contains(&op) {
-        (op, value)
-    } else {
-        ("eq", param)
-    };
-    let value = &value[..value.len().min(10)];
-    let d = &date[..date.len().min(value.len())];
-    match op {
-        "ge" => d >= value,
-        "le" => d <= value,
-        "gt" => d > value,
-        "lt" => d < value,
-        _ => d == value,
-    }
+    let (prefix, value) = Prefix::split(param);
+    let value = value.get(..10).unwrap_or(value);
+    let d = date.get(..value.len()).unwrap_or(date);
+    prefix.holds(d.cmp(value))
 }
 
 /// The CapabilityStatement (`GET [base]/metadata`), public as FHIR servers
@@ -651,6 +665,9 @@ mod tests {
         assert!(date_matches(Some("2023-06-01"), "2023-06"));
         assert!(!date_matches(Some("2023-06-01"), "lt2023-06-01"));
         assert!(date_matches(Some("2023-06-01"), "le2023-06-01"));
+        // A value that is not ASCII is a mismatch, not a panic.
+        assert!(!date_matches(Some("2023-06-01"), "xé2023"));
+        assert!(!date_matches(Some("2023-06-01"), "ge2023-06-0é"));
     }
 
     #[test]
