@@ -372,7 +372,7 @@ impl RecordStore {
             })?
             .collect::<Result<_, _>>()?;
         let mut patients = self.conn.prepare(
-            "SELECT DISTINCT r.holder, r.resource_id, r.json FROM resources r JOIN tickets t ON t.jti = r.ticket_jti
+            "SELECT DISTINCT r.holder, r.resource_id, r.json FROM resources r INDEXED BY resources_patients JOIN tickets t ON t.jti = r.ticket_jti
              WHERE t.person = ?1 AND r.resource_type = 'Patient' ORDER BY r.holder",
         )?;
         let mut out = Vec::new();
