@@ -938,6 +938,7 @@ async fn run_job(
             let fetch = SetFetch {
                 changed_only: std::mem::take(&mut d.changed_only),
                 since: std::mem::take(&mut d.since),
+                uncounted: std::mem::take(&mut d.uncounted),
                 scope: granted,
             };
             let records = d
@@ -976,7 +977,10 @@ async fn run_job(
 }
 
 /// The types this sync may ask only for what changed: those marked under
-/// the scope granted now, fetched whole within `WHOLE_FETCH_EVERY_SECS`.
+/// the scope granted now, fetched whole within `WHOLE_FETCH_EVERY_SECS`,
+/// and not counted without a total within it (asking such a holder for
+/// changes costs a round trip and ends in a whole fetch anyway; a week on,
+/// it is asked again, in case it has learnt to count).
 fn changes_basis(
     marks: HashMap<String, ChangeMark>,
     types: &[String],
@@ -990,6 +994,8 @@ fn changes_basis(
                 && ty != "Patient"
                 && m.scope == granted
                 && now - m.whole_at < WHOLE_FETCH_EVERY_SECS
+                && m.uncounted_at
+                    .is_none_or(|at| now - at >= WHOLE_FETCH_EVERY_SECS)
         })
         .map(|(ty, m)| {
             let since = ChangesSince {
@@ -1004,6 +1010,33 @@ fn changes_basis(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_counted_without_a_total_is_not_asked_for_changes_for_a_week() {
+        let now = 10 * WHOLE_FETCH_EVERY_SECS;
+        let mark = |uncounted_at: Option<i64>| ChangeMark {
+            since: "2026-07-01T00:00:00Z".into(),
+            scope: "patient/*.rs".into(),
+            whole_at: now - 60,
+            uncounted_at,
+            ids: Default::default(),
+        };
+        let types = vec!["Condition".to_string()];
+        let asked = |m: ChangeMark| {
+            let marks = HashMap::from([("Condition".to_string(), m)]);
+            changes_basis(marks, &types, "patient/*.rs", now).contains_key("Condition")
+        };
+        assert!(asked(mark(None)));
+        assert!(
+            !asked(mark(Some(now - 60))),
+            "counted without a total a minute ago"
+        );
+        assert!(!asked(mark(Some(now - WHOLE_FETCH_EVERY_SECS + 1))));
+        assert!(
+            asked(mark(Some(now - WHOLE_FETCH_EVERY_SECS))),
+            "a week on: asked again"
+        );
+    }
 
     #[test]
     fn only_types_both_asked_for_and_granted_are_fetched() {

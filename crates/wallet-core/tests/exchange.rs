@@ -1632,6 +1632,15 @@ async fn a_resync_asks_only_for_what_changed_and_misses_nothing() {
     let o = at(&again, h);
     assert_eq!(o.status, "synced", "{o:?}");
     assert!(change_searches(&again) > 0, "asked only for changes");
+    // The trace shows each count's total: what the decision rested on.
+    for e in again
+        .trace
+        .iter()
+        .filter(|e| e.url.contains("_summary=count"))
+    {
+        let shown = e.response.as_ref().expect("a count answer is summarised");
+        assert!(shown["total"].is_u64(), "{shown}");
+    }
     assert_eq!(o.resources, all, "the row counts what the holder has");
     assert!(o.written > 0, "{o:?}");
     assert_eq!(
@@ -1672,6 +1681,73 @@ async fn a_resync_asks_only_for_what_changed_and_misses_nothing() {
         w.record_store().unwrap().check().unwrap(),
         Vec::<String>::new()
     );
+}
+
+fn count_searches(report: &SyncReport) -> usize {
+    report
+        .trace
+        .iter()
+        .filter(|e| e.url.contains("_summary=count"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_holder_that_cannot_count_is_asked_for_changes_once_then_fetched_whole() {
+    let sb = sandbox(1, Profile::Dpop).await;
+    let h = &sb.holders[0];
+    h.set_faults(sandbox::Faults {
+        omit_total: true,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = wallet_with(&sb, dir.path(), "uncounted", everything()).await;
+    let first = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&first, h).status, "synced");
+
+    // Asked for changes, the holder's count has no total: it cannot say
+    // whether anything was deleted, so the types are fetched whole, and the
+    // trace shows the count answer without a total.
+    h.forget_last(3);
+    h.revise(5);
+    let second = sync(&w, SyncOptions::default()).await;
+    let o = at(&second, h);
+    assert_eq!(o.status, "synced", "{o:?}");
+    assert!(count_searches(&second) > 0, "the holder was asked to count");
+    let counts: Vec<_> = second
+        .trace
+        .iter()
+        .filter(|e| e.url.contains("_summary=count") && e.status == Some(200))
+        .collect();
+    assert!(!counts.is_empty());
+    for e in &counts {
+        let shown = e.response.as_ref().expect("a count answer is summarised");
+        assert_eq!(shown["resourceType"], "Bundle", "{shown}");
+        assert!(shown["total"].is_null(), "{shown}");
+    }
+    assert_eq!(
+        stored(&w, h),
+        holder_now(&w, h).await,
+        "deletions not missed"
+    );
+
+    // The next sync remembers: no search for changes and no count, only whole fetches.
+    h.revise(5);
+    let third = sync(&w, SyncOptions::default()).await;
+    assert_eq!(at(&third, h).status, "synced");
+    assert_eq!(count_searches(&third), 0, "not asked to count again");
+    assert_eq!(change_searches(&third), 0, "not asked for changes again");
+    assert_eq!(stored(&w, h), holder_now(&w, h).await);
+
+    // Counting again (a server upgraded): a count with a total clears the
+    // memory once a week has passed; until then, whole fetches stay right.
+    h.set_faults(sandbox::Faults::default());
+    let fourth = sync(&w, SyncOptions::default()).await;
+    assert_eq!(
+        change_searches(&fourth),
+        0,
+        "within the week, still fetched whole"
+    );
+    assert_eq!(stored(&w, h), holder_now(&w, h).await);
 }
 
 #[tokio::test]

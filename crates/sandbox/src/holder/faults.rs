@@ -40,6 +40,9 @@ pub struct Faults {
     /// Searches ignore `_lastUpdated` and `_summary=count`, as servers that
     /// do not support them do: every match comes back, whatever was asked.
     pub ignore_change_searches: bool,
+    /// Searchsets carry no `total` (FHIR makes it optional), so a
+    /// `_summary=count` answer says nothing, as at servers that do not count.
+    pub omit_total: bool,
     /// Token responses claim `patient/*.rs`, whatever was granted.
     pub claim_wider_scope: bool,
     /// Token responses say `Bearer` even when the token is bound to a DPoP key.

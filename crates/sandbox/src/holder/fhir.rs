@@ -405,7 +405,7 @@ fn bundle<'a>(
             last_updated: instant(super::now()),
         },
         kind: "searchset",
-        total,
+        total: (!s.faults.omit_total).then_some(total),
         link: links,
         entry: page
             .iter()
@@ -431,7 +431,8 @@ struct Bundle<'a> {
     meta: BundleMeta,
     #[serde(rename = "type")]
     kind: &'static str,
-    total: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<usize>,
     link: Vec<Value>,
     entry: Vec<Entry<'a>>,
 }

@@ -3,7 +3,7 @@
 //! retries, `Retry-After`, DPoP nonces, a new token when one expires, and
 //! limits so a hostile holder cannot exhaust memory or loop forever.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -255,6 +255,9 @@ pub struct Downloaded {
     /// Per type, where the next sync's search for changes starts (types
     /// whose holder did not say when it searched have none).
     pub since: BTreeMap<String, String>,
+    /// Types asked for what changed whose holder's count had no total: it
+    /// cannot say whether anything was deleted, so they were fetched whole.
+    pub uncounted: BTreeSet<String>,
     /// Types the holder would not give (403/404), with its reason.
     pub skipped: Vec<String>,
     /// The token in use at the end (it may have been replaced on the way).
@@ -269,6 +272,18 @@ struct TypeFetched {
     stamp: Option<String>,
     /// The holder's total, when only what changed was asked for.
     changed_of: Option<u64>,
+    /// Fetched whole because the holder's count of the type had no total.
+    uncounted: bool,
+}
+
+/// What asking a type only for what changed came to.
+enum Changes {
+    /// The changed records, and the holder's count bears them out.
+    Only(TypeFetched),
+    /// The counts disagree (a deletion, an old record newly granted): fetch whole.
+    Whole,
+    /// The holder's count has no total: fetch whole, and say so.
+    Uncounted,
 }
 
 type TypeResult = Result<TypeFetched, FetchError>;
@@ -358,6 +373,9 @@ pub async fn download(
                 if let Some(n) = f.changed_of {
                     out.changed_only.insert(t.clone(), n);
                 }
+                if f.uncounted {
+                    out.uncounted.insert(t.clone());
+                }
                 if let Some(since) = f.stamp.as_deref().and_then(since_before) {
                     out.since.insert(t.clone(), since);
                 }
@@ -394,36 +412,39 @@ async fn fetch_type(
     since: Option<&ChangesSince>,
     progress: Progress<'_>,
 ) -> TypeResult {
+    let mut uncounted = false;
     if let Some(since) = since {
         match changed_only(shared, search, resource_type, since, progress).await {
-            Ok(Some(f)) => return Ok(f),
-            Ok(None) => {}
+            Ok(Changes::Only(f)) => return Ok(f),
+            Ok(Changes::Whole) => {}
+            Ok(Changes::Uncounted) => uncounted = true,
             Err(e @ (FetchError::Exchange(_) | FetchError::Withheld(_))) => return Err(e),
             // A holder that refuses the search for changes may still give everything.
             Err(e) => tracing::debug!("{resource_type}: asking only for changes failed ({e})"),
         }
     }
     let size = shared.engine.limits.page_size;
-    search_all(
+    let whole = search_all(
         shared,
         &format!("{search}&_count={size}"),
         resource_type,
         progress,
     )
-    .await
+    .await?;
+    Ok(TypeFetched { uncounted, ..whole })
 }
 
 /// The records of one type changed since `since`, when the holder's count
 /// of all its records equals what is stored and not changed plus what came:
 /// a record deleted, or one that came into the grant with an older stamp,
-/// makes them differ (`None`: fetch everything).
+/// makes them differ.
 async fn changed_only(
     shared: &Shared<'_>,
     search: &str,
     resource_type: &str,
     since: &ChangesSince,
     progress: Progress<'_>,
-) -> Result<Option<TypeFetched>, FetchError> {
+) -> Result<Changes, FetchError> {
     let size = shared.engine.limits.page_size;
     let at: String = url::form_urlencoded::byte_serialize(since.since.as_bytes()).collect();
     let changed = format!("{search}&_lastUpdated=ge{at}&_count={size}");
@@ -436,15 +457,25 @@ async fn changed_only(
     if count.status == 403 || count.status == 404 {
         return Err(FetchError::Withheld(count.status));
     }
-    let Some(total) = read_page(&count.body, resource_type)?.total else {
-        return Ok(None);
+    let counted = read_page(&count.body, resource_type)?;
+    // Shown as a search page is: the total is what the decision rests on.
+    shared.engine.trace.set_response(
+        count.trace_index,
+        shared.engine.trace.bundle_summary(
+            counted.total.map(Value::from),
+            counted.entries,
+            counted.next,
+        ),
+    );
+    let Some(total) = counted.total else {
+        return Ok(Changes::Uncounted);
     };
     let mut ids = HashSet::new();
     for r in &changed.records {
         match r.id.as_deref() {
             Some(id) if ids.insert(id) => {}
             // No id, or one twice: the stored rows cannot be matched to it.
-            _ => return Ok(None),
+            _ => return Ok(Changes::Whole),
         }
     }
     let kept = since
@@ -457,9 +488,9 @@ async fn changed_only(
             "{resource_type}: the holder holds {total}, {kept} kept and {} changed: fetching all",
             changed.records.len()
         );
-        return Ok(None);
+        return Ok(Changes::Whole);
     }
-    Ok(Some(TypeFetched {
+    Ok(Changes::Only(TypeFetched {
         pages: changed.pages + 1,
         changed_of: Some(total),
         ..changed
@@ -537,6 +568,7 @@ async fn search_all(
                     pages,
                     stamp,
                     changed_of: None,
+                    uncounted: false,
                 });
             }
             Some(n) => {

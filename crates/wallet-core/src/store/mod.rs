@@ -179,6 +179,9 @@ const MIGRATIONS: &[&str] = &[
     "DROP INDEX entries_by_code;
      DROP INDEX resources_by_type;
      CREATE INDEX resources_patients ON resources (ticket_jti) WHERE resource_type = 'Patient';",
+    // 13: when a holder last counted a type without a total: it is then
+    // fetched whole without asking for changes first, until a week has passed.
+    "ALTER TABLE change_marks ADD COLUMN uncounted_at INTEGER;",
 ];
 
 /// The first schema version with the derived index: a migration that reaches

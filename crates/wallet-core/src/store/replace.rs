@@ -1,7 +1,7 @@
 //! Writing one holder's set for one ticket: only what changed since the
 //! set as stored, in one transaction, and the copies it touches regrouped.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -158,6 +158,10 @@ pub struct SetFetch {
     /// Per type, a FHIR instant on the holder's clock: the next sync asks
     /// only for what changed since. A type missing here is fetched whole.
     pub since: BTreeMap<String, String>,
+    /// Types whose holder's count came without a total (so they were
+    /// fetched whole): the mark remembers it, and the next syncs fetch them
+    /// whole without asking (`ChangeMark::uncounted_at`).
+    pub uncounted: BTreeSet<String>,
     /// The scope the holder granted: a mark holds only while it stays.
     pub scope: String,
 }
@@ -169,6 +173,9 @@ pub struct ChangeMark {
     pub scope: String,
     /// When the type was last fetched whole.
     pub whole_at: i64,
+    /// When the holder last answered a count of the type without a total
+    /// (cleared once a count with one lets the type come as changes only).
+    pub uncounted_at: Option<i64>,
     /// The ids of its records as stored.
     pub ids: HashSet<String>,
 }
@@ -306,8 +313,10 @@ fn each_source_row(
 
 /// Writes the marks the next sync asks for changes from, in the set's
 /// transaction, so a set and its marks move together. A type keeps the
-/// time it was last fetched whole; a type with a record without an id
-/// gets none (its stored records could not be matched to changed ones).
+/// time it was last fetched whole, and the time its holder's count came
+/// without a total until a count comes with one; a type with a record
+/// without an id gets none (its stored records could not be matched to
+/// changed ones).
 fn write_marks(
     tx: &rusqlite::Transaction<'_>,
     holder: &str,
@@ -316,15 +325,17 @@ fn write_marks(
     items: &[Incoming<'_>],
     fetched_at: i64,
 ) -> Result<(), StoreError> {
-    let mut whole_at: HashMap<String, i64> = HashMap::new();
+    let mut before: HashMap<String, (i64, Option<i64>)> = HashMap::new();
     {
         let mut stmt = tx.prepare_cached(
-            "SELECT resource_type, whole_at FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2",
+            "SELECT resource_type, whole_at, uncounted_at FROM change_marks WHERE holder = ?1 AND ticket_jti = ?2",
         )?;
-        let rows = stmt.query_map(params![holder, ticket_jti], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![holder, ticket_jti], |r| {
+            Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+        })?;
         for row in rows {
             let (ty, at) = row?;
-            whole_at.insert(ty, at);
+            before.insert(ty, at);
         }
     }
     delete_marks(tx, holder, ticket_jti)?;
@@ -334,21 +345,40 @@ fn write_marks(
         .map(|i| i.resource_type())
         .collect();
     let mut insert = tx.prepare_cached(
-        "INSERT INTO change_marks (holder, ticket_jti, resource_type, since, scope, whole_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO change_marks (holder, ticket_jti, resource_type, since, scope, whole_at, uncounted_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for (ty, since) in &fetch.since {
         if without_id.contains(ty.as_str()) {
             continue;
         }
+        let last = before.get(ty);
         let whole = match fetch.changed_only.contains_key(ty) {
             false => fetched_at,
-            true => match whole_at.get(ty) {
-                Some(at) => *at,
+            true => match last {
+                Some((at, _)) => *at,
                 None => continue,
             },
         };
-        insert.execute(params![holder, ticket_jti, ty, since, fetch.scope, whole])?;
+        // A count with a total (asked for changes) clears it; a type fetched
+        // whole without asking keeps what was last learnt.
+        let uncounted = match (
+            fetch.uncounted.contains(ty),
+            fetch.changed_only.contains_key(ty),
+        ) {
+            (true, _) => Some(fetched_at),
+            (false, true) => None,
+            (false, false) => last.and_then(|(_, u)| *u),
+        };
+        insert.execute(params![
+            holder,
+            ticket_jti,
+            ty,
+            since,
+            fetch.scope,
+            whole,
+            uncounted
+        ])?;
     }
     Ok(())
 }
@@ -398,13 +428,14 @@ impl RecordStore {
     pub fn change_marks(&self) -> Result<ChangeMarks, StoreError> {
         let mut out = ChangeMarks::new();
         let mut marks = self.conn.prepare(
-            "SELECT holder, ticket_jti, resource_type, since, scope, whole_at FROM change_marks",
+            "SELECT holder, ticket_jti, resource_type, since, scope, whole_at, uncounted_at FROM change_marks",
         )?;
         let rows = marks.query_map([], |r| {
             let mark = ChangeMark {
                 since: r.get(3)?,
                 scope: r.get(4)?,
                 whole_at: r.get(5)?,
+                uncounted_at: r.get(6)?,
                 ids: HashSet::new(),
             };
             Ok((
