@@ -149,7 +149,7 @@ pub fn fhir_page(data: &[u8]) {
             let _ = crate::store::extract(&record.value());
         }
     }
-    if let Ok(record) = crate::engine::Record::parse(data) {
+    if let Ok(record) = crate::engine::parse_record(data) {
         let _ = crate::store::extract(&record.value());
     }
 }

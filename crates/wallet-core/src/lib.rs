@@ -17,7 +17,8 @@ pub mod logging;
 pub mod onboard;
 pub mod progress;
 pub mod proofs;
-pub mod store;
+// The record store is a crate of its own; `store` keeps its paths.
+pub use record_store as store;
 pub mod summary;
 pub mod sync;
 pub mod trace;

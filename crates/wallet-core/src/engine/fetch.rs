@@ -18,6 +18,7 @@ use super::exchange::{ExchangeError, Session, exchange};
 use super::{Engine, Outgoing, Reply, SendError, backoff, retry_wait};
 use crate::holders::{HolderRecord, SmartConfig};
 use crate::proofs::dpop_proof;
+pub use record_store::{Record, record_digest};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -123,65 +124,16 @@ pub struct Reauth<'a> {
     pub scope: Option<String>,
 }
 
-/// One resource as the holder sent it, with the two fields the wallet reads.
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub resource_type: String,
-    pub id: Option<String>,
-    pub json: Box<RawValue>,
-    /// `record_digest` of the three above, worked out as its page is read
-    /// (while the next one downloads): how a re-sync knows it unchanged.
-    digest: [u8; 32],
-}
-
-/// SHA-256 of a resource as received: its type, id and JSON, each length-prefixed.
-pub fn record_digest(resource_type: &str, id: Option<&str>, json: &str) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut field = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
+/// A resource answer read as a `Record`, or why it is not one.
+pub(crate) fn parse_record(body: &[u8]) -> Result<Record, FetchError> {
+    let bad = |e: serde_json::Error| {
+        FetchError::Stopped(format!(
+            "the holder answered with something that is not a FHIR resource: {e}"
+        ))
     };
-    field(resource_type.as_bytes());
-    match id {
-        Some(id) => field(id.as_bytes()),
-        None => field(&[0xff]),
-    }
-    field(json.as_bytes());
-    h.finalize().into()
-}
-
-impl Record {
-    pub fn new(resource_type: String, id: Option<String>, json: Box<RawValue>) -> Self {
-        let digest = record_digest(&resource_type, id.as_deref(), json.get());
-        Self {
-            resource_type,
-            id,
-            json,
-            digest,
-        }
-    }
-
-    /// `record_digest` of the record as it was made.
-    pub fn digest(&self) -> &[u8; 32] {
-        &self.digest
-    }
-
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, FetchError> {
-        let bad = |e: serde_json::Error| {
-            FetchError::Stopped(format!(
-                "the holder answered with something that is not a FHIR resource: {e}"
-            ))
-        };
-        let json: Box<RawValue> = serde_json::from_slice(body).map_err(bad)?;
-        let head: Head = serde_json::from_str(json.get()).map_err(bad)?;
-        Ok(Self::new(head.resource_type, head.id, json))
-    }
-
-    /// The resource as a JSON value, for the few places that look inside.
-    pub fn value(&self) -> Value {
-        serde_json::from_str(self.json.get()).unwrap_or(Value::Null)
-    }
+    let json: Box<RawValue> = serde_json::from_slice(body).map_err(bad)?;
+    let head: Head = serde_json::from_str(json.get()).map_err(bad)?;
+    Ok(Record::new(head.resource_type, head.id, json))
 }
 
 /// The parts of a search page the wallet reads; resources stay unparsed.
@@ -354,7 +306,7 @@ pub async fn download(
     );
     match patient? {
         reply if reply.status == 200 => {
-            let record = Record::parse(&reply.body)?;
+            let record = parse_record(&reply.body)?;
             engine.trace.set_response(
                 reply.trace_index,
                 engine

@@ -189,7 +189,7 @@ impl Groups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::extract::extract;
+    use crate::extract::extract;
     use serde_json::json;
 
     /// A record's keys as the first of its content in its set.

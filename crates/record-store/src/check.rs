@@ -67,8 +67,8 @@ fn check(conn: &rusqlite::Connection) -> Result<Vec<String>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Record;
-    use crate::store::Person;
+    use crate::Person;
+    use crate::Record;
     use vault::DatabaseKey;
 
     fn shot(id: &str) -> Record {

@@ -14,20 +14,20 @@ use thiserror::Error;
 use ts_rs::TS;
 use vault::DatabaseKey;
 
-use crate::engine::Record;
-
 mod check;
 mod export;
 mod extract;
 mod index;
 mod merge;
 mod query;
+mod record;
 mod replace;
 pub use export::{ALSO_FROM, Copy, MERGE_TAGS};
 pub use extract::{Entry, extract};
 pub use query::{
     CategoryCount, Item, ItemSource, LatestValue, PersonAtHolder, PersonRecords, Query, SeriesPoint,
 };
+pub use record::{Record, record_digest};
 pub use replace::{ChangeMark, ChangeMarks, PreparedSet, SetFetch};
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how

@@ -10,7 +10,7 @@ use super::index::{
     regroup,
 };
 use super::{Person, RecordStore, Replaced, StoreError};
-use crate::engine::Record;
+use crate::Record;
 
 /// SHA-256 of a holder's set as it would be stored: the person it is about,
 /// then each record's digest, sorted, since a holder's types arrive in
@@ -136,7 +136,7 @@ fn kept_contents(
     let mut found = Vec::new();
     for &content in contents {
         for n in 0.. {
-            let key = crate::store::merge::numbered(content, n);
+            let key = crate::merge::numbered(content, n);
             match holder_of.get(&key) {
                 Some(Some(i)) => found.push((*i, content, key)),
                 Some(None) => {}

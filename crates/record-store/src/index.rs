@@ -273,7 +273,7 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
                 };
                 let p = prepare(json);
                 let content = p.content(&src);
-                let digest = crate::engine::record_digest(ty, id.as_deref(), json);
+                let digest = crate::record_digest(ty, id.as_deref(), json);
                 (src, p, content, digest)
             })
             .collect();
