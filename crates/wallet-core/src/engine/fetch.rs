@@ -411,14 +411,7 @@ async fn changed_only(
     }
     let counted = read_page(&count.body, resource_type)?;
     // Shown as a search page is: the total is what the decision rests on.
-    shared.engine.trace.set_response(
-        count.trace_index,
-        shared.engine.trace.bundle_summary(
-            counted.total.map(Value::from),
-            counted.entries,
-            counted.next,
-        ),
-    );
+    show_page(shared, &count, &counted);
     let Some(total) = counted.total else {
         return Ok(Changes::Uncounted);
     };
@@ -447,6 +440,16 @@ async fn changed_only(
         changed_of: Some(total),
         ..changed
     }))
+}
+
+/// A search page as the trace shows it: its size, total and next link,
+/// never its resources.
+fn show_page(shared: &Shared<'_>, reply: &Reply, page: &PageRead) {
+    let trace = &shared.engine.trace;
+    trace.set_response(
+        reply.trace_index,
+        trace.bundle_summary(page.total.map(Value::from), page.entries, page.next.clone()),
+    );
 }
 
 async fn search_all(
@@ -485,15 +488,8 @@ async fn search_all(
             stamp = page.stamp.clone();
         }
         pages += 1;
+        show_page(shared, &reply, &page);
         let next = page.next;
-        shared.engine.trace.set_response(
-            reply.trace_index,
-            shared.engine.trace.bundle_summary(
-                page.total.map(Value::from),
-                page.entries,
-                next.clone(),
-            ),
-        );
         let before = out.len();
         out.extend(page.records);
         let total_pages = shared
