@@ -4,6 +4,8 @@
 mod browser;
 mod commands;
 mod demo;
+#[cfg(target_os = "linux")]
+pub mod drawing;
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 mod instance;
 mod links;
@@ -33,6 +35,8 @@ pub fn run() {
     // Kept to the end: the log file is written until the app stops.
     let _log =
         wallet_core::logging::init(options.as_ref().ok(), wallet_core::logging::DEFAULT_FILTER);
+    #[cfg(target_os = "linux")]
+    drawing::log();
     let context = tauri::generate_context!();
     let builder = tauri::Builder::default();
     // First, so a second launch hands over before anything else starts.

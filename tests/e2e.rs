@@ -195,6 +195,7 @@ async fn launch_binary(driver: &Driver, application: &str, args: &[&str]) -> Cli
 async fn shot(client: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
+    keep_drawing(client).await;
     let png = client.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
@@ -272,6 +273,46 @@ async fn accessible(client: &Client, screen: &str) {
     );
 }
 
+/// Keeps the page drawing for the next second, before a WebDriver command
+/// that waits for a frame (a screenshot, a click).
+///
+/// Drawn without compositing (src-tauri/drawing.rs), WebKitGTK answers such
+/// a command only after it has drawn a frame since the command came. A page
+/// at rest draws none, and the command waits forever: a screenshot of the
+/// Tickets screen left alone hung every time, and the same screenshot with
+/// the page drawing returned in 70 ms. What a person sees is drawn either
+/// way (X's own capture of the window showed each screen); only WebDriver's
+/// wait needs the frame. The page redraws an invisible outline for a second.
+async fn keep_drawing(client: &Client) {
+    client
+        .execute(
+            "const until = performance.now() + 1000;
+             window.__drawUntil = Math.max(window.__drawUntil || 0, until);
+             if (!window.__drawing) {
+               window.__drawing = true;
+               let odd = false;
+               const tick = () => {
+                 odd = !odd;
+                 document.body.style.outline = odd ? '1px solid transparent' : '';
+                 if (performance.now() < window.__drawUntil) { setTimeout(tick, 20); return; }
+                 document.body.style.outline = '';
+                 window.__drawing = false;
+               };
+               tick();
+             }
+             return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
+/// Clicks an element found some other way than by test id; see `keep_drawing`.
+async fn press(client: &Client, el: fantoccini::elements::Element) {
+    keep_drawing(client).await;
+    el.click().await.unwrap();
+}
+
 /// Lets layout and paint finish after a change of size or screen.
 async fn settle(client: &Client) {
     client
@@ -311,6 +352,7 @@ async fn wait_count(client: &Client, testid: &str, n: usize) {
 async fn click(client: &Client, testid: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
+        keep_drawing(client).await;
         match find(client, testid).await.click().await {
             Ok(_) => return,
             Err(e) if Instant::now() > deadline => panic!("could not click {testid}: {e}"),
@@ -323,15 +365,19 @@ async fn click(client: &Client, testid: &str) {
 /// using it (WebDriver then calls it stale), so any error is retried until
 /// `WAIT` is up.
 async fn find(client: &Client, testid: &str) -> fantoccini::elements::Element {
-    let css = format!("[data-testid='{testid}']");
+    find_css(client, &format!("[data-testid='{testid}']"), testid).await
+}
+
+/// `find` for any selector; `name` names the capture taken if it never comes.
+async fn find_css(client: &Client, css: &str, name: &str) -> fantoccini::elements::Element {
     let deadline = Instant::now() + WAIT;
     loop {
-        match client.find(Locator::Css(&css)).await {
+        match client.find(Locator::Css(css)).await {
             Ok(el) => return el,
             Err(e) if Instant::now() > deadline => {
                 // What the window showed instead, to see why.
-                shot(client, &format!("failed-waiting-for-{testid}")).await;
-                panic!("no [data-testid={testid}]: {e}")
+                shot(client, &format!("failed-waiting-for-{name}")).await;
+                panic!("no {css}: {e}")
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
@@ -493,7 +539,7 @@ async fn paste_see_decoded_restart_still_listed_and_tampered_refused() {
         "Ana Rivera, born 1984-03-12"
     );
     shots(&client, "05-list-after-restart", "ticket-status").await;
-    row.click().await.unwrap();
+    press(&client, row).await;
     assert_eq!(
         wait_text(&client, "patient-name", |t| !t.is_empty()).await,
         "Ana Rivera"
@@ -668,13 +714,11 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
 
     // A demo holder's conformance check runs every case, the re-signed
     // tickets included: the demo issuer's key is the test key.
-    client
+    let check = client
         .find(Locator::Css("[data-testid='check-holder']"))
         .await
-        .unwrap()
-        .click()
-        .await
         .unwrap();
+    press(&client, check).await;
     click(&client, "run-check").await;
     find(&client, "check-counts").await;
     for case in ["expired_ticket", "wrong_audience", "presenter_mismatch"] {
@@ -722,7 +766,7 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     click(&client, "nav-record").await;
     click(&client, "section-labs").await;
     let chart = find(&client, "chart-link").await;
-    chart.click().await.unwrap();
+    press(&client, chart).await;
     find(&client, "chart").await;
     client
         .wait()
@@ -878,11 +922,11 @@ async fn connecting_to_an_issuer_brings_a_bound_ticket_and_its_holders() {
     }
     shots(&client, "23-connected", "connect-report").await;
     // The person keeps the ticket and drops the second holder.
-    let drops = client
+    let mut drops = client
         .find_all(Locator::Css("[data-testid='drop-holder']"))
         .await
         .unwrap();
-    drops[1].click().await.unwrap();
+    press(&client, drops.swap_remove(1)).await;
     wait_count(&client, "drop-holder", 1).await;
     click(&client, "nav-holders").await;
     wait_count(&client, "holder-card", 1).await;
@@ -1088,13 +1132,8 @@ async fn conformance_check_from_the_holders_card(
         "[data-testid='holder-card'][data-holder='{}'] [data-testid='check-holder']",
         sb.holders[0].fhir_base()
     );
-    client
-        .find(Locator::Css(&card))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let check = find_css(client, &card, "check-holder").await;
+    press(client, check).await;
     click(client, "run-check").await;
     find(client, "check-counts").await;
     let first = outcomes().await;
@@ -1208,13 +1247,8 @@ async fn texts(client: &Client, css: &str) -> Vec<String> {
 /// Opens the second exchange `css` matches (the token exchange that follows the nonce challenge).
 async fn open_second(client: &Client, css: &str) {
     let exchanges = client.find_all(Locator::Css(css)).await.unwrap();
-    exchanges[1]
-        .find(Locator::Css("summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let summary = exchanges[1].find(Locator::Css("summary")).await.unwrap();
+    press(client, summary).await;
 }
 
 /// The trace screen after the sync of `an_expired_ticket_and_a_failing_holder_are_explained`:
@@ -1384,11 +1418,11 @@ async fn a_caregiver_switches_between_two_peoples_records() {
     assert!(count(&client, "record-row").await > 5);
     shots(&client, "21-caregiver-ana", "record-row").await;
 
-    let switches = client
+    let mut switches = client
         .find_all(Locator::Css("[data-testid='person-switch']"))
         .await
         .unwrap();
-    switches[1].click().await.unwrap();
+    press(&client, switches.swap_remove(1)).await;
     wait_text(&client, "person-name", |t| t == "Maria Gomez").await;
     let banner = wait_text(&client, "person-banner", |t| t.contains("Maria Gomez")).await;
     assert!(banner.contains("Born 1975-05-21"), "{banner}");
