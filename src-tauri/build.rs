@@ -23,6 +23,7 @@ fn main() {
             "cancel_sync",
             "sync_state",
             "people",
+            "record_opening",
             "categories",
             "timeline",
             "search_records",

@@ -85,6 +85,7 @@ pub fn run() {
             commands::sync::cancel_sync,
             commands::sync::sync_state,
             commands::records::people,
+            commands::records::record_opening,
             commands::records::categories,
             commands::records::timeline,
             commands::records::search_records,

@@ -1385,7 +1385,7 @@ async fn trace_of_this_sync(client: &Client, sb: &sandbox::Sandbox, saved_in: &s
 /// nothing of one in the other's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_caregiver_switches_between_two_peoples_records() {
-    let (sb, _data, _driver, client, jkt) = two_holders_and_the_app("caregiver").await;
+    let (sb, _data, driver, client, jkt) = two_holders_and_the_app("caregiver").await;
     let delegated = |patient: Option<serde_json::Value>| {
         let mut req = MintRequest::new(TicketType::PatientDelegatedAccess, Some(jkt.clone()));
         req.smart_scopes = Some(vec!["patient/*.rs".into()]);
@@ -1417,6 +1417,7 @@ async fn a_caregiver_switches_between_two_peoples_records() {
     find(&client, "record-row").await;
     assert!(count(&client, "record-row").await > 5);
     shots(&client, "21-caregiver-ana", "record-row").await;
+    let ana_newest = text_of(&client, "record-row").await;
 
     let mut switches = client
         .find_all(Locator::Css("[data-testid='person-switch']"))
@@ -1431,6 +1432,26 @@ async fn a_caregiver_switches_between_two_peoples_records() {
     find(&client, "timeline-empty").await;
     assert_eq!(count(&client, "record-row").await, 0);
     shots(&client, "22-caregiver-maria", "person-banner").await;
+    client.close().await.unwrap();
+
+    // Opened again, the app starts on the first person's record, read as it
+    // starts (ui/src/queries.ts, prefetchRecord), and each person's stays hers.
+    let client = launch(&driver).await;
+    assert_eq!(
+        wait_text(&client, "person-name", |t| !t.is_empty()).await,
+        "Ana Rivera"
+    );
+    assert_eq!(text_of(&client, "record-row").await, ana_newest);
+    assert!(count(&client, "record-row").await > 5);
+    let mut switches = client
+        .find_all(Locator::Css("[data-testid='person-switch']"))
+        .await
+        .unwrap();
+    assert_eq!(switches.len(), 2);
+    press(&client, switches.swap_remove(1)).await;
+    wait_text(&client, "person-name", |t| t == "Maria Gomez").await;
+    find(&client, "timeline-empty").await;
+    assert_eq!(count(&client, "record-row").await, 0);
     client.close().await.unwrap();
 }
 

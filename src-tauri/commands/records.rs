@@ -35,6 +35,33 @@ pub async fn people(state: State<'_, AppState>) -> Res<Vec<PersonRecords>> {
     read(&state, |s| s.people()).await
 }
 
+/// What the record screen opens on: the people, and the first page of the
+/// first one's timeline. Read together, so a window opening on the record
+/// waits for one round trip to the app rather than two in a row.
+#[derive(serde::Serialize, ts_rs::TS, Default)]
+#[ts(export)]
+pub struct RecordOpening {
+    pub people: Vec<PersonRecords>,
+    pub timeline: Vec<Item>,
+}
+
+#[tauri::command]
+pub async fn record_opening(state: State<'_, AppState>, limit: usize) -> Res<RecordOpening> {
+    read(&state, move |s| {
+        let people = s.people()?;
+        let timeline = match people.first() {
+            Some(first) => s.timeline(&Query {
+                person: Some(first.id),
+                limit: limit.clamp(1, MAX_PAGE),
+                ..Query::default()
+            })?,
+            None => Vec::new(),
+        };
+        Ok(RecordOpening { people, timeline })
+    })
+    .await
+}
+
 #[tauri::command]
 pub async fn categories(
     state: State<'_, AppState>,

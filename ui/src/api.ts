@@ -11,6 +11,7 @@ import type { KeyInfo } from "./bindings/KeyInfo";
 import type { LatestValue } from "./bindings/LatestValue";
 import type { OnboardReport } from "./bindings/OnboardReport";
 import type { PersonRecords } from "./bindings/PersonRecords";
+import type { RecordOpening } from "./bindings/RecordOpening";
 import type { RecordDetail } from "./bindings/RecordDetail";
 import type { SeriesPoint } from "./bindings/SeriesPoint";
 import type { SettingsView } from "./bindings/SettingsView";
@@ -63,6 +64,7 @@ export const api = {
   syncState: () => invoke<SyncState>("sync_state"),
 
   people: () => invoke<PersonRecords[]>("people"),
+  recordOpening: (limit: number) => invoke<RecordOpening>("record_opening", { limit }),
   categories: (person: number | null) => invoke<CategoryCount[]>("categories", { person }),
   timeline: (person: number | null, category: string | null, before: string | null, limit: number) =>
     invoke<Item[]>("timeline", { person, category, before, limit }),

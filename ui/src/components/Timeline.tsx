@@ -4,26 +4,15 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useRef } from "react";
-import { api, asError } from "../api";
-import type { Item } from "../bindings/Item";
-import { keys } from "../queries";
+import { asError } from "../api";
+import { timelineQuery } from "../queries";
 import { ErrorBanner } from "./ErrorBanner";
 import { ItemRow } from "./ItemRow";
 
-const PAGE = 200;
 const ROW_HEIGHT = 64;
 
 export function Timeline({ person, category }: { person: number | null; category: string | null }) {
-  const query = useInfiniteQuery({
-    queryKey: [...keys.records, "timeline", person, category],
-    queryFn: ({ pageParam }) => {
-      // For the window benchmark: when the first page is asked for.
-      if (performance.getEntriesByName("timeline-asked").length === 0) performance.mark("timeline-asked");
-      return api.timeline(person, category, pageParam, PAGE);
-    },
-    initialPageParam: null as string | null,
-    getNextPageParam: (last: Item[]) => (last.length === PAGE ? (last[last.length - 1]?.cursor ?? null) : null),
-  });
+  const query = useInfiniteQuery(timelineQuery(person, category));
   const items = query.data?.pages.flat() ?? [];
   const parent = useRef<HTMLDivElement>(null);
   // The virtualiser hands back functions React Compiler cannot memoise safely.
