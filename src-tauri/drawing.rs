@@ -1,8 +1,8 @@
 //! How the window is drawn on Linux. WebKitGTK composites pages through
 //! OpenGL; on a machine with no GPU that is Mesa's software rasteriser, and
-//! there a frame of the record screen took 80-130 ms and the timeline came
-//! 430-480 ms after the page started. Drawn without compositing, on the same
-//! machine, frames take 15-16 ms and the timeline comes in about 310 ms
+//! there a frame of the record screen took 73-96 ms and the timeline came
+//! 446-450 ms after the page started. Drawn without compositing, on the same
+//! machine, frames take 11-16 ms and the timeline came 40-105 ms sooner
 //! (docs/BENCHMARKS.md, "The window"). WebKit reads its choice from the
 //! environment when it starts: `main` sets it before anything else runs
 //! (telling a webview already made is measured there too, and is not enough
