@@ -1603,12 +1603,12 @@ async fn holder_now(w: &Wallet, holder: &sandbox::Holder) -> Vec<String> {
     all
 }
 
-/// Requests of a sync that asked for changes only.
 /// How many requests of the sync's trace have `part` in their URL.
 fn requests_with(report: &SyncReport, part: &str) -> usize {
     report.trace.iter().filter(|e| e.url.contains(part)).count()
 }
 
+/// Requests of a sync that asked for changes only.
 fn change_searches(report: &SyncReport) -> usize {
     requests_with(report, "_lastUpdated=ge")
 }
