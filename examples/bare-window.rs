@@ -5,20 +5,15 @@
 //! app does (src-tauri/drawing.rs), so the two start the same way.
 
 fn main() {
+    // SAFETY: the first thing `main` does: no other thread exists yet.
     #[cfg(target_os = "linux")]
-    choose_how_to_draw();
+    #[allow(unsafe_code)]
+    unsafe {
+        ticket_wallet_app::drawing::choose()
+    };
     let context = tauri::generate_context!("examples/bare-window/tauri.conf.json");
     if let Err(e) = tauri::Builder::default().run(context) {
         eprintln!("the bare window stopped with an error: {e}");
         std::process::exit(1);
-    }
-}
-
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn choose_how_to_draw() {
-    if let Some((name, value)) = ticket_wallet_app::drawing::choice() {
-        // SAFETY: the first thing `main` does: no other thread exists yet.
-        unsafe { std::env::set_var(name, value) };
     }
 }

@@ -35,10 +35,20 @@ pub fn without_compositing(dri: &Path, chosen: Option<&OsString>) -> bool {
     chosen.is_none() && !has_render_node(dri)
 }
 
-/// The variable to set before WebKit starts, on this machine, if any.
-pub fn choice() -> Option<(&'static str, &'static str)> {
+/// Sets the variable where `without_compositing` says so on this machine,
+/// for WebKit to read when it starts.
+///
+/// # Safety
+///
+/// It writes the environment: call it first thing in `main`, before any
+/// other thread exists that could read or write the environment meanwhile.
+#[allow(unsafe_code)]
+pub unsafe fn choose() {
     let chosen = std::env::var_os(VARIABLE);
-    without_compositing(Path::new(DRI), chosen.as_ref()).then_some((VARIABLE, "1"))
+    if without_compositing(Path::new(DRI), chosen.as_ref()) {
+        // SAFETY: no other thread exists yet (this function's contract).
+        unsafe { std::env::set_var(VARIABLE, "1") };
+    }
 }
 
 /// Says in the log how the window is drawn (logging starts after `main` chose).
