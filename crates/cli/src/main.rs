@@ -399,6 +399,8 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, WalletError> {
             if tester {
                 out.trace(&report.trace);
             }
+            // Said and printed; the store's log is folded before exiting.
+            wallet.settle();
             let all_ok = report
                 .outcomes
                 .iter()

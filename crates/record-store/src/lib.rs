@@ -345,8 +345,12 @@ impl RecordStore {
         // (the previous state or the new one); a power cut may roll back the
         // last commits, never half of one.
         // A 32 MiB page cache: index inserts of a large sync stay in memory until commit.
+        // The log grows to a whole sync while checkpoints are held
+        // (`hold_checkpoints`); `checkpoint` empties it, and one a reader kept
+        // from emptying shrinks back to 16 MiB at the next write.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;
+             PRAGMA journal_size_limit = 16777216;",
         )?;
         let mut store = Self { conn };
         store.migrate(path, version)?;
@@ -428,6 +432,27 @@ impl RecordStore {
             params![started_at, list],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// This connection's commits no longer fold the log into the database
+    /// (SQLite does so every 1,000 pages by default): a sync's writes then
+    /// copy each page once, in `checkpoint` after the sync, rather than each
+    /// holder's transaction copying the index pages every earlier one wrote.
+    /// Each commit is as durable as before: it is in the log.
+    pub fn hold_checkpoints(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        Ok(())
+    }
+
+    /// Folds the log into the database and empties its file, as far as
+    /// readers allow (a reader's snapshot is never waited for: the log is
+    /// then folded up to it and left as it is); returns the pages folded.
+    /// Emptying it here, after a sync, spares the next sync's first write
+    /// the truncation (30 ms for a 70 MiB log).
+    pub fn checkpoint(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(2))?)
     }
 
     pub fn finish_run(&mut self, id: i64, finished_at: i64) -> Result<(), StoreError> {

@@ -300,6 +300,11 @@ impl Wallet {
         );
         // Opened first: a store that cannot be opened stops the sync before anything is fetched.
         let mut store = self.record_store()?;
+        if !opts.dry_run
+            && let Err(e) = store.hold_checkpoints()
+        {
+            tracing::warn!("could not hold the store's checkpoints: {e}");
+        }
         let run = if opts.dry_run {
             None
         } else if opts.resume {
@@ -395,7 +400,7 @@ impl Wallet {
             run,
             stored: Arc::new(stored_sets),
             permits: Arc::new(Semaphore::new(2)),
-            writer: store_writer().map_err(|e| {
+            writer: store_writer(&self.settling).map_err(|e| {
                 WalletError::Invalid(format!("could not start the store's writer: {e}"))
             })?,
         };
@@ -453,6 +458,22 @@ impl Wallet {
                 .unwrap_or_else(|p| p.into_inner())
                 .finish_run(id, now())?;
         }
+        // Done for the person; the log is folded into the database after,
+        // on the writer (`Wallet::settle` waits for it).
+        if !opts.dry_run {
+            let store = store.clone();
+            let _ = storing_ctx.writer.send(Box::new(move || {
+                let started = std::time::Instant::now();
+                match store.lock().unwrap_or_else(|p| p.into_inner()).checkpoint() {
+                    Ok(pages) => tracing::debug!(
+                        pages,
+                        millis = started.elapsed().as_millis() as u64,
+                        "store log folded"
+                    ),
+                    Err(e) => tracing::warn!("could not fold the store's log: {e}"),
+                }
+            }));
+        }
         report
             .outcomes
             .sort_by(|a, b| a.fhir_base.cmp(&b.fhir_base));
@@ -509,16 +530,22 @@ async fn on_writer<T: Send + 'static>(
     rx.await.ok()
 }
 
-/// The thread that runs each write sent to it, until every sender is gone.
-fn store_writer() -> std::io::Result<std::sync::mpsc::Sender<WriteJob>> {
+/// The thread that runs each write sent to it, until every sender is gone;
+/// kept in `settling` until then.
+fn store_writer(
+    settling: &std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+) -> std::io::Result<std::sync::mpsc::Sender<WriteJob>> {
     let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
             for job in rx {
                 job();
             }
         })?;
+    let mut running = settling.lock().unwrap_or_else(|p| p.into_inner());
+    running.retain(|t| !t.is_finished());
+    running.push(thread);
     Ok(tx)
 }
 

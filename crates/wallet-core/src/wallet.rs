@@ -103,6 +103,9 @@ pub struct Wallet {
     /// Access tokens by (FHIR base, ticket jti), kept in memory only: a token
     /// is a secret, and presenting the ticket again is always possible.
     tokens: crate::engine::TokenCache,
+    /// Store writers of syncs that said done and may still be folding
+    /// their log into the database (`settle`).
+    pub(crate) settling: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 pub fn now() -> i64 {
@@ -124,7 +127,20 @@ impl Wallet {
             http: Http::new()?,
             issuers: IssuerDirectory::default(),
             tokens: Default::default(),
+            settling: Default::default(),
         })
+    }
+
+    /// Waits for what syncs left to do after saying done (folding the
+    /// store's log into the database): a process about to exit calls it, so
+    /// the next one does not start with a large log to fold.
+    pub fn settle(&self) {
+        let running = std::mem::take(&mut *self.settling.lock().unwrap_or_else(|p| p.into_inner()));
+        for thread in running {
+            if thread.join().is_err() {
+                tracing::warn!("a store writer stopped with a panic");
+            }
+        }
     }
 
     pub fn vault(&self) -> &Vault {
