@@ -1,7 +1,7 @@
 //! Records leaving the store whole: one holder's as received, the merged
 //! record of a person as one FHIR Bundle, and every copy of one fact.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 
 use rusqlite::params;
@@ -36,14 +36,15 @@ fn full_url(holder: &str, resource_type: &str, id: Option<&str>) -> Option<Strin
     id.map(|id| format!("{}/{resource_type}/{id}", holder.trim_end_matches('/')))
 }
 
-struct Member {
+/// A row of the merged export, borrowed from the statement.
+struct Reading<'a> {
     grp: i64,
     fingerprint: i64,
     conflict: bool,
-    holder: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    json: String,
+    holder: &'a str,
+    resource_type: &'a str,
+    resource_id: Option<&'a str>,
+    json: &'a str,
 }
 
 const BUNDLE_START: &[u8] = br#"{"resourceType":"Bundle","type":"collection","entry":["#;
@@ -149,34 +150,83 @@ impl RecordStore {
     /// does not grow with the record.
     pub fn write_merged(&self, person: Option<i64>, out: impl Write) -> Result<(), StoreError> {
         let patients = self.patient_urls(person)?;
-        let mut out = BufWriter::new(out);
+        // The facts held by more than one row, sorted (8 bytes each, read
+        // from the group index alone); every other row is a fact of its own.
+        let shared: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT DISTINCT grp FROM entries WHERE grp != resource ORDER BY grp")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut copies_of = self.conn.prepare(
+            "SELECT resource, fingerprint, holder, resource_type, resource_id
+             FROM entries WHERE grp = ?1 ORDER BY resource",
+        )?;
+        // Read in the order stored, so each page of the records is read and
+        // decrypted once: in the order of their facts, a fact's copies from
+        // other holders sent SQLite back to pages it had already let go.
         let mut stmt = self.conn.prepare(
-            "SELECT e.grp, e.fingerprint, e.conflict, r.holder, r.resource_type, r.resource_id, r.json, e.person
-             FROM entries e JOIN resources r ON r.rowid = e.resource
-             WHERE (?1 IS NULL OR e.person = ?1) ORDER BY e.grp, e.resource",
+            "SELECT e.grp, e.fingerprint, e.conflict, r.holder, r.resource_type, r.resource_id, r.json, e.person, r.rowid
+             FROM resources r JOIN entries e ON e.resource = r.rowid
+             WHERE (?1 IS NULL OR e.person = ?1) ORDER BY r.rowid",
         )?;
         let mut rows = stmt.query(params![person])?;
+        let mut out = BufWriter::new(out);
         out.write_all(BUNDLE_START)?;
         let mut first = true;
-        // Rows come a fact (group) at a time; each is written when the next begins.
-        let mut group: Vec<(Member, i64)> = Vec::new();
         while let Some(r) = rows.next()? {
-            let member = Member {
+            // Borrowed from the row: a record's JSON is not copied before it is written.
+            let text = |i: usize| r.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
+            let m = Reading {
                 grp: r.get(0)?,
                 fingerprint: r.get(1)?,
                 conflict: r.get(2)?,
-                holder: r.get(3)?,
-                resource_type: r.get(4)?,
-                resource_id: r.get(5)?,
-                json: r.get(6)?,
+                holder: text(3)?,
+                resource_type: text(4)?,
+                resource_id: r
+                    .get_ref(5)?
+                    .as_str_or_null()
+                    .map_err(rusqlite::Error::from)?,
+                json: text(6)?,
             };
-            if group.last().is_some_and(|(last, _)| last.grp != member.grp) {
-                write_group(&group, &patients, &mut first, &mut out)?;
-                group.clear();
+            let (who, rowid): (i64, i64) = (r.get(7)?, r.get(8)?);
+            let mine = full_url(m.holder, m.resource_type, m.resource_id);
+            // A reading is written once, by its first copy, naming the
+            // places of the others.
+            let mut same = Vec::new();
+            if shared.binary_search(&m.grp).is_ok() {
+                let copies = copies_of
+                    .query_map(params![m.grp], |c| {
+                        let (holder, ty): (String, String) = (c.get(2)?, c.get(3)?);
+                        let id: Option<String> = c.get(4)?;
+                        Ok((
+                            c.get::<_, i64>(0)?,
+                            c.get::<_, i64>(1)?,
+                            full_url(&holder, &ty, id.as_deref()),
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let reading = copies
+                    .iter()
+                    .filter(|(_, print, _)| *print == m.fingerprint);
+                if reading.clone().next().map(|(row, _, _)| *row) != Some(rowid) {
+                    continue;
+                }
+                same = reading
+                    .filter_map(|(_, _, url)| url.clone())
+                    .filter(|url| Some(url) != mine.as_ref())
+                    .collect();
             }
-            group.push((member, r.get(7)?));
+            write_reading(
+                &m,
+                mine.as_ref(),
+                &same,
+                patients.get(&who),
+                &mut first,
+                &mut out,
+            )?;
         }
-        write_group(&group, &patients, &mut first, &mut out)?;
         out.write_all(BUNDLE_END)?;
         out.flush()?;
         Ok(())
@@ -190,60 +240,48 @@ impl RecordStore {
     }
 }
 
-/// The entries of one fact: one resource per distinct reading, the first copy of each.
-fn write_group(
-    group: &[(Member, i64)],
-    patients: &HashMap<i64, Vec<String>>,
+/// One reading of a fact as a Bundle entry: the holder's resource with where
+/// it came from (`meta`), the other holders that gave the same (`same`), and,
+/// for a Patient, the same person's Patients elsewhere (`patients`).
+fn write_reading(
+    m: &Reading<'_>,
+    mine: Option<&String>,
+    same: &[String],
+    patients: Option<&Vec<String>>,
     first: &mut bool,
     out: &mut impl Write,
 ) -> Result<(), StoreError> {
-    let urls: Vec<Option<String>> = group
-        .iter()
-        .map(|(m, _)| full_url(&m.holder, &m.resource_type, m.resource_id.as_deref()))
-        .collect();
-    let mut written = HashSet::new();
-    for (k, (m, who)) in group.iter().enumerate() {
-        if !written.insert(m.fingerprint) {
-            continue;
-        }
-        // Only the top level is parsed; every other member is written as the holder sent it.
-        let Ok(members) = serde_json::from_str::<Members>(&m.json) else {
-            continue;
-        };
-        let mine = urls[k].as_ref();
-        let same: Vec<&String> = group
-            .iter()
-            .zip(&urls)
-            .filter(|((o, _), u)| o.fingerprint == m.fingerprint && u.as_ref() != mine)
-            .filter_map(|(_, u)| u.as_ref())
-            .collect();
-        let mut changed = vec![("meta", meta(members.get("meta"), &m.holder, m.conflict))];
-        if !same.is_empty() {
-            changed.push(("extension", also_from(members.get("extension"), &same)));
-        }
-        if m.resource_type == "Patient"
-            && let Some(all) = patients.get(who)
-        {
-            let others: Vec<Value> = all
-                .iter()
-                .filter(|u| Some(*u) != mine)
-                .map(|u| json!({ "other": { "reference": u }, "type": "seealso" }))
-                .collect();
-            if !others.is_empty() {
-                changed.push(("link", Value::Array(others)));
-            }
-        }
-        separate(first, out)?;
-        out.write_all(b"{")?;
-        if let Some(url) = mine {
-            out.write_all(br#""fullUrl":"#)?;
-            serde_json::to_writer(&mut *out, url).map_err(std::io::Error::from)?;
-            out.write_all(b",")?;
-        }
-        out.write_all(br#""resource":"#)?;
-        members.write_with(&changed, out)?;
-        out.write_all(b"}")?;
+    // Only the top level is parsed; every other member is written as the holder sent it.
+    let Ok(members) = serde_json::from_str::<Members>(m.json) else {
+        return Ok(());
+    };
+    let mut changed = vec![("meta", meta(members.get("meta"), m.holder, m.conflict))];
+    if !same.is_empty() {
+        let same: Vec<&String> = same.iter().collect();
+        changed.push(("extension", also_from(members.get("extension"), &same)));
     }
+    if m.resource_type == "Patient"
+        && let Some(all) = patients
+    {
+        let others: Vec<Value> = all
+            .iter()
+            .filter(|u| Some(*u) != mine)
+            .map(|u| json!({ "other": { "reference": u }, "type": "seealso" }))
+            .collect();
+        if !others.is_empty() {
+            changed.push(("link", Value::Array(others)));
+        }
+    }
+    separate(first, out)?;
+    out.write_all(b"{")?;
+    if let Some(url) = mine {
+        out.write_all(br#""fullUrl":"#)?;
+        serde_json::to_writer(&mut *out, url).map_err(std::io::Error::from)?;
+        out.write_all(b",")?;
+    }
+    out.write_all(br#""resource":"#)?;
+    members.write_with(&changed, out)?;
+    out.write_all(b"}")?;
     Ok(())
 }
 
