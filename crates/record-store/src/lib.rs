@@ -444,15 +444,17 @@ impl RecordStore {
         Ok(())
     }
 
-    /// Folds the log into the database and empties its file, as far as
-    /// readers allow (a reader's snapshot is never waited for: the log is
-    /// then folded up to it and left as it is); returns the pages folded.
-    /// Emptying it here, after a sync, spares the next sync's first write
-    /// the truncation (30 ms for a 70 MiB log).
-    pub fn checkpoint(&self) -> Result<i64, StoreError> {
-        Ok(self
+    /// Folds the log into the database and empties its file; says whether
+    /// it could. A reader still on an older snapshot, or a writer, is
+    /// waited for up to the connection's busy timeout (5 s), after which
+    /// the log is folded as far as it can be and left. Emptying it here,
+    /// after a sync, spares the next sync's first write the truncation
+    /// (30 ms for a 70 MiB log).
+    pub fn checkpoint(&self) -> Result<bool, StoreError> {
+        let busy: i64 = self
             .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(2))?)
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
     }
 
     pub fn finish_run(&mut self, id: i64, finished_at: i64) -> Result<(), StoreError> {
@@ -683,6 +685,60 @@ mod tests {
             "vaccineCode": { "coding": [{ "system": "http://hl7.org/fhir/sid/cvx", "code": "208" }] },
             "occurrenceDateTime": date }),
         )
+    }
+
+    /// Held checkpoints leave every commit in the log; `checkpoint` folds it
+    /// and empties the file, unless a reader is still on a snapshot from
+    /// before: then it gives up after the busy timeout and leaves the log,
+    /// which the next checkpoint after the reader empties.
+    #[test]
+    fn a_held_log_is_emptied_by_checkpoint_once_no_reader_needs_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("records.db");
+        let key = DatabaseKey::from_bytes([6; 32]);
+        let log = || std::fs::metadata(dir.path().join("records.db-wal")).map_or(0, |m| m.len());
+        let mut writer = ok(RecordStore::open(&path, &key));
+        ok(writer.hold_checkpoints());
+        ok(writer
+            .conn
+            .busy_timeout(std::time::Duration::from_millis(100))
+            .map_err(StoreError::from));
+        let reader = ok(RecordStore::open(&path, &key));
+        // Past SQLite's 1,000 pages, where it would otherwise fold the log itself.
+        let notes: Vec<Record> = (0..2000)
+            .map(|i| {
+                record(
+                    serde_json::json!({ "resourceType": "Observation", "id": format!("n{i}"),
+                    "effectiveDateTime": format!("20{:02}-01-01", i % 100),
+                    "code": { "text": "note" }, "valueString": "x".repeat(2500) }),
+                )
+            })
+            .collect();
+        let refs: Vec<&Record> = notes.iter().collect();
+        ok(writer.replace("https://a/fhir", "t1", &Person::default(), 1, &refs));
+        let held = log();
+        assert!(
+            held > 4_000_000,
+            "the sync's pages are in the log: {held} bytes"
+        );
+
+        // A reader on a snapshot from before the next write keeps the log.
+        ok(reader.conn.execute_batch("BEGIN").map_err(StoreError::from));
+        assert_eq!(ok(reader.counts()).len(), 1);
+        ok(writer.replace("https://b/fhir", "t1", &Person::default(), 1, &refs[..10]));
+        assert!(!ok(writer.checkpoint()), "held up by the reader");
+        assert!(log() >= held, "a reader's snapshot is not folded away");
+
+        ok(reader
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(StoreError::from));
+        assert!(ok(writer.checkpoint()));
+        assert_eq!(log(), 0, "emptied");
+        assert_eq!(
+            ok(reader.counts()).iter().map(|c| c.count).sum::<usize>(),
+            2010
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn main() {
         last = records;
     }
     let started = Instant::now();
-    store.checkpoint().unwrap();
+    assert!(store.checkpoint().unwrap(), "the log emptied");
     let fold = started.elapsed();
     // A re-sync of one holder that no longer returns one record: its set
     // replaced and its copies regrouped. Then the same set again, unchanged.

@@ -465,8 +465,8 @@ impl Wallet {
             let _ = storing_ctx.writer.send(Box::new(move || {
                 let started = std::time::Instant::now();
                 match store.lock().unwrap_or_else(|p| p.into_inner()).checkpoint() {
-                    Ok(pages) => tracing::debug!(
-                        pages,
+                    Ok(emptied) => tracing::debug!(
+                        emptied,
                         millis = started.elapsed().as_millis() as u64,
                         "store log folded"
                     ),
