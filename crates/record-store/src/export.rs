@@ -146,8 +146,9 @@ impl RecordStore {
     /// holder's relative references still resolve), naming the other holders
     /// that gave it; copies that disagree are each included and tagged.
     /// Each holder's Patient links to the same person's Patients elsewhere.
-    /// Written to `out` one fact at a time as the rows are read, so memory
-    /// does not grow with the record.
+    /// Written to `out` a resource at a time as the rows are read: no two
+    /// records' JSON are held at once, and what grows with the record is 8
+    /// bytes for each fact with several copies.
     pub fn write_merged(&self, person: Option<i64>, out: impl Write) -> Result<(), StoreError> {
         let patients = self.patient_urls(person)?;
         // The facts held by more than one row, sorted (8 bytes each, read
