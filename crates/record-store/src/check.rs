@@ -1,5 +1,5 @@
 //! A self-check of the store: SQLite's own, and that every derived row
-//! (index, full text, merge keys, per-holder counts) matches the raw records
+//! (index, full text, groups, per-holder counts) matches the raw records
 //! it was made from. What a crash test asserts after a kill.
 
 use super::{RecordStore, StoreError};
@@ -17,10 +17,6 @@ const ORPHANS: &[(&str, &str)] = &[
     (
         "full-text rows without their record",
         "SELECT count(*) FROM entries_text t WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.rowid = t.rowid)",
-    ),
-    (
-        "merge keys without their record",
-        "SELECT count(*) FROM entry_keys k WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.resource = k.resource)",
     ),
     (
         "entries merged into a group that no longer exists",

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
 
+use super::keys::KeyMap;
 use super::{StoreError, extract, merge};
 
 /// Where a stored resource came from, as the index repeats it (so queries
@@ -30,7 +31,7 @@ impl Source<'_> {
 }
 
 /// A row's match keys as stored beside it (8 bytes each, little-endian), so
-/// `entry_keys` needs no second index to find them.
+/// the rows holding a key can be read back (`keys.rs`).
 pub(super) fn key_blob(keys: &[i64]) -> Vec<u8> {
     keys.iter().flat_map(|k| k.to_le_bytes()).collect()
 }
@@ -107,14 +108,16 @@ pub(super) fn number<T>(mut members: Vec<(RepeatOrder<'_>, i64, T)>) -> Vec<(T, 
     out
 }
 
-/// Writes a row's index entry, full text and keys; it starts as a group
-/// of its own (`regroup` joins it to its copies).
+/// Writes a row's index entry and full text, and adds its keys to `map`
+/// (when one is kept); it starts as a group of its own (`regroup` joins it
+/// to its copies).
 pub(super) fn index_one(
     tx: &rusqlite::Transaction<'_>,
     rowid: i64,
     src: &Source<'_>,
     p: &Prepared,
     keys: Vec<i64>,
+    map: Option<&mut KeyMap>,
 ) -> Result<RowInfo, StoreError> {
     let e = &p.entry;
     tx.prepare_cached(
@@ -126,10 +129,10 @@ pub(super) fn index_one(
         tx.prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?
             .execute(params![rowid, e.text])?;
     }
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO entry_keys (key, resource) VALUES (?1, ?2)")?;
-    for k in &keys {
-        insert.execute(params![k, rowid])?;
+    if let Some(map) = map {
+        for k in &keys {
+            map.add(*k, rowid);
+        }
     }
     Ok(RowInfo {
         keys,
@@ -141,32 +144,27 @@ pub(super) fn index_one(
 
 /// Recomputes the groups of the rows in `rows`, of rows that share a key
 /// with `seeds` or with rows since `new_from` (rows just inserted, all in
-/// `rows`), and of every row joined to those through further keys. With
-/// `complete`, `rows` is every row there is and nothing is looked up.
+/// `rows`), and of every row joined to those through further keys, found
+/// in `map`. Without a map, `rows` is every row there is and nothing is
+/// looked up.
 pub(super) fn regroup(
     tx: &rusqlite::Transaction<'_>,
     seeds: Vec<i64>,
     new_from: i64,
     mut rows: HashMap<i64, RowInfo>,
-    complete: bool,
+    map: Option<&KeyMap>,
 ) -> Result<(), StoreError> {
-    if !complete {
+    if let Some(map) = map {
         let mut seen_keys: HashSet<i64> =
             rows.values().flat_map(|i| i.keys.iter().copied()).collect();
         let mut keys: Vec<i64> = seeds.into_iter().filter(|k| seen_keys.insert(*k)).collect();
-        // Older rows that share a key with a new one, found in one query
-        // (the new keys passed as one JSON array).
-        let mut found: Vec<i64> = {
-            let new_keys = serde_json::to_string(&seen_keys).unwrap_or_else(|_| "[]".into());
-            let mut stmt = tx.prepare_cached(
-                "SELECT DISTINCT o.resource FROM json_each(?2) n JOIN entry_keys o ON o.key = n.value
-                 WHERE o.resource < ?1",
-            )?;
-            stmt.query_map(params![new_from, new_keys], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut rows_by_key =
-            tx.prepare_cached("SELECT resource FROM entry_keys WHERE key = ?1")?;
+        // Older rows that share a key with a new one.
+        let mut found: Vec<i64> = seen_keys
+            .iter()
+            .flat_map(|k| map.rows(*k))
+            .copied()
+            .filter(|r| *r < new_from)
+            .collect();
         let mut row_info = tx.prepare_cached(
             "SELECT fingerprint, grp, conflict, keys FROM entries WHERE resource = ?1",
         )?;
@@ -192,13 +190,7 @@ pub(super) fn regroup(
                 }
             }
             for key in std::mem::take(&mut keys) {
-                let more = rows_by_key.query_map(params![key], |r| r.get::<_, i64>(0))?;
-                for row in more {
-                    let row = row?;
-                    if !rows.contains_key(&row) {
-                        found.push(row);
-                    }
-                }
+                found.extend(map.rows(key).iter().filter(|r| !rows.contains_key(r)));
             }
         }
     }
@@ -237,7 +229,7 @@ pub(super) fn regroup(
 }
 
 pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute_batch("DELETE FROM entries; DELETE FROM entries_text; DELETE FROM entry_keys;")?;
+    tx.execute_batch("DELETE FROM entries; DELETE FROM entries_text;")?;
     type Row = (i64, i64, String, String, String, Option<String>, String);
     let rows: Vec<Row> = {
         // Records fetched before people were kept belong to person 0 until the next sync.
@@ -291,8 +283,8 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
         for (i, ((src, p, _, _), row)) in prepared.iter().zip(set).enumerate() {
             let mut keys = p.fixed_keys(src);
             keys.extend(numbered.get(&i).copied());
-            indexed.insert(row.0, index_one(tx, row.0, src, p, keys)?);
+            indexed.insert(row.0, index_one(tx, row.0, src, p, keys, None)?);
         }
     }
-    regroup(tx, Vec::new(), 0, indexed, true)
+    regroup(tx, Vec::new(), 0, indexed, None)
 }

@@ -18,6 +18,7 @@ mod check;
 mod export;
 mod extract;
 mod index;
+mod keys;
 mod merge;
 mod query;
 mod record;
@@ -182,6 +183,10 @@ const MIGRATIONS: &[&str] = &[
     // 13: when a holder last counted a type without a total: it is then
     // fetched whole without asking for changes first, until a week has passed.
     "ALTER TABLE change_marks ADD COLUMN uncounted_at INTEGER;",
+    // 14: which rows hold each match key is read from `entries.keys` into
+    // memory (`keys.rs`): the table of them cost every set's transaction a
+    // B-tree insert per key and a lookup per key to find copies.
+    "DROP TABLE entry_keys;",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
@@ -315,6 +320,8 @@ impl Person {
 
 pub struct RecordStore {
     conn: Connection,
+    /// Which rows hold each match key (`keys.rs`), once a write needed it.
+    keys: keys::HeldKeys,
 }
 
 impl RecordStore {
@@ -352,7 +359,10 @@ impl RecordStore {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;
              PRAGMA journal_size_limit = 16777216;",
         )?;
-        let mut store = Self { conn };
+        let mut store = Self {
+            conn,
+            keys: keys::HeldKeys::default(),
+        };
         store.migrate(path, version)?;
         Ok(store)
     }
@@ -418,6 +428,7 @@ impl RecordStore {
 
     /// Recomputes every derived row from the raw JSON (after a change to what is extracted).
     pub fn rebuild_index(&mut self) -> Result<(), StoreError> {
+        self.keys.clear();
         let tx = self.conn.transaction()?;
         index::rebuild_index(&tx)?;
         tx.commit()?;
@@ -984,12 +995,17 @@ mod tests {
     }
 
     /// Re-syncs that write only what changed leave the same groups, flags
-    /// and rows as writing every holder's current set into an empty store.
+    /// and rows as writing every holder's current set into an empty store,
+    /// written through two connections in turn (as a sync and the app may):
+    /// each finds the copies the other wrote.
     #[test]
     fn writing_only_the_changes_merges_as_writing_everything() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let key = DatabaseKey::from_bytes([6; 32]);
-        let mut s = ok(RecordStore::open(&dir.path().join("partial.db"), &key));
+        let mut stores = [
+            ok(RecordStore::open(&dir.path().join("partial.db"), &key)),
+            ok(RecordStore::open(&dir.path().join("partial.db"), &key)),
+        ];
         let holders = ["https://a/fhir", "https://b/fhir", "https://c/fhir"];
         // A small pool of readings, so holders share content, identifiers and
         // repeats (two equal readings on one day at one holder).
@@ -1062,6 +1078,7 @@ mod tests {
             let refs: Vec<&Record> = mine.iter().collect();
             let none = PreparedSet::none();
             let person = Person::default();
+            let s = &mut stores[next(2) as usize];
             ok(s.replace_prepared(holders[h], "t1", &person, step, &refs, none, &fetch));
             assert_eq!(ok(s.check()), Vec::<String>::new(), "step {step}");
 
@@ -1072,7 +1089,7 @@ mod tests {
                 let refs: Vec<&Record> = all.iter().collect();
                 ok(fresh.replace(holder, "t1", &Person::default(), step, &refs));
             }
-            assert_eq!(partition(&s), partition(&fresh), "step {step}");
+            assert_eq!(partition(s), partition(&fresh), "step {step}");
         }
     }
 }

@@ -9,6 +9,7 @@ use super::index::{
     Prepared, RepeatOrder, RowInfo, Source, blob_keys, index_one, key_blob, number, prepare,
     regroup,
 };
+use super::keys::KeyMap;
 use super::{Person, RecordStore, Replaced, StoreError};
 use crate::Record;
 
@@ -75,10 +76,13 @@ fn stored_set(
 }
 
 /// Removes a stored row with everything derived from it.
-fn delete_row(tx: &rusqlite::Transaction<'_>, row: &StoredRow) -> Result<(), StoreError> {
-    let mut unkey = tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?;
+fn delete_row(
+    tx: &rusqlite::Transaction<'_>,
+    map: &mut KeyMap,
+    row: &StoredRow,
+) -> Result<(), StoreError> {
     for k in &row.info.keys {
-        unkey.execute(params![k, row.rowid])?;
+        map.remove(*k, row.rowid);
     }
     for sql in [
         "DELETE FROM entries WHERE resource = ?1",
@@ -94,6 +98,7 @@ fn delete_row(tx: &rusqlite::Transaction<'_>, row: &StoredRow) -> Result<(), Sto
 /// regrouping needs of it.
 fn rekey(
     tx: &rusqlite::Transaction<'_>,
+    map: &mut KeyMap,
     row: &StoredRow,
     from: i64,
     to: i64,
@@ -104,10 +109,8 @@ fn rekey(
         .iter()
         .map(|k| if *k == from { to } else { *k })
         .collect();
-    tx.prepare_cached("DELETE FROM entry_keys WHERE key = ?1 AND resource = ?2")?
-        .execute(params![from, row.rowid])?;
-    tx.prepare_cached("INSERT OR IGNORE INTO entry_keys (key, resource) VALUES (?1, ?2)")?
-        .execute(params![to, row.rowid])?;
+    map.remove(from, row.rowid);
+    map.add(to, row.rowid);
     tx.prepare_cached("UPDATE entries SET keys = ?2 WHERE resource = ?1")?
         .execute(params![row.rowid, key_blob(&keys)])?;
     Ok(RowInfo {
@@ -557,6 +560,8 @@ impl RecordStore {
                 unchanged: true,
             });
         }
+        // Taken here, so a write that fails below leaves no map held.
+        let (version, mut map) = self.keys.take(&tx)?;
         let old = stored_set(&tx, holder, ticket_jti)?;
         // Each incoming record takes a stored row with its digest, if one is
         // left. Rows about another person (the ticket's person changed) have
@@ -652,7 +657,7 @@ impl RecordStore {
         // Rows the holder no longer sends as they are: their keys seed the regrouping.
         let mut seeds = Vec::new();
         for row in &gone {
-            delete_row(&tx, row)?;
+            delete_row(&tx, &mut map, row)?;
             seeds.extend_from_slice(&row.info.keys);
         }
         let mut indexed = HashMap::new();
@@ -662,7 +667,7 @@ impl RecordStore {
             if to != from {
                 let row = &old[i];
                 seeds.extend_from_slice(&row.info.keys);
-                indexed.insert(row.rowid, rekey(&tx, row, from, to)?);
+                indexed.insert(row.rowid, rekey(&tx, &mut map, row, from, to)?);
                 written += 1;
             }
         }
@@ -689,11 +694,17 @@ impl RecordStore {
                 let src = source(person, holder, r);
                 let mut keys = p.fixed_keys(&src);
                 keys.extend(numbered_new.get(&i).copied());
-                indexed.insert(rowid, index_one(&tx, rowid, &src, p, keys)?);
+                indexed.insert(rowid, index_one(&tx, rowid, &src, p, keys, Some(&mut map))?);
                 written += 1;
             }
         }
-        regroup(&tx, seeds, new_from.unwrap_or(i64::MAX), indexed, false)?;
+        regroup(
+            &tx,
+            seeds,
+            new_from.unwrap_or(i64::MAX),
+            indexed,
+            Some(&map),
+        )?;
         let now: HashSet<(&str, Option<&str>)> =
             items.iter().map(|r| (r.resource_type(), r.id())).collect();
         let before: HashSet<(&str, Option<&str>)> = old
@@ -708,6 +719,7 @@ impl RecordStore {
         )?;
         write_marks(&tx, holder, ticket_jti, fetch, &items, fetched_at)?;
         tx.commit()?;
+        self.keys.put_back(version, map);
         Ok(Replaced {
             stored: items.len(),
             removed,
