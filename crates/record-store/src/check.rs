@@ -106,6 +106,10 @@ mod tests {
                 "DELETE FROM resources WHERE holder = 'https://a/fhir'",
                 "index entries without their record",
             ),
+            (
+                "DELETE FROM resources WHERE holder = 'https://a/fhir'",
+                "full-text rows without their record",
+            ),
             ("UPDATE syncs SET resources = 5", "noted count differs"),
             (
                 "DELETE FROM entries WHERE resource = (SELECT min(grp) FROM entries)",

@@ -229,7 +229,9 @@ pub(super) fn regroup(
 }
 
 pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute_batch("DELETE FROM entries; DELETE FROM entries_text;")?;
+    tx.execute_batch(
+        "DELETE FROM entries; INSERT INTO entries_text (entries_text) VALUES ('delete-all');",
+    )?;
     type Row = (i64, i64, String, String, String, Option<String>, String);
     let rows: Vec<Row> = {
         // Records fetched before people were kept belong to person 0 until the next sync.

@@ -187,11 +187,17 @@ const MIGRATIONS: &[&str] = &[
     // memory (`keys.rs`): the table of them cost every set's transaction a
     // B-tree insert per key and a lookup per key to find copies.
     "DROP TABLE entry_keys;",
+    // 15: the full text keeps its index alone (contentless, rows still
+    // deletable): the copy of every text it also kept was never read (a
+    // match shows its index row) and cost each record a B-tree insert.
+    // Refilled from the raw rows.
+    "DROP TABLE entries_text;
+     CREATE VIRTUAL TABLE entries_text USING fts5 (text, content = '', contentless_delete = 1);",
 ];
 
 /// The first schema version with the derived index: a migration that reaches
 /// the current version from before the index's latest shape refills it.
-const INDEX_VERSIONS: [usize; 4] = [3, 4, 6, 10];
+const INDEX_VERSIONS: [usize; 5] = [3, 4, 6, 10, 15];
 
 /// How a holder's last sync went for one ticket (or, with no ticket, before any could be tried).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
