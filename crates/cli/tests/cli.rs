@@ -908,6 +908,87 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
     );
 }
 
+/// A first sync, into an empty store, writes its sets without some of the
+/// view's indexes and builds them after. Killed (SIGKILL) while it stores:
+/// each holder has nothing or its whole set, the store's only fault is the
+/// indexes not yet built, and `--resume` finishes the sets and builds them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all() {
+    use std::io::BufRead;
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        size: 5000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let bases = [sb.holders[0].fhir_base(), sb.holders[2].fhir_base()];
+    // (holders found empty after a kill, holders found whole)
+    let (mut empty, mut whole) = (0, 0);
+    for delay_ms in [0, 60, 150, 400] {
+        let tw = Tw::new(&format!("first-kill-{delay_ms}"));
+        tw.import_bound_ticket(&sb.issuer).await;
+        for base in &bases {
+            assert!(tw.json(&["holder", "add", base]).await.0);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
+            .args(["sync"])
+            .env("TW_DATA_DIR", tw.data.path())
+            .env("TW_PROFILE", &tw.profile)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        tokio::task::spawn_blocking(move || {
+            for line in stderr.lines() {
+                if line.unwrap().contains(": storing ") {
+                    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    return;
+                }
+            }
+            let status = child.wait().unwrap();
+            panic!("the sync ended ({status}) without storing anything");
+        })
+        .await
+        .unwrap();
+
+        let wallet = wallet_core::Wallet::open(wallet_core::WalletOptions {
+            profile: tw.profile.clone(),
+            data_dir: tw.data.path().into(),
+            backend: vault::Backend::SecretService,
+        })
+        .unwrap();
+        let after_kill: Vec<Held> = bases.iter().map(|b| held(&wallet, b)).collect();
+        let faults = wallet.record_store().unwrap().check().unwrap();
+        assert!(
+            faults.iter().all(|f| f.contains("not built")),
+            "after a kill {delay_ms} ms into storing: {faults:?}"
+        );
+
+        let (ok, resumed) = tw.json(&["sync", "--resume"]).await;
+        assert!(ok, "{resumed}");
+        for (i, base) in bases.iter().enumerate() {
+            let now = held(&wallet, base);
+            assert!(now.values().sum::<usize>() > 2500, "{base}: {now:?}");
+            if after_kill[i].is_empty() {
+                empty += 1;
+            } else {
+                assert_eq!(
+                    after_kill[i], now,
+                    "{base} after a kill {delay_ms} ms into storing is neither empty nor whole"
+                );
+                whole += 1;
+            }
+        }
+        let store = wallet.record_store().unwrap();
+        assert_eq!(store.check().unwrap(), Vec::<String>::new(), "resumed");
+    }
+    eprintln!("first syncs killed while storing: {empty} holders found empty, {whole} whole");
+    assert!(empty > 0, "every kill came after every holder was stored");
+}
+
 /// A Secret Service that runs but gives no access (no login keyring was ever
 /// unlocked, as on a fresh desktop): `tw` says so and how to choose, and puts
 /// no key anywhere else on its own.

@@ -57,6 +57,17 @@ fn check(conn: &rusqlite::Connection) -> Result<Vec<String>, StoreError> {
             problems.push(format!("{n} {what}"));
         }
     }
+    // A first sync builds these after its sets; one killed before leaves
+    // them to the next sync, and queries scan meanwhile.
+    let mut exists =
+        conn.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")?;
+    for (name, _) in super::deferred::DEFERRED {
+        if !exists.exists([name])? {
+            problems.push(format!(
+                "index {name} not built (a sync was interrupted; the next one builds it)"
+            ));
+        }
+    }
     Ok(problems)
 }
 
@@ -111,6 +122,10 @@ mod tests {
                 "full-text rows without their record",
             ),
             ("UPDATE syncs SET resources = 5", "noted count differs"),
+            (
+                "DROP INDEX entries_series",
+                "index entries_series not built",
+            ),
             (
                 "DELETE FROM entries WHERE resource = (SELECT min(grp) FROM entries)",
                 "group that no longer exists",

@@ -15,6 +15,7 @@ use ts_rs::TS;
 use vault::DatabaseKey;
 
 mod check;
+mod deferred;
 mod export;
 mod extract;
 mod index;

@@ -552,7 +552,7 @@ async fn run(holders: usize, size: usize, latency: u64, runs: usize) {
     );
     let fold = fold_walls[fold_walls.len() / 2].as_secs_f64();
     println!(
-        "  then, after done   {:.0} ms median folding the store's log into the database ({:.2} × the bound with it)",
+        "  then, after done   {:.0} ms median building the indexes it deferred and folding the log ({:.2} × the bound with it)",
         fold * 1e3,
         (stored + fold) / bound.as_secs_f64()
     );

@@ -340,16 +340,16 @@ impl Wallet {
         } else {
             let store = store.clone();
             tokio::task::spawn_blocking(move || {
-                let read = store
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .change_marks()
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(
-                            "could not read where to ask for changes: {e}; fetching all"
-                        );
-                        ChangeMarks::new()
-                    });
+                let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+                // Before any set is written: holders wait for the marks.
+                match store.defer_indexes() {
+                    Ok(deferred) => tracing::debug!(deferred, "store indexes"),
+                    Err(e) => tracing::warn!("could not prepare the store's indexes: {e}"),
+                }
+                let read = store.change_marks().unwrap_or_else(|e| {
+                    tracing::warn!("could not read where to ask for changes: {e}; fetching all");
+                    ChangeMarks::new()
+                });
                 marks_tx.send_replace(Some(Arc::new(read)));
             });
         }
@@ -452,19 +452,32 @@ impl Wallet {
                 }
             }
         }
-        if let (Some(id), false) = (run, report.cancelled) {
-            store
+        let finished = match (run, report.cancelled) {
+            (Some(id), false) => store
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .finish_run(id, now())?;
-        }
-        // Done for the person; the log is folded into the database after,
-        // on the writer (`Wallet::settle` waits for it).
+                .finish_run(id, now()),
+            _ => Ok(()),
+        };
+        // Done for the person; the indexes a first sync deferred are built
+        // and the log is folded into the database after, on the writer
+        // (`Wallet::settle` waits for it), even if the run could not be
+        // noted as finished.
         if !opts.dry_run {
             let store = store.clone();
             let _ = storing_ctx.writer.send(Box::new(move || {
+                let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
                 let started = std::time::Instant::now();
-                match store.lock().unwrap_or_else(|p| p.into_inner()).checkpoint() {
+                match store.build_indexes() {
+                    Ok(built) => tracing::debug!(
+                        built,
+                        millis = started.elapsed().as_millis() as u64,
+                        "store indexes built"
+                    ),
+                    Err(e) => tracing::warn!("could not build the store's indexes: {e}"),
+                }
+                let started = std::time::Instant::now();
+                match store.checkpoint() {
                     Ok(emptied) => tracing::debug!(
                         emptied,
                         millis = started.elapsed().as_millis() as u64,
@@ -474,6 +487,7 @@ impl Wallet {
                 }
             }));
         }
+        finished?;
         report
             .outcomes
             .sort_by(|a, b| a.fhir_base.cmp(&b.fhir_base));

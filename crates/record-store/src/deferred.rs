@@ -1,0 +1,186 @@
+//! Indexes of the record view that a store's first sync builds once, after
+//! its sets, rather than row by row: written into an empty store, each
+//! holder's transaction would otherwise insert every row into each of them
+//! and commit their pages again, holder after holder. The view stays
+//! correct without them (its queries scan `entries`), only slower, and no
+//! write of a set reads them.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{RecordStore, StoreError};
+
+/// Each index as the schema's migrations create it (4 and 11). Those
+/// the view's queries name (`INDEXED BY`) are never deferred.
+pub(crate) const DEFERRED: [(&str, &str); 4] = [
+    (
+        "entries_by_date",
+        "CREATE INDEX entries_by_date ON entries (date)",
+    ),
+    (
+        "entries_by_category",
+        "CREATE INDEX entries_by_category ON entries (category, date)",
+    ),
+    (
+        "entries_by_group",
+        "CREATE INDEX entries_by_group ON entries (grp)",
+    ),
+    (
+        "entries_series",
+        "CREATE INDEX entries_series ON entries
+        (code, date, grp, resource, value, unit, holder, conflict, ref_low, ref_high, person)
+        WHERE value IS NOT NULL AND date IS NOT NULL",
+    ),
+];
+
+impl RecordStore {
+    /// Before a sync writes: in a store with no record yet, drops the
+    /// indexes `build_indexes` makes again once the sync's sets are
+    /// written; says whether it did. In any other store it builds those
+    /// missing (left so by a sync that was killed), as rows then go in one
+    /// by one.
+    pub fn defer_indexes(&mut self) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let empty: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM entries)", [], |r| {
+            r.get(0)
+        })?;
+        if !empty {
+            drop(tx);
+            self.build_indexes()?;
+            return Ok(false);
+        }
+        for (name, _) in DEFERRED {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Builds those of the deferred indexes that are missing, in one
+    /// transaction; returns how many.
+    pub fn build_indexes(&mut self) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut built = 0;
+        for (name, sql) in DEFERRED {
+            let there = tx
+                .query_row(
+                    "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                    params![name],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !there {
+                tx.execute_batch(sql)?;
+                built += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(built)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Person, Query, Record};
+    use vault::DatabaseKey;
+
+    fn ok<T>(r: Result<T, StoreError>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn a1c(id: &str, day: &str, value: f64) -> Record {
+        let json = serde_json::json!({ "resourceType": "Observation", "id": id,
+            "category": [{ "coding": [{ "code": "laboratory" }] }],
+            "code": { "coding": [{ "system": "http://loinc.org", "code": "4548-4" }], "text": "Hemoglobin A1c" },
+            "effectiveDateTime": day, "valueQuantity": { "value": value, "unit": "%" } });
+        Record::new(
+            "Observation".into(),
+            Some(id.into()),
+            serde_json::value::RawValue::from_string(json.to_string())
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    /// The deferred indexes' definitions as stored, by name.
+    fn definitions(s: &RecordStore) -> Vec<(String, Option<String>)> {
+        let names: Vec<&str> = DEFERRED.iter().map(|(n, _)| *n).collect();
+        let mut stmt = ok(s
+            .conn
+            .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' ORDER BY name")
+            .map_err(StoreError::from));
+        let rows = ok(stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(StoreError::from));
+        rows.into_iter()
+            .filter(|(n, _)| names.contains(&n.as_str()))
+            .collect()
+    }
+
+    /// What the record view shows: the timeline, a chart, a search, the sections.
+    fn view(s: &RecordStore) -> String {
+        let q = Query {
+            limit: 10,
+            ..Query::default()
+        };
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}",
+            ok(s.timeline(&q)),
+            ok(s.series("4548-4", None)),
+            ok(s.search("a1c", &q)),
+            ok(s.category_counts(None)),
+        )
+    }
+
+    #[test]
+    fn a_first_sync_writes_without_the_deferred_indexes_and_builds_them_as_migrated() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let key = DatabaseKey::from_bytes([5; 32]);
+        let mut deferred = ok(RecordStore::open(&dir.path().join("deferred.db"), &key));
+        let mut kept = ok(RecordStore::open(&dir.path().join("kept.db"), &key));
+        let migrated = definitions(&kept);
+        assert_eq!(migrated.len(), DEFERRED.len());
+
+        assert!(ok(deferred.defer_indexes()), "an empty store defers");
+        assert!(
+            definitions(&deferred).is_empty(),
+            "{:?}",
+            definitions(&deferred)
+        );
+        // Two holders with one reading in common: copies merge without the indexes.
+        let (x, y, z) = (
+            a1c("x", "2024-01-05", 6.1),
+            a1c("y", "2024-04-05", 6.4),
+            a1c("z", "2024-07-05", 6.0),
+        );
+        for s in [&mut deferred, &mut kept] {
+            ok(s.replace("https://a/fhir", "t1", &Person::default(), 1, &[&x, &y]));
+            ok(s.replace("https://b/fhir", "t1", &Person::default(), 1, &[&y, &z]));
+        }
+        assert_eq!(view(&deferred), view(&kept), "the view is right meanwhile");
+
+        assert_eq!(ok(deferred.build_indexes()), DEFERRED.len());
+        assert_eq!(
+            definitions(&deferred),
+            migrated,
+            "built as the migrations made them"
+        );
+        assert_eq!(view(&deferred), view(&kept));
+        assert_eq!(ok(deferred.check()), Vec::<String>::new());
+        assert_eq!(ok(deferred.build_indexes()), 0, "nothing left to build");
+
+        // A store with records never defers; one a killed sync left without
+        // them gets them back before rows go in one by one.
+        assert!(!ok(deferred.defer_indexes()));
+        assert_eq!(definitions(&deferred), migrated);
+        for (name, _) in DEFERRED {
+            ok(deferred
+                .conn
+                .execute_batch(&format!("DROP INDEX {name}"))
+                .map_err(StoreError::from));
+        }
+        assert!(!ok(deferred.defer_indexes()));
+        assert_eq!(definitions(&deferred), migrated);
+    }
+}
