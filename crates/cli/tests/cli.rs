@@ -72,6 +72,28 @@ impl Tw {
         ticket
     }
 
+    /// `tw sync` started in the background, its progress lines to `stderr`.
+    fn spawn_sync(&self, stderr: Stdio) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_tw"))
+            .args(["sync"])
+            .env("TW_DATA_DIR", self.data.path())
+            .env("TW_PROFILE", &self.profile)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    }
+
+    /// The profile's wallet, opened in the test's own process.
+    fn wallet(&self) -> wallet_core::Wallet {
+        wallet_core::Wallet::open(wallet_core::WalletOptions {
+            profile: self.profile.clone(),
+            data_dir: self.data.path().into(),
+            backend: vault::Backend::SecretService,
+        })
+        .unwrap()
+    }
+
     async fn json(&self, args: &[&str]) -> (bool, Value) {
         let mut all = args.to_vec();
         all.push("--json");
@@ -704,14 +726,7 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
     // The first sync, watched: how long storing one holder's records takes
     // here, from its "storing" line to its "done" line.
     let storing_took = {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
-            .args(["sync"])
-            .env("TW_DATA_DIR", tw.data.path())
-            .env("TW_PROFILE", &tw.profile)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = tw.spawn_sync(Stdio::piped());
         let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         tokio::task::spawn_blocking(move || {
             let mut started = None;
@@ -737,12 +752,7 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
         .unwrap()
     };
     let first = "the first sync";
-    let wallet = wallet_core::Wallet::open(wallet_core::WalletOptions {
-        profile: tw.profile.clone(),
-        data_dir: tw.data.path().into(),
-        backend: vault::Backend::SecretService,
-    })
-    .unwrap();
+    let wallet = tw.wallet();
     let mut old: Vec<Held> = bases.iter().map(|b| held(&wallet, b)).collect();
     assert!(
         old.iter().all(|h| h.values().sum::<usize>() > 2500),
@@ -761,14 +771,7 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
             h.forget_last(GONE);
             h.revise(GONE);
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
-            .args(["sync"])
-            .env("TW_DATA_DIR", tw.data.path())
-            .env("TW_PROFILE", &tw.profile)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = tw.spawn_sync(Stdio::piped());
         let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         // Killed `delay_ms` after the first holder says it is storing.
         let storing = tokio::task::spawn_blocking(move || {
@@ -862,14 +865,7 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
         latency_ms: 30_000,
         ..Default::default()
     });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
-        .args(["sync"])
-        .env("TW_DATA_DIR", tw.data.path())
-        .env("TW_PROFILE", &tw.profile)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = tw.spawn_sync(Stdio::null());
     let done = |w: &wallet_core::Wallet, base: &str| {
         let store = w.record_store().unwrap();
         store
@@ -930,14 +926,7 @@ async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all
         for base in &bases {
             assert!(tw.json(&["holder", "add", base]).await.0);
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tw"))
-            .args(["sync"])
-            .env("TW_DATA_DIR", tw.data.path())
-            .env("TW_PROFILE", &tw.profile)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = tw.spawn_sync(Stdio::piped());
         let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         tokio::task::spawn_blocking(move || {
             for line in stderr.lines() {
@@ -954,12 +943,7 @@ async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all
         .await
         .unwrap();
 
-        let wallet = wallet_core::Wallet::open(wallet_core::WalletOptions {
-            profile: tw.profile.clone(),
-            data_dir: tw.data.path().into(),
-            backend: vault::Backend::SecretService,
-        })
-        .unwrap();
+        let wallet = tw.wallet();
         let after_kill: Vec<Held> = bases.iter().map(|b| held(&wallet, b)).collect();
         let faults = wallet.record_store().unwrap().check().unwrap();
         assert!(
