@@ -32,6 +32,13 @@ fn main() {
         family: Some("Rivera".into()),
         birth_date: Some("1984-03-12".into()),
     };
+    // A page of 50, as the record screen asks.
+    let q = |category: Option<&'static str>, before: Option<&'static str>| Query {
+        category,
+        before,
+        limit: 50,
+        ..Query::default()
+    };
     let mut ingest = Duration::ZERO;
     let mut preparing = Duration::ZERO;
     let mut floor_ingest = Duration::ZERO;
@@ -93,12 +100,6 @@ fn main() {
     // each query's best of five, and what it found (a query that found
     // nothing would look fast).
     let meanwhile: Vec<(&str, Duration, usize)> = {
-        let q = |category: Option<&'static str>, before: Option<&'static str>| Query {
-            category,
-            before,
-            limit: 50,
-            ..Query::default()
-        };
         let queries: [(&str, &dyn Fn() -> usize); 4] = [
             ("timeline", &|| {
                 store.timeline(&q(None, None)).unwrap().len()
@@ -119,13 +120,7 @@ fn main() {
         queries
             .iter()
             .map(|(name, f)| {
-                let mut best = Duration::MAX;
-                let mut found = 0;
-                for _ in 0..5 {
-                    let t = Instant::now();
-                    found = f();
-                    best = best.min(t.elapsed());
-                }
+                let (best, found) = best_of(5, &mut || f());
                 (*name, best, found)
             })
             .collect()
@@ -188,22 +183,7 @@ fn main() {
         .map(|e| e.metadata().unwrap().len())
         .sum();
 
-    let time = |f: &mut dyn FnMut() -> usize| {
-        let mut best = Duration::MAX;
-        let mut found = 0;
-        for _ in 0..20 {
-            let t = Instant::now();
-            found = f();
-            best = best.min(t.elapsed());
-        }
-        (best, found)
-    };
-    let q = |category: Option<&'static str>, before: Option<&'static str>| Query {
-        category,
-        before,
-        limit: 50,
-        ..Query::default()
-    };
+    let time = |f: &mut dyn FnMut() -> usize| best_of(20, f);
     let (timeline, n1) = time(&mut || store.timeline(&q(None, None)).unwrap().len());
     let (labs, n2) = time(&mut || {
         store
@@ -408,6 +388,18 @@ fn main() {
 
 /// Resets this process's peak resident set to what is resident now (Linux
 /// `clear_refs`), and returns that, in KiB.
+/// The best time of `runs` calls of `f`, and what the last one found.
+fn best_of(runs: usize, f: &mut dyn FnMut() -> usize) -> (Duration, usize) {
+    let mut best = Duration::MAX;
+    let mut found = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        found = f();
+        best = best.min(t.elapsed());
+    }
+    (best, found)
+}
+
 fn reset_peak() -> u64 {
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     status_kib("VmRSS:")
