@@ -703,6 +703,31 @@ const PLAIN: &[&str] = &[
     "resourceType",
 ];
 
+/// Kills (SIGKILL) a `tw sync` started with its progress on a pipe, `delay`
+/// after the first holder says it is storing; returns that holder.
+async fn kill_once_storing(mut child: std::process::Child, delay: std::time::Duration) -> String {
+    use std::io::BufRead;
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    tokio::task::spawn_blocking(move || {
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if let Some(base) = line
+                .strip_suffix(" records")
+                .and_then(|l| l.split_once(": storing ").map(|(base, _)| base.to_string()))
+            {
+                std::thread::sleep(delay);
+                child.kill().unwrap();
+                child.wait().unwrap();
+                return base;
+            }
+        }
+        let status = child.wait().unwrap();
+        panic!("the sync ended ({status}) without storing anything");
+    })
+    .await
+    .unwrap()
+}
+
 /// `tw sync` killed (SIGKILL) while a holder's records are being written, at
 /// several points: each holder keeps exactly its old set or its new one, the
 /// index matches the records, nothing is readable in the database, its WAL or
@@ -771,27 +796,7 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
             h.forget_last(GONE);
             h.revise(GONE);
         }
-        let mut child = tw.spawn_sync(Stdio::piped());
-        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        // Killed `delay_ms` after the first holder says it is storing.
-        let storing = tokio::task::spawn_blocking(move || {
-            for line in stderr.lines() {
-                let line = line.unwrap();
-                if let Some(base) = line
-                    .strip_suffix(" records")
-                    .and_then(|l| l.split_once(": storing ").map(|(base, _)| base.to_string()))
-                {
-                    std::thread::sleep(delay);
-                    child.kill().unwrap();
-                    child.wait().unwrap();
-                    return base;
-                }
-            }
-            let status = child.wait().unwrap();
-            panic!("the sync ended ({status}) without storing anything");
-        })
-        .await
-        .unwrap();
+        let storing = kill_once_storing(tw.spawn_sync(Stdio::piped()), delay).await;
 
         // On disk, before anything opens the store again.
         let bytes = store_files(tw.data.path());
@@ -910,7 +915,6 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
 /// indexes not yet built, and `--resume` finishes the sets and builds them.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all() {
-    use std::io::BufRead;
     let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
         size: 5000,
         ..Default::default()
@@ -926,22 +930,11 @@ async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all
         for base in &bases {
             assert!(tw.json(&["holder", "add", base]).await.0);
         }
-        let mut child = tw.spawn_sync(Stdio::piped());
-        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        tokio::task::spawn_blocking(move || {
-            for line in stderr.lines() {
-                if line.unwrap().contains(": storing ") {
-                    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-                    child.kill().unwrap();
-                    child.wait().unwrap();
-                    return;
-                }
-            }
-            let status = child.wait().unwrap();
-            panic!("the sync ended ({status}) without storing anything");
-        })
-        .await
-        .unwrap();
+        kill_once_storing(
+            tw.spawn_sync(Stdio::piped()),
+            std::time::Duration::from_millis(delay_ms),
+        )
+        .await;
 
         let wallet = tw.wallet();
         let after_kill: Vec<Held> = bases.iter().map(|b| held(&wallet, b)).collect();
