@@ -59,14 +59,10 @@ fn check(conn: &rusqlite::Connection) -> Result<Vec<String>, StoreError> {
     }
     // A first sync builds these after its sets; one killed before leaves
     // them to the next sync, and queries scan meanwhile.
-    let mut exists =
-        conn.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")?;
-    for (name, _) in super::deferred::DEFERRED {
-        if !exists.exists([name])? {
-            problems.push(format!(
-                "index {name} not built (a sync was interrupted; the next one builds it)"
-            ));
-        }
+    for (name, _) in super::deferred::missing(conn)? {
+        problems.push(format!(
+            "index {name} not built (a sync was interrupted; the next one builds it)"
+        ));
     }
     Ok(problems)
 }

@@ -5,7 +5,7 @@
 //! correct without them (its queries scan `entries`), only slower, and no
 //! write of a set reads them.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::Connection;
 
 use super::{RecordStore, StoreError};
 
@@ -31,6 +31,19 @@ pub(crate) const DEFERRED: [(&str, &str); 4] = [
         WHERE value IS NOT NULL AND date IS NOT NULL",
     ),
 ];
+
+/// The deferred indexes the store lacks, each with how to build it.
+pub(crate) fn missing(conn: &Connection) -> Result<Vec<(&'static str, &'static str)>, StoreError> {
+    let mut exists =
+        conn.prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")?;
+    let mut out = Vec::new();
+    for (name, sql) in DEFERRED {
+        if !exists.exists([name])? {
+            out.push((name, sql));
+        }
+    }
+    Ok(out)
+}
 
 impl RecordStore {
     /// Before a sync writes: in a store with no record yet, drops the
@@ -59,23 +72,12 @@ impl RecordStore {
     /// transaction; returns how many.
     pub fn build_indexes(&mut self) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
-        let mut built = 0;
-        for (name, sql) in DEFERRED {
-            let there = tx
-                .query_row(
-                    "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1",
-                    params![name],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !there {
-                tx.execute_batch(sql)?;
-                built += 1;
-            }
+        let missing = missing(&tx)?;
+        for (_, sql) in &missing {
+            tx.execute_batch(sql)?;
         }
         tx.commit()?;
-        Ok(built)
+        Ok(missing.len())
     }
 }
 
