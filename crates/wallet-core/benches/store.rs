@@ -32,13 +32,6 @@ fn main() {
         family: Some("Rivera".into()),
         birth_date: Some("1984-03-12".into()),
     };
-    // A page of 50, as the record screen asks.
-    let q = |category: Option<&'static str>, before: Option<&'static str>| Query {
-        category,
-        before,
-        limit: 50,
-        ..Query::default()
-    };
     let mut ingest = Duration::ZERO;
     let mut preparing = Duration::ZERO;
     let mut floor_ingest = Duration::ZERO;
@@ -99,32 +92,13 @@ fn main() {
     // What the record view waits for while a first sync defers the indexes:
     // each query's best of five, and what it found (a query that found
     // nothing would look fast).
-    let meanwhile: Vec<(&str, Duration, usize)> = {
-        let queries: [(&str, &dyn Fn() -> usize); 4] = [
-            ("timeline", &|| {
-                store.timeline(&q(None, None)).unwrap().len()
-            }),
-            ("labs before a date", &|| {
-                store
-                    .timeline(&q(Some("labs"), Some("2024-01-01")))
-                    .unwrap()
-                    .len()
-            }),
-            ("HbA1c series", &|| {
-                store.series("4548-4", None).unwrap().len()
-            }),
-            ("search", &|| {
-                store.search("hemoglobin", &q(None, None)).unwrap().len()
-            }),
-        ];
-        queries
-            .iter()
-            .map(|(name, f)| {
-                let (best, found) = best_of(5, &mut || f());
-                (*name, best, found)
-            })
-            .collect()
-    };
+    let meanwhile: Vec<(&str, Duration, usize)> = view_queries(&store)
+        .iter()
+        .map(|(name, f)| {
+            let (best, found) = best_of(5, &mut || f());
+            (*name, best, found)
+        })
+        .collect();
     assert!(meanwhile.iter().all(|(_, _, n)| *n > 0), "{meanwhile:?}");
     let started = Instant::now();
     assert_eq!(
@@ -135,7 +109,7 @@ fn main() {
     let building = started.elapsed();
     let started = Instant::now();
     assert!(store.checkpoint().unwrap(), "the log emptied");
-    let fold = started.elapsed() + building;
+    let after_done = started.elapsed() + building;
     // A re-sync of one holder that no longer returns one record: its set
     // replaced and its copies regrouped. Then the same set again, unchanged.
     let refs: Vec<&Record> = last.iter().skip(1).collect();
@@ -184,14 +158,8 @@ fn main() {
         .sum();
 
     let time = |f: &mut dyn FnMut() -> usize| best_of(20, f);
-    let (timeline, n1) = time(&mut || store.timeline(&q(None, None)).unwrap().len());
-    let (labs, n2) = time(&mut || {
-        store
-            .timeline(&q(Some("labs"), Some("2024-01-01")))
-            .unwrap()
-            .len()
-    });
-    let (series, n3) = time(&mut || store.series("4548-4", None).unwrap().len());
+    let [(timeline, n1), (labs, n2), (series, n3), (search, n4)] =
+        view_queries(&store).map(|(_, f)| time(&mut || f()));
     // What the record screen waits for before its first page: the store
     // opened afresh (as each app command does), then the people.
     let (reopen, _) = time(&mut || {
@@ -210,7 +178,6 @@ fn main() {
         n6 >= 5,
         "the person's records fall in several sections: {n6}"
     );
-    let (search, n4) = time(&mut || store.search("hemoglobin", &q(None, None)).unwrap().len());
     let once = |f: &mut dyn FnMut() -> usize| {
         let t = Instant::now();
         let n = f();
@@ -301,9 +268,9 @@ fn main() {
     );
     println!(
         "  then the indexes built and the log folded {:.0} ms ({:.0} ms building); with it, ingest ÷ floor {:.2}",
-        ms(fold),
+        ms(after_done),
         ms(building),
-        total as f64 / (ingest + fold).as_secs_f64() / floor_rate
+        total as f64 / (ingest + after_done).as_secs_f64() / floor_rate
     );
     println!(
         "  meanwhile          {} (the view's queries before the deferred indexes are built)",
@@ -316,7 +283,7 @@ fn main() {
     println!(
         "  writing alone      {:.2} of the floor ({:.2} with what follows): the part a sync's writer does",
         total as f64 / writing.as_secs_f64() / floor_rate,
-        total as f64 / (writing + fold).as_secs_f64() / floor_rate
+        total as f64 / (writing + after_done).as_secs_f64() / floor_rate
     );
     println!(
         "size                 {:.1} MiB in all, {:.2} MiB per 10,000 resources",
@@ -386,8 +353,43 @@ fn main() {
     );
 }
 
-/// Resets this process's peak resident set to what is resident now (Linux
-/// `clear_refs`), and returns that, in KiB.
+/// The record view's queries the bench times, each with how many rows it
+/// found: the timeline and labs before a date (pages of 50, as the record
+/// screen asks), the HbA1c chart, a search.
+type ViewQuery<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
+
+fn view_queries(store: &RecordStore) -> [ViewQuery<'_>; 4] {
+    let q = |category: Option<&'static str>, before: Option<&'static str>| Query {
+        category,
+        before,
+        limit: 50,
+        ..Query::default()
+    };
+    [
+        (
+            "timeline",
+            Box::new(move || store.timeline(&q(None, None)).unwrap().len()),
+        ),
+        (
+            "labs before a date",
+            Box::new(move || {
+                store
+                    .timeline(&q(Some("labs"), Some("2024-01-01")))
+                    .unwrap()
+                    .len()
+            }),
+        ),
+        (
+            "HbA1c series",
+            Box::new(move || store.series("4548-4", None).unwrap().len()),
+        ),
+        (
+            "search",
+            Box::new(move || store.search("hemoglobin", &q(None, None)).unwrap().len()),
+        ),
+    ]
+}
+
 /// The best time of `runs` calls of `f`, and what the last one found.
 fn best_of(runs: usize, f: &mut dyn FnMut() -> usize) -> (Duration, usize) {
     let mut best = Duration::MAX;
@@ -400,6 +402,8 @@ fn best_of(runs: usize, f: &mut dyn FnMut() -> usize) -> (Duration, usize) {
     (best, found)
 }
 
+/// Resets this process's peak resident set to what is resident now (Linux
+/// `clear_refs`), and returns that, in KiB.
 fn reset_peak() -> u64 {
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     status_kib("VmRSS:")
