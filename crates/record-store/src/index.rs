@@ -3,7 +3,7 @@
 //! (`index_one`), and the groups of copies of one fact (`regroup`).
 //! Everything here can be recomputed from the raw rows (`rebuild_index`).
 
-use std::collections::{HashMap, HashSet};
+use super::fast::{Map, Set};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -151,12 +151,11 @@ pub(super) fn regroup(
     tx: &rusqlite::Transaction<'_>,
     seeds: Vec<i64>,
     new_from: i64,
-    mut rows: HashMap<i64, RowInfo>,
+    mut rows: Map<i64, RowInfo>,
     map: Option<&KeyMap>,
 ) -> Result<(), StoreError> {
     if let Some(map) = map {
-        let mut seen_keys: HashSet<i64> =
-            rows.values().flat_map(|i| i.keys.iter().copied()).collect();
+        let mut seen_keys: Set<i64> = rows.values().flat_map(|i| i.keys.iter().copied()).collect();
         let mut keys: Vec<i64> = seeds.into_iter().filter(|k| seen_keys.insert(*k)).collect();
         // Older rows that share a key with a new one.
         let mut found: Vec<i64> = seen_keys
@@ -208,7 +207,7 @@ pub(super) fn regroup(
         groups.add(row, key);
     }
     let assigned = groups.assignments();
-    let mut prints: HashMap<i64, HashSet<i64>> = HashMap::new();
+    let mut prints: Map<i64, Set<i64>> = Map::default();
     for &(row, grp) in &assigned {
         if let Some(i) = rows.get(&row) {
             prints.entry(grp).or_default().insert(i.fingerprint);
@@ -253,7 +252,7 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
         })?;
         rows.collect::<Result<_, _>>()?
     };
-    let mut indexed = HashMap::with_capacity(rows.len());
+    let mut indexed = Map::with_capacity_and_hasher(rows.len(), Default::default());
     // Repeats are numbered per set (one holder, one ticket).
     for set in rows.chunk_by(|a, b| a.2 == b.2 && a.3 == b.3) {
         let prepared: Vec<(Source<'_>, Prepared, Option<i64>, [u8; 32])> = set
@@ -271,7 +270,7 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
                 (src, p, content, digest)
             })
             .collect();
-        let numbered: HashMap<usize, i64> = number(
+        let numbered: Map<usize, i64> = number(
             prepared
                 .iter()
                 .enumerate()

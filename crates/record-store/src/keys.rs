@@ -4,11 +4,10 @@
 //! kept up to date by the writes that connection makes, so a set's
 //! transaction adds no key rows to a B-tree and looks none up in one.
 
-use std::collections::HashMap;
-
 use rusqlite::Connection;
 
 use super::StoreError;
+use super::fast::Map;
 use super::index::blob_keys;
 
 /// Most keys are held by one row; a few (copies at several holders) by more.
@@ -19,7 +18,7 @@ enum Rows {
 
 #[derive(Default)]
 pub(crate) struct KeyMap {
-    rows: HashMap<i64, Rows>,
+    rows: Map<i64, Rows>,
 }
 
 impl KeyMap {

@@ -18,6 +18,7 @@ mod check;
 mod deferred;
 mod export;
 mod extract;
+mod fast;
 mod index;
 mod keys;
 mod merge;

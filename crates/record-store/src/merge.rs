@@ -16,7 +16,7 @@
 //! copies disagree on code, day, value or unit (they were linked by an
 //! identifier) is a conflict: every copy is kept and the group is flagged.
 
-use std::collections::HashMap;
+use crate::fast::Map;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -133,8 +133,8 @@ pub fn fingerprint(e: &Entry) -> i64 {
 /// Union-find over rows, joined by shared keys.
 #[derive(Default)]
 pub struct Groups {
-    parent: HashMap<i64, i64>,
-    by_key: HashMap<i64, i64>,
+    parent: Map<i64, i64>,
+    by_key: Map<i64, i64>,
 }
 
 impl Groups {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
 
+use super::fast::{Map, Set};
 use super::index::{
     Prepared, RepeatOrder, RowInfo, Source, blob_keys, index_one, key_blob, number, prepare,
     regroup,
@@ -128,9 +129,9 @@ fn rekey(
 fn kept_contents(
     old: &[StoredRow],
     is_kept: &[bool],
-    contents: &HashSet<i64>,
+    contents: &Set<i64>,
 ) -> Vec<(usize, i64, i64)> {
-    let mut holder_of: HashMap<i64, Option<usize>> = HashMap::new();
+    let mut holder_of: Map<i64, Option<usize>> = Map::default();
     for (i, row) in old.iter().enumerate() {
         for k in &row.info.keys {
             holder_of.insert(*k, is_kept[i].then_some(i));
@@ -584,7 +585,8 @@ impl RecordStore {
         }
         // The records to insert, each with its content before numbering: all
         // fetched ones, since a carried record always finds its own row.
-        let mut prepared: HashMap<usize, (Prepared, Option<i64>)> = HashMap::new();
+        let mut prepared: Vec<Option<(Prepared, Option<i64>)>> = Vec::new();
+        prepared.resize_with(items.len(), || None);
         for (i, _) in kept.iter().enumerate().filter(|(_, k)| k.is_none()) {
             let Incoming::Fetched(r) = items[i] else {
                 return Err(StoreError::Incomplete(items[i].resource_type().into()));
@@ -594,13 +596,13 @@ impl RecordStore {
                 .and_then(Option::take)
                 .unwrap_or_else(|| prepare(r.json.get()));
             let content = p.content(&source(person, holder, r));
-            prepared.insert(i, (p, content));
+            prepared[i] = Some((p, content));
         }
 
         // The contents whose repeats may be numbered anew: those of the
         // records coming and going. A kept row's key moves only if its
         // content is one of them.
-        let mut contents: HashSet<i64> = prepared.values().filter_map(|(_, c)| *c).collect();
+        let mut contents: Set<i64> = prepared.iter().flatten().filter_map(|(_, c)| *c).collect();
         let gone: Vec<&StoredRow> = old
             .iter()
             .zip(&is_kept)
@@ -639,14 +641,18 @@ impl RecordStore {
                 (order, content, Slot::Kept(i))
             })
             .collect();
-        for (&i, (_, content)) in &prepared {
+        for (i, (_, content)) in prepared
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.as_ref()?)))
+        {
             if let Some(content) = *content {
                 let order = (items[i].resource_type(), items[i].id(), &digests[i]);
                 members.push((order, content, Slot::New(i)));
             }
         }
-        let mut numbered_new = HashMap::new();
-        let mut numbered_kept = HashMap::new();
+        let mut numbered_new = Map::default();
+        let mut numbered_kept = Map::default();
         for (slot, key) in number(members) {
             match slot {
                 Slot::New(i) => numbered_new.insert(i, key),
@@ -660,7 +666,7 @@ impl RecordStore {
             delete_row(&tx, &mut map, row)?;
             seeds.extend_from_slice(&row.info.keys);
         }
-        let mut indexed = HashMap::new();
+        let mut indexed = Map::default();
         let mut written = 0;
         for &(i, _, from) in &held {
             let to = numbered_kept.get(&i).copied().unwrap_or(from);
@@ -677,7 +683,7 @@ impl RecordStore {
                 "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for (i, r) in records.iter().enumerate() {
-                let Some((p, _)) = prepared.get(&i) else {
+                let Some((p, _)) = &prepared[i] else {
                     continue;
                 };
                 insert.execute(params![
@@ -705,13 +711,7 @@ impl RecordStore {
             indexed,
             Some(&map),
         )?;
-        let now: HashSet<(&str, Option<&str>)> =
-            items.iter().map(|r| (r.resource_type(), r.id())).collect();
-        let before: HashSet<(&str, Option<&str>)> = old
-            .iter()
-            .map(|r| (r.resource_type.as_str(), r.resource_id.as_deref()))
-            .collect();
-        let removed = before.difference(&now).count();
+        let removed = removed(&old, &items);
         tx.execute(
             "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (holder, ticket_jti) DO UPDATE SET finished_at = ?3, resources = ?4, removed = ?5, digest = ?6",
@@ -727,6 +727,22 @@ impl RecordStore {
             unchanged: false,
         })
     }
+}
+
+/// How many records the set as stored had that the incoming one no longer
+/// has (by type and id): none when nothing was stored, counted without
+/// hashing each incoming record.
+fn removed(old: &[StoredRow], items: &[Incoming<'_>]) -> usize {
+    if old.is_empty() {
+        return 0;
+    }
+    let now: HashSet<(&str, Option<&str>)> =
+        items.iter().map(|r| (r.resource_type(), r.id())).collect();
+    let before: HashSet<(&str, Option<&str>)> = old
+        .iter()
+        .map(|r| (r.resource_type.as_str(), r.resource_id.as_deref()))
+        .collect();
+    before.difference(&now).count()
 }
 
 fn person_id(
