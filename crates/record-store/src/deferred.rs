@@ -34,15 +34,20 @@ pub(crate) const DEFERRED: [(&str, &str); 4] = [
 
 /// The deferred indexes the store lacks, each with how to build it.
 pub(crate) fn missing(conn: &Connection) -> Result<Vec<(&'static str, &'static str)>, StoreError> {
-    let mut exists =
-        conn.prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")?;
     let mut out = Vec::new();
     for (name, sql) in DEFERRED {
-        if !exists.exists([name])? {
+        if !built(conn, name)? {
             out.push((name, sql));
         }
     }
     Ok(out)
+}
+
+/// Whether the index `name` is there (a deferred one may not be yet).
+pub(crate) fn built(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1")?
+        .exists([name])?)
 }
 
 impl RecordStore {
