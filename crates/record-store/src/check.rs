@@ -72,17 +72,14 @@ mod tests {
     use super::*;
     use crate::Person;
     use crate::Record;
+    use crate::testing::record;
     use vault::DatabaseKey;
 
     fn shot(id: &str) -> Record {
-        let json = serde_json::json!({ "resourceType": "Immunization", "id": id,
+        record(
+            serde_json::json!({ "resourceType": "Immunization", "id": id,
             "identifier": [{ "system": "https://registry.example/immunization", "value": "IMM-1" }],
-            "vaccineCode": { "text": "influenza" }, "occurrenceDateTime": "2021-04-20" });
-        Record::new(
-            "Immunization".into(),
-            Some(id.into()),
-            serde_json::value::RawValue::from_string(json.to_string())
-                .unwrap_or_else(|e| panic!("{e}")),
+            "vaccineCode": { "text": "influenza" }, "occurrenceDateTime": "2021-04-20" }),
         )
     }
 

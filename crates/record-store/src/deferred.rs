@@ -89,24 +89,15 @@ impl RecordStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{ok, record};
     use crate::{Person, Query, Record};
     use vault::DatabaseKey;
 
-    fn ok<T>(r: Result<T, StoreError>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
-    }
-
     fn a1c(id: &str, day: &str, value: f64) -> Record {
-        let json = serde_json::json!({ "resourceType": "Observation", "id": id,
+        record(serde_json::json!({ "resourceType": "Observation", "id": id,
             "category": [{ "coding": [{ "code": "laboratory" }] }],
             "code": { "coding": [{ "system": "http://loinc.org", "code": "4548-4" }], "text": "Hemoglobin A1c" },
-            "effectiveDateTime": day, "valueQuantity": { "value": value, "unit": "%" } });
-        Record::new(
-            "Observation".into(),
-            Some(id.into()),
-            serde_json::value::RawValue::from_string(json.to_string())
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
+            "effectiveDateTime": day, "valueQuantity": { "value": value, "unit": "%" } }))
     }
 
     /// The deferred indexes' definitions as stored, by name.

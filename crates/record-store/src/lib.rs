@@ -25,6 +25,8 @@ mod merge;
 mod query;
 mod record;
 mod replace;
+#[cfg(test)]
+mod testing;
 pub use export::{ALSO_FROM, Copy, MERGE_TAGS};
 pub use extract::{Entry, extract};
 pub use query::{
@@ -604,11 +606,8 @@ impl RecordStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{ok, record};
     use std::collections::HashMap;
-
-    fn ok<T>(r: Result<T, StoreError>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
-    }
 
     #[test]
     fn reference_ranges_are_read_into_the_index_of_a_store_from_before_them() {
@@ -689,15 +688,6 @@ mod tests {
         assert_eq!(ok(now.interrupted_run()).map(|r| r.id), Some(id));
         ok(now.finish_run(id, 30));
         assert_eq!(ok(now.interrupted_run()), None);
-    }
-
-    fn record(json: serde_json::Value) -> Record {
-        Record::new(
-            json["resourceType"].as_str().unwrap_or_default().into(),
-            json["id"].as_str().map(str::to_string),
-            serde_json::value::RawValue::from_string(json.to_string())
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
     }
 
     fn shot(id: &str, date: &str) -> Record {

@@ -487,11 +487,8 @@ impl RecordStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{ok, record};
     use crate::{Person, Record};
-
-    fn ok<T>(r: Result<T, StoreError>) -> T {
-        r.unwrap_or_else(|e| panic!("{e}"))
-    }
 
     /// An HbA1c result, its code's text the word searched for; some undated,
     /// several on one day, so the order's every rule is met.
@@ -506,13 +503,7 @@ mod tests {
         }
         let vital = serde_json::json!({ "resourceType": "Observation", "id": format!("v{id}"),
             "code": { "text": "Heart rate" }, "effectiveDateTime": "2020-01-01" });
-        let json = if id.is_multiple_of(4) { vital } else { json };
-        Record::new(
-            "Observation".into(),
-            json["id"].as_str().map(str::to_string),
-            serde_json::value::RawValue::from_string(json.to_string())
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
+        record(if id.is_multiple_of(4) { vital } else { json })
     }
 
     #[test]
