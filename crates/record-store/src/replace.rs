@@ -585,8 +585,8 @@ impl RecordStore {
         }
         // The records to insert, each with its content before numbering: all
         // fetched ones, since a carried record always finds its own row.
-        let mut prepared: Vec<Option<(Prepared, Option<i64>)>> = Vec::new();
-        prepared.resize_with(items.len(), || None);
+        let mut prepared: Vec<Option<(Prepared, Option<i64>)>> =
+            std::iter::repeat_with(|| None).take(items.len()).collect();
         for (i, _) in kept.iter().enumerate().filter(|(_, k)| k.is_none()) {
             let Incoming::Fetched(r) = items[i] else {
                 return Err(StoreError::Incomplete(items[i].resource_type().into()));
@@ -641,14 +641,10 @@ impl RecordStore {
                 (order, content, Slot::Kept(i))
             })
             .collect();
-        for (i, (_, content)) in prepared
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((i, p.as_ref()?)))
-        {
-            if let Some(content) = *content {
+        for (i, new) in prepared.iter().enumerate() {
+            if let Some((_, Some(content))) = new {
                 let order = (items[i].resource_type(), items[i].id(), &digests[i]);
-                members.push((order, content, Slot::New(i)));
+                members.push((order, *content, Slot::New(i)));
             }
         }
         let mut numbered_new = Map::default();
@@ -730,8 +726,8 @@ impl RecordStore {
 }
 
 /// How many records the set as stored had that the incoming one no longer
-/// has (by type and id): none when nothing was stored, counted without
-/// hashing each incoming record.
+/// has (by type and id). A set stored for the first time has none, and is
+/// not hashed record by record to find it out.
 fn removed(old: &[StoredRow], items: &[Incoming<'_>]) -> usize {
     if old.is_empty() {
         return 0;
