@@ -8,7 +8,8 @@ use super::{RecordStore, StoreError};
 const ORPHANS: &[(&str, &str)] = &[
     (
         "records without an index entry",
-        "SELECT count(*) FROM resources r WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.resource = r.rowid)",
+        "SELECT count(*) FROM resources r WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.resource = r.rowid)
+         AND NOT EXISTS (SELECT 1 FROM staging g WHERE g.holder = r.holder AND g.ticket_jti = r.ticket_jti)",
     ),
     (
         "index entries without their record",
@@ -24,7 +25,8 @@ const ORPHANS: &[(&str, &str)] = &[
     ),
     (
         "holders whose noted count differs from the records kept",
-        "SELECT count(*) FROM syncs s WHERE s.resources != (SELECT count(*) FROM resources r WHERE r.holder = s.holder AND r.ticket_jti = s.ticket_jti)",
+        "SELECT count(*) FROM syncs s WHERE s.resources != (SELECT count(*) FROM resources r WHERE r.holder = s.holder AND r.ticket_jti = s.ticket_jti)
+         AND NOT EXISTS (SELECT 1 FROM staging g WHERE g.holder = s.holder AND g.ticket_jti = s.ticket_jti)",
     ),
 ];
 

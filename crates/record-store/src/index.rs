@@ -228,6 +228,8 @@ pub(super) fn regroup(
 }
 
 pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    // A set staged by a sync cut short is not a set: it goes, not indexed.
+    crate::stage::discard_all(tx)?;
     tx.execute_batch(
         "DELETE FROM entries; INSERT INTO entries_text (entries_text) VALUES ('delete-all');",
     )?;

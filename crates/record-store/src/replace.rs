@@ -11,7 +11,7 @@ use super::index::{
     regroup,
 };
 use super::keys::KeyMap;
-use super::{Person, RecordStore, Replaced, StoreError};
+use super::{Person, RecordStore, Replaced, StoreError, stage};
 use crate::Record;
 
 /// SHA-256 of a holder's set as it would be stored: the person it is about,
@@ -34,14 +34,17 @@ struct StoredRow {
     rowid: i64,
     resource_type: String,
     resource_id: Option<String>,
-    /// `None` for rows written before digests were kept, or without an
-    /// index entry: never matched, so rewritten.
+    /// `None` for rows written before digests were kept: never matched, so
+    /// rewritten.
     digest: Option<[u8; 32]>,
+    /// Written while the set downloaded (`stage.rs`), with no index entry yet.
+    staged: bool,
     person: i64,
     info: RowInfo,
 }
 
-/// The set `holder` gave for `ticket_jti` as stored, in the order written.
+/// The set `holder` gave for `ticket_jti` as stored, in the order written,
+/// with any rows staged for it.
 fn stored_set(
     tx: &rusqlite::Transaction<'_>,
     holder: &str,
@@ -61,9 +64,8 @@ fn stored_set(
             rowid: r.get(0)?,
             resource_type: r.get(1)?,
             resource_id: r.get(2)?,
-            digest: digest
-                .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
-                .filter(|_| indexed),
+            digest: digest.and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok()),
+            staged: !indexed,
             person: r.get(5)?,
             info: RowInfo {
                 keys: blob_keys(&r.get::<_, Vec<u8>>(6)?),
@@ -527,6 +529,7 @@ impl RecordStore {
         let mut ready = prepared.0;
         let tx = self.conn.transaction()?;
         let person = person_id(&tx, ticket_jti, person)?;
+        stage::end(&tx, holder, ticket_jti)?;
         let carried = carried(&tx, holder, ticket_jti, fetch, records)?;
         // Fetched records first, so `prepared`'s indexes still point at them.
         let items: Vec<Incoming<'_>> = records
@@ -563,7 +566,16 @@ impl RecordStore {
         }
         // Taken here, so a write that fails below leaves no map held.
         let (version, mut map) = self.keys.take(&tx)?;
-        let old = stored_set(&tx, holder, ticket_jti)?;
+        let (staged, old): (Vec<StoredRow>, Vec<StoredRow>) = stored_set(&tx, holder, ticket_jti)?
+            .into_iter()
+            .partition(|r| r.staged);
+        // Rows written while the set downloaded, by digest: a new record
+        // takes one rather than being written again.
+        let mut staged_by: HashMap<[u8; 32], Vec<i64>> = HashMap::new();
+        for row in staged.iter().rev() {
+            let d = row.digest.unwrap_or_default();
+            staged_by.entry(d).or_default().push(row.rowid);
+        }
         // Each incoming record takes a stored row with its digest, if one is
         // left. Rows about another person (the ticket's person changed) have
         // other keys throughout: the set is written whole.
@@ -682,16 +694,21 @@ impl RecordStore {
                 let Some((p, _)) = &prepared[i] else {
                     continue;
                 };
-                insert.execute(params![
-                    holder,
-                    ticket_jti,
-                    r.resource_type,
-                    r.id,
-                    fetched_at,
-                    r.json.get(),
-                    &digests[i][..]
-                ])?;
-                let rowid = tx.last_insert_rowid();
+                let rowid = match staged_by.get_mut(&digests[i]).and_then(Vec::pop) {
+                    Some(rowid) => rowid,
+                    None => {
+                        insert.execute(params![
+                            holder,
+                            ticket_jti,
+                            r.resource_type,
+                            r.id,
+                            fetched_at,
+                            r.json.get(),
+                            &digests[i][..]
+                        ])?;
+                        tx.last_insert_rowid()
+                    }
+                };
                 new_from.get_or_insert(rowid);
                 let src = source(person, holder, r);
                 let mut keys = p.fixed_keys(&src);
@@ -700,13 +717,20 @@ impl RecordStore {
                 written += 1;
             }
         }
-        regroup(
-            &tx,
-            seeds,
-            new_from.unwrap_or(i64::MAX),
-            indexed,
-            Some(&map),
-        )?;
+        // Staged rows the set did not take (a type the holder then withheld,
+        // an earlier sync's that was cut short) go.
+        let mut unstage = tx.prepare_cached("DELETE FROM resources WHERE rowid = ?1")?;
+        for rowid in staged_by.into_values().flatten() {
+            unstage.execute(params![rowid])?;
+        }
+        drop(unstage);
+        // Staged rows are older than rows other sets wrote since: rows at or
+        // past the first new one are not all this set's.
+        let new_from = match staged.is_empty() {
+            true => new_from.unwrap_or(i64::MAX),
+            false => i64::MAX,
+        };
+        regroup(&tx, seeds, new_from, indexed, Some(&map))?;
         let removed = removed(&old, &items);
         tx.execute(
             "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
