@@ -705,16 +705,27 @@ const PLAIN: &[&str] = &[
 
 /// Kills (SIGKILL) a `tw sync` started with its progress on a pipe, `delay`
 /// after the first holder says it is storing; returns that holder.
-async fn kill_once_storing(mut child: std::process::Child, delay: std::time::Duration) -> String {
+async fn kill_once_storing(child: std::process::Child, delay: std::time::Duration) -> String {
+    let storing = |line: &str| {
+        line.strip_suffix(" records")
+            .and_then(|l| l.split_once(": storing ").map(|(base, _)| base.to_string()))
+    };
+    kill_once(child, storing, delay).await
+}
+
+/// Kills (SIGKILL) a `tw sync` started with its progress on a pipe, `delay`
+/// after the first progress line `at` names a holder in; returns that holder.
+async fn kill_once(
+    mut child: std::process::Child,
+    at: impl Fn(&str) -> Option<String> + Send + 'static,
+    delay: std::time::Duration,
+) -> String {
     use std::io::BufRead;
     let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     tokio::task::spawn_blocking(move || {
         for line in stderr.lines() {
             let line = line.unwrap();
-            if let Some(base) = line
-                .strip_suffix(" records")
-                .and_then(|l| l.split_once(": storing ").map(|(base, _)| base.to_string()))
-            {
+            if let Some(base) = at(&line) {
                 std::thread::sleep(delay);
                 child.kill().unwrap();
                 child.wait().unwrap();
@@ -722,7 +733,7 @@ async fn kill_once_storing(mut child: std::process::Child, delay: std::time::Dur
             }
         }
         let status = child.wait().unwrap();
-        panic!("the sync ended ({status}) without storing anything");
+        panic!("the sync ended ({status}) before the line it was to be killed at");
     })
     .await
     .unwrap()
@@ -945,7 +956,11 @@ async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all
         );
 
         let (ok, resumed) = tw.json(&["sync", "--resume"]).await;
-        assert!(ok, "{resumed}");
+        // A kill that came after the sync had finished leaves nothing to resume.
+        assert!(
+            ok || resumed.to_string().contains("no interrupted sync"),
+            "{resumed}"
+        );
         for (i, base) in bases.iter().enumerate() {
             let now = held(&wallet, base);
             assert!(now.values().sum::<usize>() > 2500, "{base}: {now:?}");
@@ -964,6 +979,76 @@ async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all
     }
     eprintln!("first syncs killed while storing: {empty} holders found empty, {whole} whole");
     assert!(empty > 0, "every kill came after every holder was stored");
+}
+
+/// A first sync writes each holder's pages as they arrive, out of sight
+/// until the holder's set is written whole. Killed (SIGKILL) while pages
+/// download: no holder shows part of its set, the store's only fault is the
+/// indexes not yet built, and `--resume` writes every set whole and leaves
+/// no page behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_sync_killed_while_pages_download_shows_no_part_of_a_set() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        size: 5000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let bases = [sb.holders[0].fhir_base(), sb.holders[2].fhir_base()];
+    // Kills that found pages written before their set.
+    let mut staged_kills = 0;
+    for (records, delay_ms) in [(600, 0), (1200, 0), (2000, 0), (3000, 10)] {
+        let tw = Tw::new(&format!("page-kill-{records}"));
+        tw.import_bound_ticket(&sb.issuer).await;
+        for base in &bases {
+            assert!(tw.json(&["holder", "add", base]).await.0);
+        }
+        // "BASE: 7 pages, 1400 records (now Observation)"
+        let downloaded = move |line: &str| {
+            let (base, rest) = line.split_once(": ")?;
+            let (_, rest) = rest.split_once(" pages, ")?;
+            let n: usize = rest.split_once(" records")?.0.parse().ok()?;
+            (n >= records).then(|| base.to_string())
+        };
+        kill_once(
+            tw.spawn_sync(Stdio::piped()),
+            downloaded,
+            std::time::Duration::from_millis(delay_ms),
+        )
+        .await;
+
+        let wallet = tw.wallet();
+        let store = wallet.record_store().unwrap();
+        if store.staged_rows().unwrap() > 0 {
+            staged_kills += 1;
+        }
+        let faults = store.check().unwrap();
+        assert!(
+            faults.iter().all(|f| f.contains("not built")),
+            "after a kill at {records} records: {faults:?}"
+        );
+        drop(store);
+        let after_kill: Vec<Held> = bases.iter().map(|b| held(&wallet, b)).collect();
+
+        let (ok, resumed) = tw.json(&["sync", "--resume"]).await;
+        assert!(ok, "{resumed}");
+        for (i, base) in bases.iter().enumerate() {
+            let now = held(&wallet, base);
+            assert!(now.values().sum::<usize>() > 2500, "{base}: {now:?}");
+            assert!(
+                after_kill[i].is_empty() || after_kill[i] == now,
+                "{base} after a kill at {records} records is neither empty nor whole: {:?}",
+                after_kill[i]
+            );
+        }
+        let store = wallet.record_store().unwrap();
+        assert_eq!(store.check().unwrap(), Vec::<String>::new(), "resumed");
+        assert_eq!(store.staged_rows().unwrap(), 0, "pages left behind");
+    }
+    assert!(
+        staged_kills > 0,
+        "no kill found pages written before their set"
+    );
 }
 
 /// A Secret Service that runs but gives no access (no login keyring was ever

@@ -71,6 +71,17 @@ impl RecordStore {
         Ok(true)
     }
 
+    /// Rows written for sets not stored yet: by a sync under way, or left by
+    /// one cut short (the next sync of their set, or a rebuild, removes them).
+    pub fn staged_rows(&self) -> Result<usize, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM resources WHERE (holder, ticket_jti) IN (SELECT holder, ticket_jti FROM staging)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
     /// Removes what `stage` wrote for a set that will not be written (its
     /// holder failed, or the sync was cancelled); returns how many rows.
     pub fn discard_staged(&mut self, holder: &str, ticket_jti: &str) -> Result<usize, StoreError> {
@@ -252,10 +263,12 @@ mod tests {
         }
         let mut s = open(&dir, "cut.db");
         assert_eq!(rows(&s, A).len(), 2);
+        assert_eq!(ok(s.staged_rows()), 2);
         assert_eq!(seen(&s, A), 0);
         assert_eq!(ok(s.check()), Vec::<String>::new());
         assert_eq!(ok(s.discard_staged(A, "t1")), 2);
         assert_eq!(rows(&s, A).len(), 0);
+        assert_eq!(ok(s.staged_rows()), 0);
 
         assert!(ok(s.stage(A, "t1", 1, &[&pa, &a1])));
         ok(s.rebuild_index());

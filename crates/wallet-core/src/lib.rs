@@ -24,6 +24,7 @@ pub mod sync;
 pub mod trace;
 pub mod view;
 pub mod wallet;
+mod writer;
 
 pub use config::WalletOptions;
 pub use error::{ErrorPayload, WalletError};

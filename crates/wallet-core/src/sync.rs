@@ -11,11 +11,14 @@ use ts_rs::TS;
 
 use crate::engine::interaction::Interactor;
 use crate::engine::{Basis, ChangesSince};
-use crate::engine::{Engine, ExchangeError, FetchError, Limits, Reauth, download, exchange};
+use crate::engine::{
+    Engine, ExchangeError, FetchError, Limits, PageSink, Reauth, download, exchange,
+};
 use crate::holders::{HolderRecord, SmartConfig, ticket_problems};
 use crate::store::{ChangeMark, ChangeMarks, LastOutcome, Person, PreparedSet, SetFetch};
 use crate::trace::Trace;
 use crate::wallet::now;
+use crate::writer::{SharedStore, Staged, Stager, Writer, discard, on_writer};
 use crate::{Wallet, WalletError};
 
 /// Types searched when a grant covers every type (`patient/*.rs`).
@@ -213,6 +216,8 @@ struct Job {
     scope: Option<String>,
     /// Every set's marks, once read.
     marks: MarksReady,
+    /// For a set not stored before, where its pages are written as they arrive.
+    stage: Option<Stager>,
 }
 
 /// One ticket at one holder: how it went, what came, and how it was fetched.
@@ -331,6 +336,18 @@ impl Wallet {
             store.stored_sets()?
         };
         let store = Arc::new(std::sync::Mutex::new(store));
+        let writer = crate::writer::start(&self.settling).map_err(|e| {
+            WalletError::Invalid(format!("could not start the store's writer: {e}"))
+        })?;
+        let stored_sets = Arc::new(stored_sets);
+        let staged = Staged::default();
+        // A set not stored before is written page by page while it downloads.
+        let staging = (!opts.dry_run).then(|| Staging {
+            store: store.clone(),
+            writer: writer.clone(),
+            stored: stored_sets.clone(),
+            staged: staged.clone(),
+        });
         // Read while holders are discovered and tickets exchanged; each holder
         // waits for them only before its first search. A dry run fetches
         // everything: it is what a tester measures a holder by.
@@ -365,13 +382,16 @@ impl Wallet {
         let tickets = Arc::new(tickets);
         let mut set = tokio::task::JoinSet::new();
         for holder in holders {
-            let (engine, limit, events, tickets, marks) = (
+            let (engine, limit, events, tickets) = (
                 engine.clone(),
                 limit.clone(),
                 events.clone(),
                 tickets.clone(),
-                marks.clone(),
             );
+            let sets = Sets {
+                marks: marks.clone(),
+                staging: staging.clone(),
+            };
             let (interactor, redirect_uri) = (opts.interactor.clone(), redirect_uri.clone());
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
@@ -379,7 +399,7 @@ impl Wallet {
                     &engine,
                     holder,
                     &tickets,
-                    &marks,
+                    &sets,
                     &redirect_uri,
                     interactor.as_deref(),
                     events,
@@ -398,11 +418,10 @@ impl Wallet {
             events: events.clone(),
             dry_run: opts.dry_run,
             run,
-            stored: Arc::new(stored_sets),
+            stored: stored_sets,
             permits: Arc::new(Semaphore::new(2)),
-            writer: store_writer(&self.settling).map_err(|e| {
-                WalletError::Invalid(format!("could not start the store's writer: {e}"))
-            })?,
+            writer,
+            staged,
         };
         let mut storing = tokio::task::JoinSet::new();
         let mut cancel = opts.cancel.clone();
@@ -451,6 +470,16 @@ impl Wallet {
                     report.cancelled = true;
                 }
             }
+        }
+        // Pages of holders a cancel stopped: written with no set to take them.
+        let left: Vec<(String, String)> = storing_ctx
+            .staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for set in left {
+            discard(&storing_ctx.writer, &store, set);
         }
         let finished = match (run, report.cancelled) {
             (Some(id), false) => store
@@ -506,10 +535,41 @@ impl Wallet {
     }
 }
 
+/// What each holder's sets take from the store: where to ask only for
+/// changes, and where to write pages as they arrive (`None` in a dry run).
+struct Sets {
+    marks: MarksReady,
+    staging: Option<Staging>,
+}
+
+/// What writing a set's pages while it downloads needs, shared by every holder.
+#[derive(Clone)]
+struct Staging {
+    store: SharedStore,
+    writer: Writer,
+    stored: Arc<HashSet<(String, String)>>,
+    staged: Staged,
+}
+
+impl Staging {
+    /// A stager for a set not stored when the sync began; `None` for one
+    /// stored, whose records are matched against it in its transaction.
+    fn stager(&self, holder: &str, ticket_jti: &str) -> Option<Stager> {
+        let set = (holder.to_string(), ticket_jti.to_string());
+        (!self.stored.contains(&set)).then(|| Stager {
+            store: self.store.clone(),
+            writer: self.writer.clone(),
+            holder: set.0,
+            ticket_jti: set.1,
+            staged: self.staged.clone(),
+        })
+    }
+}
+
 /// What storing a holder's sets needs, shared by every holder.
 #[derive(Clone)]
 struct Storing {
-    store: Arc<std::sync::Mutex<crate::store::RecordStore>>,
+    store: SharedStore,
     tickets: Arc<Vec<permission_ticket::DecodedTicket>>,
     events: Option<mpsc::UnboundedSender<SyncEvent>>,
     dry_run: bool,
@@ -520,47 +580,10 @@ struct Storing {
     stored: Arc<HashSet<(String, String)>>,
     /// Holders being stored at once: one writing, the next preparing.
     permits: Arc<Semaphore>,
-    /// Every holder's writes (its set, and how it went) run on one thread,
-    /// so SQLite's page cache and what a write allocates stay in one
-    /// allocator arena (two storing threads took the peak from 148 to
-    /// 205 MiB).
-    writer: std::sync::mpsc::Sender<WriteJob>,
-}
-
-type WriteJob = Box<dyn FnOnce() + Send>;
-
-/// Runs `write` on the writer thread and waits for what it returns (`None`
-/// when the writer has stopped).
-async fn on_writer<T: Send + 'static>(
-    writer: &std::sync::mpsc::Sender<WriteJob>,
-    write: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    writer
-        .send(Box::new(move || {
-            let _ = tx.send(write());
-        }))
-        .ok()?;
-    rx.await.ok()
-}
-
-/// The thread that runs each write sent to it, until every sender is gone;
-/// kept in `settling` until then.
-fn store_writer(
-    settling: &std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
-) -> std::io::Result<std::sync::mpsc::Sender<WriteJob>> {
-    let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
-    let thread = std::thread::Builder::new()
-        .name("store-writer".into())
-        .spawn(move || {
-            for job in rx {
-                job();
-            }
-        })?;
-    let mut running = settling.lock().unwrap_or_else(|p| p.into_inner());
-    running.retain(|t| !t.is_finished());
-    running.push(thread);
-    Ok(tx)
+    /// Every write of the sync runs on one thread (`writer.rs`).
+    writer: Writer,
+    /// Sets with pages written before the set (see `Stager`).
+    staged: Staged,
 }
 
 /// Stores a holder's downloaded sets and notes how it went; returns its
@@ -579,6 +602,7 @@ async fn store_holder(
         stored,
         permits,
         writer,
+        staged,
     } = ctx;
     let mut outcomes = Vec::new();
     let mut kept = Vec::new();
@@ -668,6 +692,18 @@ async fn store_holder(
                         o.resources
                     );
                 }
+            }
+        }
+        // Pages written before their set: taken in by its transaction, or
+        // discarded when there is none (the download or the write failed).
+        if let Some(jti) = o.ticket_jti.clone() {
+            let set = (o.fhir_base.clone(), jti);
+            let lent = staged
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&set);
+            if lent && o.status != "synced" {
+                discard(&writer, &store, set);
             }
         }
         if downloaded {
@@ -771,7 +807,7 @@ async fn holder_sync(
     engine: &Engine,
     mut holder: HolderRecord,
     tickets: &[permission_ticket::DecodedTicket],
-    marks: &MarksReady,
+    sets: &Sets,
     redirect_uri: &str,
     interactor: Option<&dyn Interactor>,
     events: Option<mpsc::UnboundedSender<SyncEvent>>,
@@ -850,7 +886,11 @@ async fn holder_sync(
                 _ => None,
             },
             scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
-            marks: marks.clone(),
+            marks: sets.marks.clone(),
+            stage: sets
+                .staging
+                .as_ref()
+                .and_then(|s| s.stager(&holder.fhir_base, &t.jti)),
         };
         done.results
             .push(run_job(engine, job, interactor, events.clone()).await);
@@ -934,7 +974,8 @@ async fn run_job(
         Err(_) => None,
     };
     let basis = changes_basis(marks.unwrap_or_default(), &types, &granted, now());
-    let result = download(engine, &reauth, session, &types, &basis, &progress).await;
+    let sink = job.stage.as_ref().map(|s| s as &dyn PageSink);
+    let result = download(engine, &reauth, session, &types, &basis, &progress, sink).await;
     drop(basis);
     // A holder whose records arrived is done once they are stored (see `sync`).
     if result.is_err() {

@@ -609,3 +609,44 @@ async fn overlapping_holders_merge_into_one_record_with_the_conflict_flagged() {
     assert_eq!(html.matches("Type 2 diabetes mellitus").count(), 1);
     assert!(html.contains("<svg"), "a trend for the HbA1c series");
 }
+
+/// A first sync writes a holder's pages as they arrive. One stopped part
+/// way (here by its record budget, after several pages) shows nothing of
+/// that holder and leaves no page in the file; the next sync stores the
+/// whole set.
+#[tokio::test]
+async fn a_first_sync_stopped_part_way_leaves_no_page_behind() {
+    let (sb, _dir, w, _) = with_ticket(1, "stopped").await;
+    let base = sb.holders[0].fhir_base();
+    w.add_holder(&base, None, None).await.unwrap();
+    let all = sb.holders[0].resource_count();
+    let small_pages = |max_holder_records: usize| SyncOptions {
+        limits: wallet_core::engine::Limits {
+            page_size: 10,
+            max_holder_records,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let stopped = w.sync(small_pages(all / 2), None).await.unwrap();
+    assert_eq!(
+        stopped.outcomes[0].status, "failed",
+        "{:?}",
+        stopped.outcomes
+    );
+    w.settle();
+    let store = w.record_store().unwrap();
+    assert!(store.counts().unwrap().is_empty());
+    assert_eq!(store.staged_rows().unwrap(), 0, "pages left in the file");
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+    drop(store);
+
+    let whole = w.sync(small_pages(usize::MAX), None).await.unwrap();
+    assert_eq!(whole.outcomes[0].status, "synced", "{:?}", whole.outcomes);
+    w.settle();
+    let store = w.record_store().unwrap();
+    let stored: usize = store.counts().unwrap().iter().map(|c| c.count).sum();
+    assert_eq!(stored, whole.outcomes[0].resources);
+    assert_eq!(store.staged_rows().unwrap(), 0);
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+}

@@ -243,9 +243,17 @@ type TypeResult = Result<TypeFetched, FetchError>;
 /// Progress: (resource type, pages so far, resources so far) across the holder.
 pub type Progress<'a> = &'a (dyn Fn(&str, usize, usize) + Send + Sync);
 
+/// Where each page of a type fetched whole goes while the next downloads
+/// (the store writes it, for a set not stored before), and comes back from:
+/// the download ends with every record it lent, or fails.
+pub trait PageSink: Send + Sync {
+    fn lend(&self, records: Vec<Record>) -> tokio::sync::oneshot::Receiver<Vec<Record>>;
+}
+
 struct Shared<'a> {
     engine: &'a Engine,
     reauth: &'a Reauth<'a>,
+    sink: Option<&'a dyn PageSink>,
     session: Mutex<Session>,
     pages: std::sync::atomic::AtomicUsize,
     resources: std::sync::atomic::AtomicUsize,
@@ -259,11 +267,13 @@ pub async fn download(
     types: &[String],
     basis: &Basis,
     progress: Progress<'_>,
+    sink: Option<&dyn PageSink>,
 ) -> Result<Downloaded, FetchError> {
     let base = reauth.holder.fhir_base.clone();
     let shared = Arc::new(Shared {
         engine,
         reauth,
+        sink,
         session: Mutex::new(session),
         pages: 0.into(),
         resources: 0.into(),
@@ -381,6 +391,7 @@ async fn fetch_type(
         &format!("{search}&_count={size}"),
         resource_type,
         progress,
+        shared.sink,
     )
     .await?;
     Ok(TypeFetched { uncounted, ..whole })
@@ -402,7 +413,8 @@ async fn changed_only(
     let changed = format!("{search}&_lastUpdated=ge{at}&_count={size}");
     let count = format!("{search}&_summary=count");
     let (changed, count) = tokio::join!(
-        search_all(shared, &changed, resource_type, progress),
+        // Not lent: a type whose counts disagree is fetched again, whole.
+        search_all(shared, &changed, resource_type, progress, None),
         get(shared, &count)
     );
     let (changed, count) = (changed?, count?);
@@ -457,6 +469,7 @@ async fn search_all(
     first: &str,
     resource_type: &str,
     progress: Progress<'_>,
+    sink: Option<&dyn PageSink>,
 ) -> TypeResult {
     let base = &shared.reauth.holder.fhir_base;
     let origin = url::Url::parse(base)
@@ -465,6 +478,8 @@ async fn search_all(
     let mut url = first.to_string();
     let mut seen = HashSet::new();
     let mut out = Vec::new();
+    // Pages lent to the sink, in order, each to come back.
+    let mut lent = Vec::new();
     let mut pages = 0;
     let mut stamp = None;
     loop {
@@ -490,17 +505,19 @@ async fn search_all(
         pages += 1;
         show_page(shared, &reply, &page);
         let next = page.next;
-        let before = out.len();
-        out.extend(page.records);
+        let came = page.records.len();
+        match sink {
+            Some(sink) => lent.push(sink.lend(page.records)),
+            None => out.extend(page.records),
+        }
         let total_pages = shared
             .pages
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         let total_resources = shared
             .resources
-            .fetch_add(out.len() - before, std::sync::atomic::Ordering::Relaxed)
-            + out.len()
-            - before;
+            .fetch_add(came, std::sync::atomic::Ordering::Relaxed)
+            + came;
         progress(resource_type, total_pages, total_resources);
         let budget = shared.engine.limits.max_holder_records;
         if total_resources > budget {
@@ -511,6 +528,13 @@ async fn search_all(
 
         match next {
             None => {
+                for page in lent {
+                    out.extend(page.await.map_err(|_| {
+                        FetchError::Stopped(
+                            "the store stopped before this holder's records were written".into(),
+                        )
+                    })?);
+                }
                 return Ok(TypeFetched {
                     records: out,
                     pages,

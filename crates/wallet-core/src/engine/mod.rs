@@ -16,8 +16,8 @@ pub use exchange::{ExchangeError, Session, exchange, register};
 pub(crate) use exchange::{JWT_BEARER, TICKET_TOKEN_TYPE, session_from};
 pub(crate) use fetch::parse_record;
 pub use fetch::{
-    Basis, ChangesSince, Downloaded, FetchError, Limits, PageRead, Reauth, Record, download,
-    read_page, record_digest,
+    Basis, ChangesSince, Downloaded, FetchError, Limits, PageRead, PageSink, Reauth, Record,
+    download, read_page, record_digest,
 };
 
 use crate::http::Http;
