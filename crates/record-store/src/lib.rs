@@ -35,6 +35,7 @@ pub use query::{
 };
 pub use record::{Record, record_digest};
 pub use replace::{ChangeMark, ChangeMarks, PreparedSet, SetFetch};
+pub use stage::Staging;
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how
 /// many have run. Entries are never edited once released, only appended.
@@ -208,6 +209,9 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;",
 ];
 
+/// SQLite's page cache, in KiB (see `open_at`).
+pub(crate) const CACHE_KIB: u32 = 24 * 1024;
+
 /// The first schema version with the derived index: a migration that reaches
 /// the current version from before the index's latest shape refills it.
 const INDEX_VERSIONS: [usize; 5] = [3, 4, 6, 10, 15];
@@ -377,10 +381,10 @@ impl RecordStore {
         // The log grows to a whole sync while checkpoints are held
         // (`hold_checkpoints`); `checkpoint` empties it, and one a reader kept
         // from emptying shrinks back to 16 MiB at the next write.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -24576;
-             PRAGMA journal_size_limit = 16777216;",
-        )?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CACHE_KIB};
+             PRAGMA journal_size_limit = 16777216;"
+        ))?;
         let mut store = Self {
             conn,
             keys: keys::HeldKeys::default(),

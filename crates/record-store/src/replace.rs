@@ -34,17 +34,14 @@ struct StoredRow {
     rowid: i64,
     resource_type: String,
     resource_id: Option<String>,
-    /// `None` for rows written before digests were kept: never matched, so
-    /// rewritten.
+    /// `None` for rows written before digests were kept, or without an
+    /// index entry: never matched, so rewritten.
     digest: Option<[u8; 32]>,
-    /// Written while the set downloaded (`stage.rs`), with no index entry yet.
-    staged: bool,
     person: i64,
     info: RowInfo,
 }
 
-/// The set `holder` gave for `ticket_jti` as stored, in the order written,
-/// with any rows staged for it.
+/// The set `holder` gave for `ticket_jti` as stored, in the order written.
 fn stored_set(
     tx: &rusqlite::Transaction<'_>,
     holder: &str,
@@ -64,8 +61,9 @@ fn stored_set(
             rowid: r.get(0)?,
             resource_type: r.get(1)?,
             resource_id: r.get(2)?,
-            digest: digest.and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok()),
-            staged: !indexed,
+            digest: digest
+                .and_then(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
+                .filter(|_| indexed),
             person: r.get(5)?,
             info: RowInfo {
                 keys: blob_keys(&r.get::<_, Vec<u8>>(6)?),
@@ -529,7 +527,7 @@ impl RecordStore {
         let mut ready = prepared.0;
         let tx = self.conn.transaction()?;
         let person = person_id(&tx, ticket_jti, person)?;
-        stage::end(&tx, holder, ticket_jti)?;
+        let staging = stage::end(&tx, holder, ticket_jti)?;
         let carried = carried(&tx, holder, ticket_jti, fetch, records)?;
         // Fetched records first, so `prepared`'s indexes still point at them.
         let items: Vec<Incoming<'_>> = records
@@ -566,15 +564,16 @@ impl RecordStore {
         }
         // Taken here, so a write that fails below leaves no map held.
         let (version, mut map) = self.keys.take(&tx)?;
-        let (staged, old): (Vec<StoredRow>, Vec<StoredRow>) = stored_set(&tx, holder, ticket_jti)?
-            .into_iter()
-            .partition(|r| r.staged);
-        // Rows written while the set downloaded, by digest: a new record
-        // takes one rather than being written again.
+        // A set being staged has no row stored, only rows written while it
+        // downloaded: a new record takes one with its digest rather than
+        // being written again.
+        let (old, staged) = match staging {
+            true => (Vec::new(), stage::rows(&tx, holder, ticket_jti)?),
+            false => (stored_set(&tx, holder, ticket_jti)?, Vec::new()),
+        };
         let mut staged_by: HashMap<[u8; 32], Vec<i64>> = HashMap::new();
-        for row in staged.iter().rev() {
-            let d = row.digest.unwrap_or_default();
-            staged_by.entry(d).or_default().push(row.rowid);
+        for (rowid, digest) in staged.iter().rev() {
+            staged_by.entry(*digest).or_default().push(*rowid);
         }
         // Each incoming record takes a stored row with its digest, if one is
         // left. Rows about another person (the ticket's person changed) have

@@ -18,7 +18,7 @@ use crate::holders::{HolderRecord, SmartConfig, ticket_problems};
 use crate::store::{ChangeMark, ChangeMarks, LastOutcome, Person, PreparedSet, SetFetch};
 use crate::trace::Trace;
 use crate::wallet::now;
-use crate::writer::{SharedStore, Staged, Stager, Writer, discard, on_writer};
+use crate::writer::{PageQueue, SharedStore, Staged, Stager, Writer, discard, on_writer};
 use crate::{Wallet, WalletError};
 
 /// Types searched when a grant covers every type (`patient/*.rs`).
@@ -345,6 +345,7 @@ impl Wallet {
         let staging = (!opts.dry_run).then(|| Staging {
             store: store.clone(),
             writer: writer.clone(),
+            queue: Default::default(),
             stored: stored_sets.clone(),
             staged: staged.clone(),
         });
@@ -547,6 +548,7 @@ struct Sets {
 struct Staging {
     store: SharedStore,
     writer: Writer,
+    queue: Arc<PageQueue>,
     stored: Arc<HashSet<(String, String)>>,
     staged: Staged,
 }
@@ -559,6 +561,7 @@ impl Staging {
         (!self.stored.contains(&set)).then(|| Stager {
             store: self.store.clone(),
             writer: self.writer.clone(),
+            queue: self.queue.clone(),
             holder: set.0,
             ticket_jti: set.1,
             staged: self.staged.clone(),

@@ -54,12 +54,78 @@ pub(crate) async fn on_writer<T: Send + 'static>(
 /// their set is written or discarded.
 pub(crate) type Staged = Arc<Mutex<HashSet<(String, String)>>>;
 
-/// A set not stored before: each page is written on the writer as it
-/// arrives (`RecordStore::stage`), out of sight until the set's own
-/// transaction, and handed back for that transaction to match.
+/// A page lent to the writer, to be handed back once staged.
+struct Lent {
+    set: (String, String),
+    records: Vec<Record>,
+    back: tokio::sync::oneshot::Sender<Vec<Record>>,
+}
+
+/// The most pages staged in one transaction: enough to spare a commit per
+/// page, few enough that a transaction's pages stay a few MiB.
+const PAGES_PER_TRANSACTION: usize = 32;
+
+/// Pages waiting for the writer. The writer stages those that wait together,
+/// in one transaction: a commit per page cost as much again as the rows.
+#[derive(Default)]
+pub(crate) struct PageQueue(Mutex<Vec<Lent>>);
+
+impl PageQueue {
+    /// Adds a page; the first page to wait sends the writer a job that
+    /// stages pages until none waits.
+    fn push(queue: &Arc<Self>, store: &SharedStore, writer: &Writer, page: Lent) {
+        let first = {
+            let mut waiting = queue.0.lock().unwrap_or_else(|p| p.into_inner());
+            waiting.push(page);
+            waiting.len() == 1
+        };
+        if !first {
+            return;
+        }
+        let (queue, store) = (queue.clone(), store.clone());
+        // A writer that has stopped drops the pages: each download fails,
+        // and the sets stored before stay.
+        let _ = writer.send(Box::new(move || {
+            loop {
+                let pages: Vec<Lent> = {
+                    let mut waiting = queue.0.lock().unwrap_or_else(|p| p.into_inner());
+                    let n = waiting.len().min(PAGES_PER_TRANSACTION);
+                    waiting.drain(..n).collect()
+                };
+                if pages.is_empty() {
+                    break;
+                }
+                let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+                // A page not staged is written with its set instead.
+                if let Err(e) = stage_all(&mut store, &pages) {
+                    tracing::warn!("could not write pages before their sets: {e}");
+                }
+                drop(store);
+                for page in pages {
+                    let _ = page.back.send(page.records);
+                }
+            }
+        }));
+    }
+}
+
+fn stage_all(store: &mut RecordStore, pages: &[Lent]) -> Result<(), crate::store::StoreError> {
+    let at = now();
+    let mut staging = store.staging()?;
+    for page in pages {
+        let mine: Vec<&Record> = page.records.iter().collect();
+        staging.page(&page.set.0, &page.set.1, at, &mine)?;
+    }
+    staging.commit()
+}
+
+/// A set not stored before: each page goes to the writer as it arrives
+/// (`RecordStore::stage`), out of sight until the set's own transaction,
+/// and comes back for that transaction to match.
 pub(crate) struct Stager {
     pub store: SharedStore,
     pub writer: Writer,
+    pub queue: Arc<PageQueue>,
     pub holder: String,
     pub ticket_jti: String,
     pub staged: Staged,
@@ -67,25 +133,14 @@ pub(crate) struct Stager {
 
 impl PageSink for Stager {
     fn lend(&self, records: Vec<Record>) -> tokio::sync::oneshot::Receiver<Vec<Record>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (back, rx) = tokio::sync::oneshot::channel();
         let set = (self.holder.clone(), self.ticket_jti.clone());
         self.staged
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(set.clone());
-        let store = self.store.clone();
-        // A writer that has stopped drops the page: the download fails, and
-        // the set stored before stays.
-        let _ = self.writer.send(Box::new(move || {
-            let mine: Vec<&Record> = records.iter().collect();
-            let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
-            // A page not staged is written with its set instead.
-            if let Err(e) = store.stage(&set.0, &set.1, now(), &mine) {
-                tracing::warn!("could not write a page before its set: {e}");
-            }
-            drop(mine);
-            let _ = tx.send(records);
-        }));
+        let page = Lent { set, records, back };
+        PageQueue::push(&self.queue, &self.store, &self.writer, page);
         rx
     }
 }
