@@ -342,7 +342,7 @@ impl Wallet {
         let stored_sets = Arc::new(stored_sets);
         let staged = Staged::default();
         // A set not stored before is written page by page while it downloads.
-        let staging = (!opts.dry_run).then(|| Staging {
+        let staging = (!opts.dry_run).then(|| Stagers {
             store: store.clone(),
             writer: writer.clone(),
             queue: Default::default(),
@@ -540,12 +540,12 @@ impl Wallet {
 /// changes, and where to write pages as they arrive (`None` in a dry run).
 struct Sets {
     marks: MarksReady,
-    staging: Option<Staging>,
+    staging: Option<Stagers>,
 }
 
 /// What writing a set's pages while it downloads needs, shared by every holder.
 #[derive(Clone)]
-struct Staging {
+struct Stagers {
     store: SharedStore,
     writer: Writer,
     queue: Arc<PageQueue>,
@@ -553,7 +553,7 @@ struct Staging {
     staged: Staged,
 }
 
-impl Staging {
+impl Stagers {
     /// A stager for a set not stored when the sync began; `None` for one
     /// stored, whose records are matched against it in its transaction.
     fn stager(&self, holder: &str, ticket_jti: &str) -> Option<Stager> {

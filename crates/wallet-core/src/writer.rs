@@ -82,10 +82,9 @@ impl PageQueue {
         if !first {
             return;
         }
-        let (queue, store) = (queue.clone(), store.clone());
-        // A writer that has stopped drops the pages: each download fails,
-        // and the sets stored before stay.
-        let _ = writer.send(Box::new(move || {
+        let (waiting, store) = (queue.clone(), store.clone());
+        let job = Box::new(move || {
+            let queue = waiting;
             loop {
                 let pages: Vec<Lent> = {
                     let mut waiting = queue.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -105,7 +104,12 @@ impl PageQueue {
                     let _ = page.back.send(page.records);
                 }
             }
-        }));
+        });
+        // A writer that has stopped: the pages are dropped, so each download
+        // fails rather than waits, and the sets stored before stay.
+        if writer.send(job).is_err() {
+            queue.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
     }
 }
 
@@ -120,7 +124,7 @@ fn stage_all(store: &mut RecordStore, pages: &[Lent]) -> Result<(), crate::store
 }
 
 /// A set not stored before: each page goes to the writer as it arrives
-/// (`RecordStore::stage`), out of sight until the set's own transaction,
+/// (`store::Staging`), out of sight until the set's own transaction,
 /// and comes back for that transaction to match.
 pub(crate) struct Stager {
     pub store: SharedStore,
@@ -155,4 +159,89 @@ pub(crate) fn discard(writer: &Writer, store: &SharedStore, set: (String, String
             Err(e) => tracing::warn!("could not discard staged records: {e}"),
         }
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &tempfile::TempDir) -> SharedStore {
+        let key = vault::DatabaseKey::from_bytes([3; 32]);
+        let store = RecordStore::open(&dir.path().join("records.db"), &key)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(Mutex::new(store))
+    }
+
+    fn page(ids: std::ops::Range<u32>) -> Vec<Record> {
+        ids.map(|i| {
+            let json = format!(r#"{{"resourceType":"Condition","id":"c{i}"}}"#);
+            let raw =
+                serde_json::value::RawValue::from_string(json).unwrap_or_else(|e| panic!("{e}"));
+            Record::new("Condition".into(), Some(format!("c{i}")), raw)
+        })
+        .collect()
+    }
+
+    fn stager(store: &SharedStore, writer: Writer) -> Stager {
+        Stager {
+            store: store.clone(),
+            writer,
+            queue: Default::default(),
+            holder: "https://h/fhir".into(),
+            ticket_jti: "t1".into(),
+            staged: Default::default(),
+        }
+    }
+
+    /// Every page lent comes back whole, in one piece each, once written,
+    /// however many waited while the writer was busy.
+    #[tokio::test]
+    async fn pages_lent_come_back_once_written() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = store(&dir);
+        let writer = start(&Mutex::default()).unwrap_or_else(|e| panic!("{e}"));
+        // The writer busy until every page waits.
+        let (open, gate) = std::sync::mpsc::channel::<()>();
+        let _ = writer.send(Box::new(move || {
+            let _ = gate.recv();
+        }));
+        let sink = stager(&store, writer);
+        let lent: Vec<_> = (0..40u32)
+            .map(|p| sink.lend(page(p * 5..p * 5 + 5)))
+            .collect();
+        let _ = open.send(());
+        let mut back = 0;
+        for (p, rx) in lent.into_iter().enumerate() {
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(10), rx).await;
+            let records = answer
+                .unwrap_or_else(|_| panic!("page {p} never came back"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                records[0].id.as_deref(),
+                Some(format!("c{}", p * 5).as_str())
+            );
+            back += records.len();
+        }
+        assert_eq!(back, 200);
+        let staged = store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .staged_rows();
+        assert_eq!(staged.unwrap_or_else(|e| panic!("{e}")), 200);
+    }
+
+    /// A writer that has stopped fails the pages at once, never leaves them waiting.
+    #[tokio::test]
+    async fn a_stopped_writer_fails_pages_rather_than_holds_them() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = store(&dir);
+        let (writer, stopped) = std::sync::mpsc::channel::<WriteJob>();
+        drop(stopped);
+        let sink = stager(&store, writer);
+        for p in 0..3u32 {
+            let rx = sink.lend(page(p..p + 1));
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(5), rx).await;
+            assert!(matches!(answer, Ok(Err(_))), "page {p}");
+        }
+    }
 }
