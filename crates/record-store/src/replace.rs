@@ -571,7 +571,7 @@ impl RecordStore {
             true => (Vec::new(), stage::rows(&tx, holder, ticket_jti)?),
             false => (stored_set(&tx, holder, ticket_jti)?, Vec::new()),
         };
-        let mut staged_by: HashMap<[u8; 32], Vec<i64>> = HashMap::new();
+        let mut staged_by: Map<[u8; 32], Vec<i64>> = Map::default();
         for (rowid, digest) in staged.iter().rev() {
             staged_by.entry(*digest).or_default().push(*rowid);
         }
@@ -723,8 +723,9 @@ impl RecordStore {
             unstage.execute(params![rowid])?;
         }
         drop(unstage);
-        // Staged rows are older than rows other sets wrote since: rows at or
-        // past the first new one are not all this set's.
+        // Other sets' rows, written while this one was staged, lie among its
+        // new rows: regrouping may not take every row past the first new one
+        // for one of this set's.
         let new_from = match staged.is_empty() {
             true => new_from.unwrap_or(i64::MAX),
             false => i64::MAX,

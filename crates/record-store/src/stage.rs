@@ -100,8 +100,8 @@ fn restore_cache(conn: &rusqlite::Connection) -> Result<(), StoreError> {
 }
 
 /// SQLite's page cache while pages are staged, in KiB. Staging appends, so
-/// it needs few pages; a full cache while every holder's records are still
-/// in memory downloading raised a first sync's peak by 7 MiB.
+/// it needs few pages, and it runs while every holder's records are still
+/// in memory: SQLite's share stays small until the sets' transactions.
 const STAGING_CACHE_KIB: u32 = 2 * 1024;
 
 impl RecordStore {
