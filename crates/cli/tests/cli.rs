@@ -926,21 +926,11 @@ async fn a_sync_killed_while_storing_leaves_each_holder_old_or_new() {
 /// indexes not yet built, and `--resume` finishes the sets and builds them.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all() {
-    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
-        size: 5000,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let bases = [sb.holders[0].fhir_base(), sb.holders[2].fhir_base()];
+    let (sb, bases) = two_large_holders().await;
     // (holders found empty after a kill, holders found whole)
     let (mut empty, mut whole) = (0, 0);
     for delay_ms in [0, 60, 150, 400] {
-        let tw = Tw::new(&format!("first-kill-{delay_ms}"));
-        tw.import_bound_ticket(&sb.issuer).await;
-        for base in &bases {
-            assert!(tw.json(&["holder", "add", base]).await.0);
-        }
+        let tw = first_sync_wallet(&format!("first-kill-{delay_ms}"), &sb, &bases).await;
         kill_once_storing(
             tw.spawn_sync(Stdio::piped()),
             std::time::Duration::from_millis(delay_ms),
@@ -976,6 +966,29 @@ async fn a_first_sync_killed_while_storing_is_finished_by_resume_indexes_and_all
     assert!(empty > 0, "every kill came after every holder was stored");
 }
 
+/// A sandbox whose holders keep 5,000 records each for the patient, and
+/// two of their FHIR bases.
+async fn two_large_holders() -> (sandbox::Sandbox, [String; 2]) {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
+        size: 5000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let bases = [sb.holders[0].fhir_base(), sb.holders[2].fhir_base()];
+    (sb, bases)
+}
+
+/// A new profile with a bound ticket and `bases` added: its first sync is to come.
+async fn first_sync_wallet(name: &str, sb: &sandbox::Sandbox, bases: &[String]) -> Tw {
+    let tw = Tw::new(name);
+    tw.import_bound_ticket(&sb.issuer).await;
+    for base in bases {
+        assert!(tw.json(&["holder", "add", base]).await.0);
+    }
+    tw
+}
+
 /// `tw sync --resume`, which must succeed; or, when the killed sync had
 /// already said done (nothing to resume), `tw sync`, which builds the
 /// indexes that sync had still to build after done.
@@ -998,21 +1011,11 @@ async fn resume_or_sync(tw: &Tw) {
 /// no page behind.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_first_sync_killed_while_pages_download_shows_no_part_of_a_set() {
-    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
-        size: 5000,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let bases = [sb.holders[0].fhir_base(), sb.holders[2].fhir_base()];
+    let (sb, bases) = two_large_holders().await;
     // Kills that found pages written before their set.
     let mut staged_kills = 0;
     for (records, delay_ms) in [(600, 0), (1200, 0), (2000, 0), (3000, 10)] {
-        let tw = Tw::new(&format!("page-kill-{records}"));
-        tw.import_bound_ticket(&sb.issuer).await;
-        for base in &bases {
-            assert!(tw.json(&["holder", "add", base]).await.0);
-        }
+        let tw = first_sync_wallet(&format!("page-kill-{records}"), &sb, &bases).await;
         // "BASE: 7 pages, 1400 records (now Observation)"
         let downloaded = move |line: &str| {
             let (base, rest) = line.split_once(": ")?;

@@ -387,6 +387,29 @@ fn write_marks(
     Ok(())
 }
 
+/// Writes a record's raw row; returns its row id.
+pub(crate) fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    holder: &str,
+    ticket_jti: &str,
+    fetched_at: i64,
+    r: &Record,
+) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        holder,
+        ticket_jti,
+        r.resource_type,
+        r.id,
+        fetched_at,
+        r.json.get(),
+        &r.digest()[..]
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
 fn source<'a>(person: i64, holder: &'a str, r: &'a Record) -> Source<'a> {
     Source {
         person,
@@ -685,36 +708,20 @@ impl RecordStore {
             }
         }
         let mut new_from = None;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for (i, r) in records.iter().enumerate() {
-                let Some((p, _)) = &prepared[i] else {
-                    continue;
-                };
-                let rowid = match staged_by.get_mut(&digests[i]).and_then(Vec::pop) {
-                    Some(rowid) => rowid,
-                    None => {
-                        insert.execute(params![
-                            holder,
-                            ticket_jti,
-                            r.resource_type,
-                            r.id,
-                            fetched_at,
-                            r.json.get(),
-                            &digests[i][..]
-                        ])?;
-                        tx.last_insert_rowid()
-                    }
-                };
-                new_from.get_or_insert(rowid);
-                let src = source(person, holder, r);
-                let mut keys = p.fixed_keys(&src);
-                keys.extend(numbered_new.get(&i).copied());
-                indexed.insert(rowid, index_one(&tx, rowid, &src, p, keys, Some(&mut map))?);
-                written += 1;
-            }
+        for (i, r) in records.iter().enumerate() {
+            let Some((p, _)) = &prepared[i] else {
+                continue;
+            };
+            let rowid = match staged_by.get_mut(&digests[i]).and_then(Vec::pop) {
+                Some(rowid) => rowid,
+                None => insert_row(&tx, holder, ticket_jti, fetched_at, r)?,
+            };
+            new_from.get_or_insert(rowid);
+            let src = source(person, holder, r);
+            let mut keys = p.fixed_keys(&src);
+            keys.extend(numbered_new.get(&i).copied());
+            indexed.insert(rowid, index_one(&tx, rowid, &src, p, keys, Some(&mut map))?);
+            written += 1;
         }
         // Staged rows the set did not take (a type the holder then withheld,
         // an earlier sync's that was cut short) go.

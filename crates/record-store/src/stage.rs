@@ -58,19 +58,8 @@ impl Staging<'_> {
                 return Ok(false);
             }
         }
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
         for r in records {
-            insert.execute(params![
-                holder,
-                ticket_jti,
-                r.resource_type,
-                r.id,
-                fetched_at,
-                r.json.get(),
-                &r.digest()[..]
-            ])?;
+            crate::replace::insert_row(tx, holder, ticket_jti, fetched_at, r)?;
         }
         Ok(true)
     }
@@ -110,20 +99,6 @@ impl RecordStore {
         self.conn
             .execute_batch(&format!("PRAGMA cache_size = -{STAGING_CACHE_KIB}"))?;
         Ok(Staging(Some(self.conn.transaction()?)))
-    }
-
-    /// One page staged in a transaction of its own (`Staging::page`).
-    pub fn stage(
-        &mut self,
-        holder: &str,
-        ticket_jti: &str,
-        fetched_at: i64,
-        records: &[&Record],
-    ) -> Result<bool, StoreError> {
-        let mut staging = self.staging()?;
-        let staged = staging.page(holder, ticket_jti, fetched_at, records)?;
-        staging.commit()?;
-        Ok(staged)
     }
 
     /// Rows written for sets not stored yet: by a sync under way, or left by
@@ -235,6 +210,14 @@ mod tests {
             "name": [{ "family": "Rivera", "given": ["Ana"] }], "birthDate": "1980-02-03" }))
     }
 
+    /// One page staged in a transaction of its own.
+    fn stage(s: &mut RecordStore, holder: &str, at: i64, records: &[&Record]) -> bool {
+        let mut staging = ok(s.staging());
+        let staged = ok(staging.page(holder, "t1", at, records));
+        ok(staging.commit());
+        staged
+    }
+
     fn open(dir: &tempfile::TempDir, name: &str) -> RecordStore {
         ok(RecordStore::open(
             &dir.path().join(name),
@@ -286,9 +269,9 @@ mod tests {
             shot("a3", "IMM-3", "2023-04-20"),
         );
         let b1 = shot("b1", "IMM-1", "2021-04-20");
-        assert!(ok(s.stage(A, "t1", 1, &[&pa, &a1])));
+        assert!(stage(&mut s, A, 1, &[&pa, &a1]));
         ok(s.replace(B, "t1", &person, 1, &[&b1]));
-        assert!(ok(s.stage(A, "t1", 1, &[&a2])));
+        assert!(stage(&mut s, A, 1, &[&a2]));
         assert_eq!(seen(&s, A), 0);
         assert_eq!(seen(&s, B), 2, "B's record, counted and exported");
         assert_eq!(ok(s.check()), Vec::<String>::new());
@@ -324,7 +307,7 @@ mod tests {
         let a1 = shot("a1", "IMM-1", "2021-04-20");
         ok(s.replace(A, "t1", &Person::default(), 1, &[&a1]));
         let a2 = shot("a2", "IMM-2", "2022-04-20");
-        assert!(!ok(s.stage(A, "t1", 2, &[&a2])));
+        assert!(!stage(&mut s, A, 2, &[&a2]));
         assert_eq!(rows(&s, A).len(), 1);
         // In a batch beside a set that is staged.
         let b1 = shot("b1", "IMM-1", "2021-04-20");
@@ -346,7 +329,7 @@ mod tests {
         let (pa, a1) = (patient("pa"), shot("a1", "IMM-1", "2021-04-20"));
         {
             let mut s = open(&dir, "cut.db");
-            assert!(ok(s.stage(A, "t1", 1, &[&pa, &a1])));
+            assert!(stage(&mut s, A, 1, &[&pa, &a1]));
         }
         let mut s = open(&dir, "cut.db");
         assert_eq!(rows(&s, A).len(), 2);
@@ -357,7 +340,7 @@ mod tests {
         assert_eq!(rows(&s, A).len(), 0);
         assert_eq!(ok(s.staged_rows()), 0);
 
-        assert!(ok(s.stage(A, "t1", 1, &[&pa, &a1])));
+        assert!(stage(&mut s, A, 1, &[&pa, &a1]));
         ok(s.rebuild_index());
         assert_eq!(rows(&s, A).len(), 0);
         assert_eq!(ok(s.check()), Vec::<String>::new());
