@@ -143,26 +143,24 @@ pub(super) fn index_one(
 }
 
 /// Recomputes the groups of the rows in `rows`, of rows that share a key
-/// with `seeds` or with rows since `new_from` (rows just inserted, all in
-/// `rows`), and of every row joined to those through further keys, found
-/// in `map`. Without a map, `rows` is every row there is and nothing is
+/// with `seeds` or with a row in `rows`, and of every row joined to those
+/// through further keys, found in `map`. Without a map, `rows` is every row there is and nothing is
 /// looked up.
 pub(super) fn regroup(
     tx: &rusqlite::Transaction<'_>,
     seeds: Vec<i64>,
-    new_from: i64,
     mut rows: Map<i64, RowInfo>,
     map: Option<&KeyMap>,
 ) -> Result<(), StoreError> {
     if let Some(map) = map {
         let mut seen_keys: Set<i64> = rows.values().flat_map(|i| i.keys.iter().copied()).collect();
         let mut keys: Vec<i64> = seeds.into_iter().filter(|k| seen_keys.insert(*k)).collect();
-        // Older rows that share a key with a new one.
+        // Other rows that share a key with one in `rows`.
         let mut found: Vec<i64> = seen_keys
             .iter()
             .flat_map(|k| map.rows(*k))
+            .filter(|r| !rows.contains_key(r))
             .copied()
-            .filter(|r| *r < new_from)
             .collect();
         let mut row_info = tx.prepare_cached(
             "SELECT fingerprint, grp, conflict, keys FROM entries WHERE resource = ?1",
@@ -289,5 +287,5 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
             indexed.insert(row.0, index_one(tx, row.0, src, p, keys, None)?);
         }
     }
-    regroup(tx, Vec::new(), 0, indexed, None)
+    regroup(tx, Vec::new(), indexed, None)
 }

@@ -707,7 +707,6 @@ impl RecordStore {
                 written += 1;
             }
         }
-        let mut new_from = None;
         for (i, r) in records.iter().enumerate() {
             let Some((p, _)) = &prepared[i] else {
                 continue;
@@ -716,7 +715,6 @@ impl RecordStore {
                 Some(rowid) => rowid,
                 None => insert_row(&tx, holder, ticket_jti, fetched_at, r)?,
             };
-            new_from.get_or_insert(rowid);
             let src = source(person, holder, r);
             let mut keys = p.fixed_keys(&src);
             keys.extend(numbered_new.get(&i).copied());
@@ -730,14 +728,7 @@ impl RecordStore {
             unstage.execute(params![rowid])?;
         }
         drop(unstage);
-        // Other sets' rows, written while this one was staged, lie among its
-        // new rows: regrouping may not take every row past the first new one
-        // for one of this set's.
-        let new_from = match staged.is_empty() {
-            true => new_from.unwrap_or(i64::MAX),
-            false => i64::MAX,
-        };
-        regroup(&tx, seeds, new_from, indexed, Some(&map))?;
+        regroup(&tx, seeds, indexed, Some(&map))?;
         let removed = removed(&old, &items);
         tx.execute(
             "INSERT INTO syncs (holder, ticket_jti, finished_at, resources, removed, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
