@@ -8,8 +8,10 @@ use super::{RecordStore, StoreError};
 const ORPHANS: &[(&str, &str)] = &[
     (
         "records without an index entry",
-        "SELECT count(*) FROM resources r WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.resource = r.rowid)
-         AND NOT EXISTS (SELECT 1 FROM staging g WHERE g.holder = r.holder AND g.ticket_jti = r.ticket_jti)",
+        concat!(
+            "SELECT count(*) FROM resources r WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.resource = r.rowid) AND ",
+            visible!(),
+        ),
     ),
     (
         "index entries without their record",

@@ -64,9 +64,10 @@ impl RecordStore {
     /// `out` as the rows are read.
     pub fn write_holder(&self, holder: &str, out: impl Write) -> Result<(), StoreError> {
         let mut out = BufWriter::new(out);
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT json FROM resources r WHERE holder = ?1 AND {} ORDER BY resource_type, rowid",
-            crate::stage::VISIBLE
+        let mut stmt = self.conn.prepare(concat!(
+            "SELECT json FROM resources r WHERE holder = ?1 AND ",
+            visible!(),
+            " ORDER BY resource_type, rowid",
         ))?;
         let mut rows = stmt.query(params![holder])?;
         out.write_all(BUNDLE_START)?;
@@ -92,9 +93,10 @@ impl RecordStore {
 
     /// The raw JSON of every record of `resource_type` from `holder`.
     pub fn records(&self, holder: &str, resource_type: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT json FROM resources r WHERE holder = ?1 AND resource_type = ?2 AND {} ORDER BY rowid",
-            crate::stage::VISIBLE
+        let mut stmt = self.conn.prepare(concat!(
+            "SELECT json FROM resources r WHERE holder = ?1 AND resource_type = ?2 AND ",
+            visible!(),
+            " ORDER BY rowid",
         ))?;
         let rows = stmt.query_map(params![holder, resource_type], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -14,6 +14,14 @@ use thiserror::Error;
 use ts_rs::TS;
 use vault::DatabaseKey;
 
+/// SQL true for a row `r` of `resources` that is not in a set being staged
+/// (`stage.rs`); a macro, so queries hold it as text of their own.
+macro_rules! visible {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM staging g WHERE g.holder = r.holder AND g.ticket_jti = r.ticket_jti)"
+    };
+}
+
 mod check;
 mod deferred;
 mod export;
@@ -600,10 +608,10 @@ impl RecordStore {
 
     /// How many records each holder gave, per ticket and type.
     pub fn counts(&self) -> Result<Vec<SourceCount>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT holder, ticket_jti, resource_type, count(*) FROM resources r WHERE {}
-             GROUP BY holder, ticket_jti, resource_type ORDER BY holder, ticket_jti, resource_type",
-            stage::VISIBLE
+        let mut stmt = self.conn.prepare(concat!(
+            "SELECT holder, ticket_jti, resource_type, count(*) FROM resources r WHERE ",
+            visible!(),
+            " GROUP BY holder, ticket_jti, resource_type ORDER BY holder, ticket_jti, resource_type",
         ))?;
         let rows = stmt.query_map([], |r| {
             Ok(SourceCount {

@@ -434,10 +434,11 @@ impl RecordStore {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
             .collect::<Result<_, _>>()?;
-        let mut patients = self.conn.prepare(&format!(
+        let mut patients = self.conn.prepare(concat!(
             "SELECT DISTINCT r.holder, r.resource_id, r.json FROM resources r INDEXED BY resources_patients JOIN tickets t ON t.jti = r.ticket_jti
-             WHERE t.person = ?1 AND r.resource_type = 'Patient' AND {} ORDER BY r.holder",
-            crate::stage::VISIBLE
+             WHERE t.person = ?1 AND r.resource_type = 'Patient' AND ",
+            visible!(),
+            " ORDER BY r.holder",
         ))?;
         let mut out = Vec::new();
         for (id, name, family, birth_date, records) in people {

@@ -6,17 +6,13 @@
 //!
 //! A set is staged only while it has no record stored: every row of a set
 //! named in `staging` is a staged one, so readers leave such sets out
-//! (`VISIBLE`). A staged row has no index entry; `replace_prepared` keeps
+//! (`visible!`). A staged row has no index entry; `replace_prepared` keeps
 //! each staged row whose digest matches a record of the set it writes, and
 //! deletes the others.
 
 use rusqlite::params;
 
 use super::{Record, RecordStore, StoreError};
-
-/// SQL true for a row `r` of `resources` that is not in a set being staged.
-pub(crate) const VISIBLE: &str = "NOT EXISTS (SELECT 1 FROM staging g
-     WHERE g.holder = r.holder AND g.ticket_jti = r.ticket_jti)";
 
 /// Pages of sets not stored yet, written in one transaction: a sync's
 /// writer stages whatever pages have arrived at once, rather than paying a
