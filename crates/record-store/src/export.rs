@@ -1,6 +1,8 @@
 //! Records leaving the store whole: one holder's as received, the merged
 //! record of a person as one FHIR Bundle, and every copy of one fact.
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 use ts_rs::TS;
 
 use super::{RecordStore, StoreError};
+use crate::fast::Map;
 
 /// Marks a merged resource with the other places it came from.
 pub const ALSO_FROM: &str = "urn:ticket-wallet:extension:also-from";
@@ -39,12 +42,19 @@ fn full_url(holder: &str, resource_type: &str, id: Option<&str>) -> Option<Strin
 /// A row of the merged export, borrowed from the statement.
 struct Reading<'a> {
     grp: i64,
-    fingerprint: i64,
     conflict: bool,
     holder: &'a str,
     resource_type: &'a str,
     resource_id: Option<&'a str>,
     json: &'a str,
+}
+
+/// What a fact's copy still to come is to do, decided when its first copy
+/// came: left out (the same reading was written), or written naming the
+/// places of its reading's other copies.
+enum Later {
+    Skip,
+    Write(Vec<String>),
 }
 
 const BUNDLE_START: &[u8] = br#"{"resourceType":"Bundle","type":"collection","entry":["#;
@@ -152,7 +162,8 @@ impl RecordStore {
     /// Each holder's Patient links to the same person's Patients elsewhere.
     /// Written to `out` a resource at a time as the rows are read: no two
     /// records' JSON are held at once, and what grows with the record is 8
-    /// bytes for each fact with several copies.
+    /// bytes for each fact with several copies, and, between a fact's first
+    /// copy and its last, what each copy still to come is to do.
     pub fn write_merged(&self, person: Option<i64>, out: impl Write) -> Result<(), StoreError> {
         let patients = self.patient_urls(person)?;
         // The facts held by more than one row, sorted (8 bytes each, read
@@ -172,11 +183,12 @@ impl RecordStore {
         // decrypted once: in the order of their facts, a fact's copies from
         // other holders sent SQLite back to pages it had already let go.
         let mut stmt = self.conn.prepare(
-            "SELECT e.grp, e.fingerprint, e.conflict, r.holder, r.resource_type, r.resource_id, r.json, e.person, r.rowid
+            "SELECT e.grp, e.conflict, r.holder, r.resource_type, r.resource_id, r.json, e.person, r.rowid
              FROM resources r JOIN entries e ON e.resource = r.rowid
              WHERE (?1 IS NULL OR e.person = ?1) ORDER BY r.rowid",
         )?;
         let mut rows = stmt.query(params![person])?;
+        let mut later: Map<i64, Later> = Map::default();
         let mut out = BufWriter::new(out);
         out.write_all(BUNDLE_START)?;
         let mut first = true;
@@ -185,44 +197,42 @@ impl RecordStore {
             let text = |i: usize| r.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
             let m = Reading {
                 grp: r.get(0)?,
-                fingerprint: r.get(1)?,
-                conflict: r.get(2)?,
-                holder: text(3)?,
-                resource_type: text(4)?,
+                conflict: r.get(1)?,
+                holder: text(2)?,
+                resource_type: text(3)?,
                 resource_id: r
-                    .get_ref(5)?
+                    .get_ref(4)?
                     .as_str_or_null()
                     .map_err(rusqlite::Error::from)?,
-                json: text(6)?,
+                json: text(5)?,
             };
-            let (who, rowid): (i64, i64) = (r.get(7)?, r.get(8)?);
+            let (who, rowid): (i64, i64) = (r.get(6)?, r.get(7)?);
             let mine = full_url(m.holder, m.resource_type, m.resource_id);
             // A reading is written once, by its first copy, naming the
-            // places of the others.
-            let mut same = Vec::new();
-            if shared.binary_search(&m.grp).is_ok() {
-                let copies = copies_of
-                    .query_map(params![m.grp], |c| {
-                        let (holder, ty): (String, String) = (c.get(2)?, c.get(3)?);
-                        let id: Option<String> = c.get(4)?;
-                        Ok((
-                            c.get::<_, i64>(0)?,
-                            c.get::<_, i64>(1)?,
-                            full_url(&holder, &ty, id.as_deref()),
-                        ))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                let reading = copies
-                    .iter()
-                    .filter(|(_, print, _)| *print == m.fingerprint);
-                if reading.clone().next().map(|(row, _, _)| *row) != Some(rowid) {
-                    continue;
+            // places of the others. A fact's copies are read once, when its
+            // first copy comes; what its later copies are to do waits here.
+            let same = match later.remove(&rowid) {
+                Some(Later::Skip) => continue,
+                Some(Later::Write(same)) => same,
+                None if shared.binary_search(&m.grp).is_ok() => {
+                    let copies = copies_of
+                        .query_map(params![m.grp], |c| {
+                            let (holder, ty): (String, String) = (c.get(2)?, c.get(3)?);
+                            let id: Option<String> = c.get(4)?;
+                            Ok((
+                                c.get::<_, i64>(0)?,
+                                c.get::<_, i64>(1)?,
+                                full_url(&holder, &ty, id.as_deref()),
+                            ))
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    match plan(&copies, rowid, &mut later) {
+                        Later::Skip => continue,
+                        Later::Write(same) => same,
+                    }
                 }
-                same = reading
-                    .filter_map(|(_, _, url)| url.clone())
-                    .filter(|url| Some(url) != mine.as_ref())
-                    .collect();
-            }
+                None => Vec::new(),
+            };
             write_reading(
                 &m,
                 mine.as_ref(),
@@ -245,6 +255,36 @@ impl RecordStore {
     }
 }
 
+/// What each copy of one fact (row, reading's fingerprint, place; first
+/// stored first) is to do: the first copy of each reading is written naming
+/// the places of the others, the others are left out. Returns what the copy
+/// `now` is to do, and keeps what the copies after it are to do in `later`.
+fn plan(copies: &[(i64, i64, Option<String>)], now: i64, later: &mut Map<i64, Later>) -> Later {
+    let mut mine = Later::Skip;
+    for (row, print, url) in copies {
+        let reading = copies.iter().filter(|(_, p, _)| p == print);
+        let to_do = if reading.clone().next().map(|(r, _, _)| r) == Some(row) {
+            Later::Write(
+                reading
+                    .filter_map(|(_, _, other)| other.clone())
+                    .filter(|other| Some(other) != url.as_ref())
+                    .collect(),
+            )
+        } else {
+            Later::Skip
+        };
+        match row.cmp(&now) {
+            Ordering::Equal => mine = to_do,
+            Ordering::Greater => {
+                later.insert(*row, to_do);
+            }
+            // Read before: not of this export's person.
+            Ordering::Less => {}
+        }
+    }
+    mine
+}
+
 /// One reading of a fact as a Bundle entry: the holder's resource with where
 /// it came from (`meta`), the other holders that gave the same (`same`), and,
 /// for a Patient, the same person's Patients elsewhere (`patients`).
@@ -260,10 +300,11 @@ fn write_reading(
     let Ok(members) = serde_json::from_str::<Members>(m.json) else {
         return Ok(());
     };
-    let mut changed = vec![("meta", meta(members.get("meta"), m.holder, m.conflict))];
+    // Room for every member the wallet may change (meta, extension, link).
+    let mut changed = Vec::with_capacity(3);
+    changed.push(("meta", meta(members.get("meta"), m.holder, m.conflict)));
     if !same.is_empty() {
-        let same: Vec<&String> = same.iter().collect();
-        changed.push(("extension", also_from(members.get("extension"), &same)));
+        changed.push(("extension", also_from(members.get("extension"), same)));
     }
     if m.resource_type == "Patient"
         && let Some(all) = patients
@@ -274,7 +315,7 @@ fn write_reading(
             .map(|u| json!({ "other": { "reference": u }, "type": "seealso" }))
             .collect();
         if !others.is_empty() {
-            changed.push(("link", Value::Array(others)));
+            changed.push(("link", Value::Array(others).to_string()));
         }
     }
     separate(first, out)?;
@@ -290,8 +331,31 @@ fn write_reading(
     Ok(())
 }
 
-/// A resource's top-level members in their order, each value the holder's text.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
+/// An object's members in their order, each value the holder's text, each
+/// name borrowed unless it had an escape in it.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// A member's name, borrowed from the text where it can be.
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member's name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -302,9 +366,10 @@ impl<'de> Deserialize<'de> for Members<'de> {
                 f.write_str("a FHIR resource (a JSON object)")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::new();
-                while let Some(entry) = map.next_entry::<String, &RawValue>()? {
-                    members.push(entry);
+                // Room for a resource's usual members: growing the list was a tenth of the export.
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some((Name(name), value)) = map.next_entry::<Name, &RawValue>()? {
+                    members.push((name, value));
                 }
                 Ok(Members(members))
             }
@@ -313,16 +378,14 @@ impl<'de> Deserialize<'de> for Members<'de> {
     }
 }
 
-impl Members<'_> {
-    fn get(&self, key: &str) -> Option<Value> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .and_then(|(_, v)| serde_json::from_str(v.get()).ok())
+impl<'a> Members<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 
-    /// The object again, with `changed` members in place of (or after) the holder's.
-    fn write_with(&self, changed: &[(&str, Value)], out: &mut impl Write) -> std::io::Result<()> {
+    /// The object again, with `changed` members (JSON text) in place of, or
+    /// after, the holder's.
+    fn write_with(&self, changed: &[(&str, String)], out: &mut impl Write) -> std::io::Result<()> {
         out.write_all(b"{")?;
         let mut first = true;
         for (key, raw) in &self.0 {
@@ -330,7 +393,7 @@ impl Members<'_> {
             serde_json::to_writer(&mut *out, key)?;
             out.write_all(b":")?;
             match changed.iter().find(|(k, _)| k == key) {
-                Some((_, value)) => serde_json::to_writer(&mut *out, value)?,
+                Some((_, value)) => out.write_all(value.as_bytes())?,
                 None => out.write_all(raw.get().as_bytes())?,
             }
         }
@@ -339,7 +402,7 @@ impl Members<'_> {
                 separate(&mut first, out)?;
                 serde_json::to_writer(&mut *out, key)?;
                 out.write_all(b":")?;
-                serde_json::to_writer(&mut *out, value)?;
+                out.write_all(value.as_bytes())?;
             }
         }
         out.write_all(b"}")
@@ -347,34 +410,50 @@ impl Members<'_> {
 }
 
 /// The resource's `meta` with where the merged copy came from, and a tag when
-/// holders disagree about it.
-fn meta(existing: Option<Value>, holder: &str, conflict: bool) -> Value {
-    let mut meta = existing
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    meta["source"] = json!(holder);
+/// holders disagree about it; the holder's other members as sent.
+fn meta(existing: Option<&RawValue>, holder: &str, conflict: bool) -> String {
+    let members = existing
+        .and_then(|m| serde_json::from_str::<Members>(m.get()).ok())
+        .unwrap_or(Members(Vec::new()));
+    let mut changed = vec![("source", json!(holder).to_string())];
     if conflict {
         let tag = json!({ "system": MERGE_TAGS, "code": "conflict",
             "display": "Holders disagree about this record; every version is included" });
-        match meta["tag"].as_array_mut() {
-            Some(tags) => tags.push(tag),
-            None => meta["tag"] = json!([tag]),
-        }
+        changed.push(("tag", appended(members.get("tag"), [tag].into_iter())));
     }
-    meta
+    let mut out = Vec::with_capacity(existing.map_or(0, |m| m.get().len()) + holder.len() + 32);
+    // Writing into a Vec does not fail, and every piece written is UTF-8.
+    let _ = members.write_with(&changed, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The resource's extensions with the other holders that gave the same thing.
-fn also_from(existing: Option<Value>, urls: &[&String]) -> Value {
-    let mut list = match existing {
-        Some(Value::Array(list)) => list,
-        _ => Vec::new(),
-    };
-    list.extend(
+fn also_from(existing: Option<&RawValue>, urls: &[String]) -> String {
+    appended(
+        existing,
         urls.iter()
             .map(|u| json!({ "url": ALSO_FROM, "valueUri": u })),
-    );
-    Value::Array(list)
+    )
+}
+
+/// The holder's list with `items` after its own (the holder's text kept), or
+/// `items` alone where the holder sent no list.
+fn appended(list: Option<&RawValue>, items: impl Iterator<Item = Value>) -> String {
+    let kept = list
+        .map(|l| l.get().trim())
+        .and_then(|l| l.strip_prefix('[')?.strip_suffix(']'))
+        .map(str::trim)
+        .unwrap_or_default();
+    let mut out = format!("[{kept}");
+    let mut first = kept.is_empty();
+    for item in items {
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        out.push_str(&item.to_string());
+    }
+    out.push(']');
+    out
 }
 
 #[cfg(test)]
@@ -392,7 +471,10 @@ mod tests {
                 "meta",
                 meta(members.get("meta"), "https://h.example/fhir", true),
             ),
-            ("extension", also_from(members.get("extension"), &[&other])),
+            (
+                "extension",
+                also_from(members.get("extension"), std::slice::from_ref(&other)),
+            ),
         ];
         let mut out = Vec::new();
         members.write_with(&changed, &mut out).unwrap();
@@ -433,6 +515,96 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"resourceType":"Patient","meta":{"source":"https://h.example/fhir"}}"#
+        );
+    }
+
+    /// Lists and `meta` are extended in the holder's own text, however it
+    /// is spaced; what is not a list or an object is replaced, as FHIR
+    /// allows nothing else there.
+    #[test]
+    fn what_the_wallet_adds_keeps_the_holders_text_around_it() {
+        let raw = |t: &str| RawValue::from_string(t.to_string()).unwrap();
+        let item = || [json!({ "url": "u2" })].into_iter();
+        for (sent, expect) in [
+            ("[ ]", r#"[{"url":"u2"}]"#),
+            (
+                " [ {\"url\": \"u1\"} ]\n",
+                r#"[{"url": "u1"},{"url":"u2"}]"#,
+            ),
+            (r#"{"url":"u1"}"#, r#"[{"url":"u2"}]"#),
+        ] {
+            assert_eq!(appended(Some(&raw(sent)), item()), expect, "{sent}");
+        }
+        assert_eq!(appended(None, item()), r#"[{"url":"u2"}]"#);
+
+        let with_source = raw(r#"{ "source" : "elsewhere", "versionId": "2" }"#);
+        let m: Value =
+            serde_json::from_str(&meta(Some(&with_source), "https://h/fhir", false)).unwrap();
+        assert_eq!(m, json!({ "source": "https://h/fhir", "versionId": "2" }));
+        let m: Value =
+            serde_json::from_str(&meta(Some(&raw("5")), "https://h/fhir", true)).unwrap();
+        assert_eq!(m["source"], "https://h/fhir");
+        assert_eq!(m["tag"][0]["code"], "conflict");
+    }
+
+    /// Three holders' copies of one vaccination, two agreeing and one not:
+    /// the agreeing reading once, at its first holder, naming the other;
+    /// the other reading on its own; both tagged. Each copy of a fact is
+    /// written or left out by what its first copy read.
+    #[test]
+    fn a_fact_with_two_readings_is_written_once_per_reading() {
+        use crate::Person;
+        use crate::testing::{ok, record};
+        let dir = tempfile::tempdir().unwrap();
+        let key = vault::DatabaseKey::from_bytes([7; 32]);
+        let mut s = ok(RecordStore::open(&dir.path().join("records.db"), &key));
+        let shot = |id: &str, date: &str| {
+            record(json!({ "resourceType": "Immunization", "id": id,
+                "identifier": [{ "system": "https://registry.example/immunization", "value": "IMM-1" }],
+                "vaccineCode": { "coding": [{ "system": "http://hl7.org/fhir/sid/cvx", "code": "208" }] },
+                "occurrenceDateTime": date }))
+        };
+        let ana = Person {
+            name: Some("Ana Rivera".into()),
+            family: Some("Rivera".into()),
+            birth_date: Some("1984-03-12".into()),
+        };
+        for (holder, id, date) in [
+            ("https://a/fhir", "a1", "2021-04-20"),
+            ("https://b/fhir", "b1", "2021-04-21"),
+            ("https://c/fhir", "c1", "2021-04-20"),
+        ] {
+            ok(s.replace(holder, "t1", &ana, 1, &[&shot(id, date)]));
+        }
+
+        let bundle: Value = serde_json::from_str(&ok(s.export_merged(None))).unwrap();
+        let entries = bundle["entry"].as_array().unwrap();
+        let urls: Vec<&str> = entries
+            .iter()
+            .map(|e| e["fullUrl"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://a/fhir/Immunization/a1",
+                "https://b/fhir/Immunization/b1"
+            ]
+        );
+        let also = |e: &Value| -> Vec<String> {
+            e["resource"]["extension"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|x| x["url"] == ALSO_FROM)
+                .map(|x| x["valueUri"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(also(&entries[0]), ["https://c/fhir/Immunization/c1"]);
+        assert!(also(&entries[1]).is_empty());
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["resource"]["meta"]["tag"][0]["code"] == "conflict")
         );
     }
 }
