@@ -18,7 +18,9 @@ use crate::holders::{HolderRecord, SmartConfig, ticket_problems};
 use crate::store::{ChangeMark, ChangeMarks, LastOutcome, Person, PreparedSet, SetFetch};
 use crate::trace::Trace;
 use crate::wallet::now;
-use crate::writer::{PageQueue, SharedStore, Staged, Stager, Writer, discard, on_writer};
+use crate::writer::{
+    PageQueue, SharedStore, Staged, Stager, Writer, discard, give_back_freed_memory, on_writer,
+};
 use crate::{Wallet, WalletError};
 
 /// Types searched when a grant covers every type (`patient/*.rs`).
@@ -672,7 +674,8 @@ async fn store_holder(
             records = back;
             match result {
                 Ok(r) => {
-                    records.clear();
+                    records = Vec::new();
+                    give_back_freed_memory();
                     o.removed = r.removed;
                     o.written = r.written;
                     // A re-sync says what it brought; a first one, its count only.
