@@ -152,8 +152,8 @@ impl PageSink for Stager {
 /// Hands the memory a stored set's records held back to the system, off the
 /// async workers. The records were allocated by the threads that downloaded
 /// them and are freed there, in glibc arenas the writer's page cache does not
-/// draw from; without this a storing sync's peak rose from 103–118 MiB to
-/// 154–160 MiB (docs/BENCHMARKS.md).
+/// draw from; a storing sync peaked at 145–157 MiB without this and at
+/// 101–119 MiB with it (docs/BENCHMARKS.md).
 pub(crate) fn give_back_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     tokio::task::spawn_blocking(|| {
