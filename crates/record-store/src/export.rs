@@ -1,20 +1,18 @@
 //! Records leaving the store whole: one holder's as received, the merged
 //! record of a person as one FHIR Bundle, and every copy of one fact.
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 
 use rusqlite::params;
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 use serde_json::{Value, json};
 use ts_rs::TS;
 
 use super::{RecordStore, StoreError};
 use crate::fast::Map;
+use crate::members::Object;
 
 /// Marks a merged resource with the other places it came from.
 pub const ALSO_FROM: &str = "urn:ticket-wallet:extension:also-from";
@@ -36,7 +34,14 @@ pub struct Copy {
 }
 
 fn full_url(holder: &str, resource_type: &str, id: Option<&str>) -> Option<String> {
-    id.map(|id| format!("{}/{resource_type}/{id}", holder.trim_end_matches('/')))
+    // Pushed rather than `format!`ed: one for every record exported.
+    let id = id?;
+    let holder = holder.trim_end_matches('/');
+    let mut url = String::with_capacity(holder.len() + resource_type.len() + id.len() + 2);
+    for part in [holder, "/", resource_type, "/", id] {
+        url.push_str(part);
+    }
+    Some(url)
 }
 
 /// A row of the merged export, borrowed from the statement.
@@ -59,6 +64,13 @@ enum Later {
 
 const BUNDLE_START: &[u8] = br#"{"resourceType":"Bundle","type":"collection","entry":["#;
 const BUNDLE_END: &[u8] = b"]}";
+
+/// `s` as a JSON string, serialised directly: through `Value`'s `Display`
+/// it took a twelfth of the export's instructions.
+fn json_string(s: &str) -> String {
+    // A string always serialises.
+    serde_json::to_string(s).unwrap_or_default()
+}
 
 /// The comma before every item of a JSON list or object but the first.
 fn separate(first: &mut bool, out: &mut impl Write) -> std::io::Result<()> {
@@ -296,8 +308,8 @@ fn write_reading(
     first: &mut bool,
     out: &mut impl Write,
 ) -> Result<(), StoreError> {
-    // Only the top level is parsed; every other member is written as the holder sent it.
-    let Ok(members) = serde_json::from_str::<Members>(m.json) else {
+    // Only the top level is read; every other member is written as the holder sent it.
+    let Some(members) = Object::parse(m.json) else {
         return Ok(());
     };
     // Room for every member the wallet may change (meta, extension, link).
@@ -331,116 +343,46 @@ fn write_reading(
     Ok(())
 }
 
-/// An object's members in their order, each value the holder's text, each
-/// name borrowed unless it had an escape in it.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-/// A member's name, borrowed from the text where it can be.
-struct Name<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a member's name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(Visit)
-    }
-}
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a FHIR resource (a JSON object)")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                // Room for a resource's usual members: growing the list was a tenth of the export.
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some((Name(name), value)) = map.next_entry::<Name, &RawValue>()? {
-                    members.push((name, value));
-                }
-                Ok(Members(members))
-            }
-        }
-        d.deserialize_map(Visit)
-    }
-}
-
-impl<'a> Members<'a> {
-    fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    /// The object again, with `changed` members (JSON text) in place of, or
-    /// after, the holder's.
-    fn write_with(&self, changed: &[(&str, String)], out: &mut impl Write) -> std::io::Result<()> {
-        out.write_all(b"{")?;
-        let mut first = true;
-        for (key, raw) in &self.0 {
-            separate(&mut first, out)?;
-            serde_json::to_writer(&mut *out, key)?;
-            out.write_all(b":")?;
-            match changed.iter().find(|(k, _)| k == key) {
-                Some((_, value)) => out.write_all(value.as_bytes())?,
-                None => out.write_all(raw.get().as_bytes())?,
-            }
-        }
-        for (key, value) in changed {
-            if !self.0.iter().any(|(k, _)| k == key) {
-                separate(&mut first, out)?;
-                serde_json::to_writer(&mut *out, key)?;
-                out.write_all(b":")?;
-                out.write_all(value.as_bytes())?;
-            }
-        }
-        out.write_all(b"}")
-    }
-}
-
 /// The resource's `meta` with where the merged copy came from, and a tag when
 /// holders disagree about it; the holder's other members as sent.
-fn meta(existing: Option<&RawValue>, holder: &str, conflict: bool) -> String {
+fn meta(existing: Option<&str>, holder: &str, conflict: bool) -> String {
     let members = existing
-        .and_then(|m| serde_json::from_str::<Members>(m.get()).ok())
-        .unwrap_or(Members(Vec::new()));
-    let mut changed = vec![("source", json!(holder).to_string())];
+        .and_then(Object::parse)
+        .unwrap_or_else(Object::empty);
+    let mut changed = vec![("source", json_string(holder))];
     if conflict {
         let tag = json!({ "system": MERGE_TAGS, "code": "conflict",
             "display": "Holders disagree about this record; every version is included" });
-        changed.push(("tag", appended(members.get("tag"), [tag].into_iter())));
+        changed.push((
+            "tag",
+            appended(members.get("tag"), [tag.to_string()].into_iter()),
+        ));
     }
-    let mut out = Vec::with_capacity(existing.map_or(0, |m| m.get().len()) + holder.len() + 32);
+    let mut out = Vec::with_capacity(existing.map_or(0, str::len) + holder.len() + 32);
     // Writing into a Vec does not fail, and every piece written is UTF-8.
     let _ = members.write_with(&changed, &mut out);
     String::from_utf8(out).unwrap_or_default()
 }
 
 /// The resource's extensions with the other holders that gave the same thing.
-fn also_from(existing: Option<&RawValue>, urls: &[String]) -> String {
+fn also_from(existing: Option<&str>, urls: &[String]) -> String {
+    // Written as text: building each as a `Value` was a sixth of writing a reading.
     appended(
         existing,
-        urls.iter()
-            .map(|u| json!({ "url": ALSO_FROM, "valueUri": u })),
+        urls.iter().map(|u| {
+            format!(
+                r#"{{"url":"{ALSO_FROM}","valueUri":{}}}"#,
+                Value::from(u.as_str())
+            )
+        }),
     )
 }
 
 /// The holder's list with `items` after its own (the holder's text kept), or
-/// `items` alone where the holder sent no list.
-fn appended(list: Option<&RawValue>, items: impl Iterator<Item = Value>) -> String {
+/// `items` (JSON text) alone where the holder sent no list.
+fn appended(list: Option<&str>, items: impl Iterator<Item = String>) -> String {
     let kept = list
-        .map(|l| l.get().trim())
+        .map(str::trim)
         .and_then(|l| l.strip_prefix('[')?.strip_suffix(']'))
         .map(str::trim)
         .unwrap_or_default();
@@ -450,7 +392,7 @@ fn appended(list: Option<&RawValue>, items: impl Iterator<Item = Value>) -> Stri
         if !std::mem::take(&mut first) {
             out.push(',');
         }
-        out.push_str(&item.to_string());
+        out.push_str(&item);
     }
     out.push(']');
     out
@@ -464,7 +406,7 @@ mod tests {
     #[test]
     fn a_merged_resource_keeps_what_the_holder_sent_and_gains_its_sources() {
         let sent = r#"{"resourceType":"Observation","id":"a1","meta":{"versionId":"3","tag":[{"code":"x"}]},"extension":[{"url":"u1"}],"valueQuantity":{"value":7.40,"unit":"%"},"a\"b":"\u00e9"}"#;
-        let members: Members = serde_json::from_str(sent).unwrap();
+        let members = Object::parse(sent).unwrap();
         let other = "https://g.example/fhir/Observation/9".to_string();
         let changed = vec![
             (
@@ -505,7 +447,7 @@ mod tests {
         assert_eq!(v["extension"][1]["valueUri"], other.as_str());
 
         // A resource with none of them gains them at the end.
-        let bare: Members = serde_json::from_str(r#"{"resourceType":"Patient"}"#).unwrap();
+        let bare = Object::parse(r#"{"resourceType":"Patient"}"#).unwrap();
         let mut out = Vec::new();
         bare.write_with(
             &[("meta", meta(None, "https://h.example/fhir", false))],
@@ -523,8 +465,8 @@ mod tests {
     /// allows nothing else there.
     #[test]
     fn what_the_wallet_adds_keeps_the_holders_text_around_it() {
-        let raw = |t: &str| RawValue::from_string(t.to_string()).unwrap();
-        let item = || [json!({ "url": "u2" })].into_iter();
+        let raw = |t: &'static str| t;
+        let item = || [json!({ "url": "u2" }).to_string()].into_iter();
         for (sent, expect) in [
             ("[ ]", r#"[{"url":"u2"}]"#),
             (
@@ -533,16 +475,15 @@ mod tests {
             ),
             (r#"{"url":"u1"}"#, r#"[{"url":"u2"}]"#),
         ] {
-            assert_eq!(appended(Some(&raw(sent)), item()), expect, "{sent}");
+            assert_eq!(appended(Some(raw(sent)), item()), expect, "{sent}");
         }
         assert_eq!(appended(None, item()), r#"[{"url":"u2"}]"#);
 
         let with_source = raw(r#"{ "source" : "elsewhere", "versionId": "2" }"#);
         let m: Value =
-            serde_json::from_str(&meta(Some(&with_source), "https://h/fhir", false)).unwrap();
+            serde_json::from_str(&meta(Some(with_source), "https://h/fhir", false)).unwrap();
         assert_eq!(m, json!({ "source": "https://h/fhir", "versionId": "2" }));
-        let m: Value =
-            serde_json::from_str(&meta(Some(&raw("5")), "https://h/fhir", true)).unwrap();
+        let m: Value = serde_json::from_str(&meta(Some(raw("5")), "https://h/fhir", true)).unwrap();
         assert_eq!(m["source"], "https://h/fhir");
         assert_eq!(m["tag"][0]["code"], "conflict");
     }

@@ -29,6 +29,7 @@ mod extract;
 mod fast;
 mod index;
 mod keys;
+mod members;
 mod merge;
 mod query;
 mod record;
@@ -38,6 +39,8 @@ mod stage;
 mod testing;
 pub use export::{ALSO_FROM, Copy, MERGE_TAGS};
 pub use extract::{Entry, extract};
+#[doc(hidden)]
+pub use members::check_members;
 pub use query::{
     CategoryCount, Item, ItemSource, LatestValue, PersonAtHolder, PersonRecords, Query, SeriesPoint,
 };

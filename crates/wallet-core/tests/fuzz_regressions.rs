@@ -189,6 +189,26 @@ async fn write_fuzz_seeds() {
         );
         write("fhir_page", &name, r.to_string());
     }
+    // Stored resources as the merged export reads them: as sent, spaced, and
+    // with names written with escapes.
+    for r in data.resources.iter().take(3).chain(&data.patients) {
+        let name = format!(
+            "{}-{}.json",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        );
+        write("resource_members", &name, r.to_string());
+    }
+    write(
+        "resource_members",
+        "spaced.json",
+        serde_json::to_string_pretty(&data.resources[0]).unwrap(),
+    );
+    write(
+        "resource_members",
+        "escaped-names.json",
+        r#"{"\u006deta":{"tag":[]},"a\"b":1, "extension" : [ ] }"#,
+    );
     write("trace_redactor", "token.json", ok.to_string());
     write(
         "trace_redactor",
