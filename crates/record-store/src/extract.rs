@@ -3,7 +3,7 @@
 //! code and its display, a numeric value for charts, and text for search.
 //! Everything here can be rebuilt from the raw JSON at any time.
 
-use serde_json::Value;
+use crate::tree::Tree;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Entry {
@@ -24,25 +24,27 @@ pub struct Entry {
     pub text: String,
 }
 
-fn has_category(r: &Value, wanted: &str) -> bool {
-    let cats = match &r["category"] {
-        Value::Array(items) => items.iter().collect(),
-        Value::Null => Vec::new(),
-        one => vec![one],
+fn has_category<T: Tree>(r: &T, wanted: &str) -> bool {
+    let c = r.key("category");
+    let cats: &[T] = match c.list() {
+        Some(items) => items,
+        None if c.is_null() => &[],
+        None => std::slice::from_ref(c),
     };
     cats.iter().any(|c| {
-        c["coding"].as_array().into_iter().flatten().any(|k| {
-            k["code"]
-                .as_str()
+        c.key("coding").list().into_iter().flatten().any(|k| {
+            k.key("code")
+                .str()
                 .is_some_and(|v| v.eq_ignore_ascii_case(wanted))
-        }) || c["text"]
-            .as_str()
+        }) || c
+            .key("text")
+            .str()
             .is_some_and(|t| t.eq_ignore_ascii_case(wanted))
     })
 }
 
-fn category(r: &Value) -> &'static str {
-    match r["resourceType"].as_str().unwrap_or_default() {
+fn category<T: Tree>(r: &T) -> &'static str {
+    match r.key("resourceType").str().unwrap_or_default() {
         "Condition" => "conditions",
         "MedicationRequest"
         | "MedicationStatement"
@@ -61,8 +63,8 @@ fn category(r: &Value) -> &'static str {
 }
 
 /// The date the record is about, by type, falling back to when it was recorded.
-fn date(r: &Value) -> Option<String> {
-    let candidates: &[&[&str]] = match r["resourceType"].as_str().unwrap_or_default() {
+fn date<T: Tree>(r: &T) -> Option<String> {
+    let candidates: &[&[&str]] = match r.key("resourceType").str().unwrap_or_default() {
         "Condition" => &[
             &["onsetDateTime"],
             &["onsetPeriod", "start"],
@@ -90,54 +92,58 @@ fn date(r: &Value) -> Option<String> {
         _ => &[&["date"], &["meta", "lastUpdated"]],
     };
     candidates.iter().find_map(|path| {
-        let v = path.iter().fold(r, |v, k| &v[*k]);
-        v.as_str().map(|d| d.chars().take(10).collect())
+        let v = path.iter().fold(r, |v, k| v.key(k));
+        v.str().map(|d| d.chars().take(10).collect())
     })
 }
 
-fn concept(r: &Value) -> &Value {
+fn concept<T: Tree>(r: &T) -> &T {
     for k in ["code", "vaccineCode", "medicationCodeableConcept"] {
-        if !r[k].is_null() {
-            return &r[k];
+        if !r.key(k).is_null() {
+            return r.key(k);
         }
     }
-    match &r["type"] {
-        Value::Array(items) => items.first().unwrap_or(&Value::Null),
-        other => other,
-    }
+    let t = r.key("type");
+    if t.list().is_some() { t.item(0) } else { t }
 }
 
-pub fn extract(r: &Value) -> Entry {
+/// What the record view indexes about the resource `r` (a `Value`, or the
+/// store's own `tree::Json`, read the same way).
+pub fn extract<T: Tree>(r: &T) -> Entry {
     let c = concept(r);
-    let coding = &c["coding"][0];
-    let display = c["text"]
-        .as_str()
-        .or(coding["display"].as_str())
+    let coding = c.key("coding").item(0);
+    let display = c
+        .key("text")
+        .str()
+        .or(coding.key("display").str())
         .map(str::to_string);
     let mut text = display.clone().unwrap_or_default();
-    for note in r["note"].as_array().into_iter().flatten() {
-        if let Some(t) = note["text"].as_str() {
+    for note in r.key("note").list().into_iter().flatten() {
+        if let Some(t) = note.key("text").str() {
             text.push('\n');
             text.push_str(t);
         }
     }
-    if let Some(v) = r["valueString"].as_str() {
+    if let Some(v) = r.key("valueString").str() {
         text.push('\n');
         text.push_str(v);
     }
+    let quantity = r.key("valueQuantity");
+    let range = r.key("referenceRange").item(0);
     Entry {
         category: category(r),
         date: date(r),
-        code_system: coding["system"].as_str().map(str::to_string),
-        code: coding["code"].as_str().map(str::to_string),
+        code_system: coding.key("system").str().map(str::to_string),
+        code: coding.key("code").str().map(str::to_string),
         display,
-        value: r["valueQuantity"]["value"].as_f64(),
-        unit: r["valueQuantity"]["unit"]
-            .as_str()
-            .or(r["valueQuantity"]["code"].as_str())
+        value: quantity.key("value").f64(),
+        unit: quantity
+            .key("unit")
+            .str()
+            .or(quantity.key("code").str())
             .map(str::to_string),
-        ref_low: r["referenceRange"][0]["low"]["value"].as_f64(),
-        ref_high: r["referenceRange"][0]["high"]["value"].as_f64(),
+        ref_low: range.key("low").key("value").f64(),
+        ref_high: range.key("high").key("value").f64(),
         text,
     }
 }

@@ -8,6 +8,7 @@ use super::fast::{Map, Set};
 use rusqlite::{OptionalExtension, params};
 
 use super::keys::KeyMap;
+use super::tree::Json;
 use super::{StoreError, extract, merge};
 
 /// Where a stored resource came from, as the index repeats it (so queries
@@ -76,7 +77,7 @@ impl Prepared {
 }
 
 pub(crate) fn prepare(json: &str) -> Prepared {
-    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let value = Json::parse(json);
     let entry = extract::extract(&value);
     Prepared {
         fingerprint: merge::fingerprint(&entry),

@@ -18,6 +18,8 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::tree::Name;
+
 /// A JSON object's members in their order: each name (borrowed unless it
 /// had an escape), and where its value lies in the object's text.
 #[derive(Debug, PartialEq, Eq)]
@@ -222,28 +224,6 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
 
 /// An object's members as serde reads them.
 struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-/// A member's name, borrowed from the text where it can be.
-struct Name<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a member's name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(Visit)
-    }
-}
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -18,10 +18,10 @@
 
 use crate::fast::Map;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::extract::Entry;
+use crate::tree::Tree;
 
 /// Types whose code + day + value identify the fact across holders.
 const MERGED_BY_CONTENT: [&str; 8] = [
@@ -63,14 +63,14 @@ pub struct Origin<'a> {
 
 /// A record's business identifiers (`system`, `value`), trimmed; those
 /// without a system or with an empty value are left out.
-pub fn identifiers(r: &Value) -> Vec<(String, String)> {
-    r["identifier"]
-        .as_array()
+pub fn identifiers<T: Tree>(r: &T) -> Vec<(String, String)> {
+    r.key("identifier")
+        .list()
         .into_iter()
         .flatten()
         .filter_map(|ident| {
-            let system = ident["system"].as_str()?.trim();
-            let value = ident["value"].as_str()?.trim();
+            let system = ident.key("system").str()?.trim();
+            let value = ident.key("value").str()?.trim();
             (!value.is_empty()).then(|| (system.to_string(), value.to_string()))
         })
         .collect()
@@ -190,7 +190,7 @@ impl Groups {
 mod tests {
     use super::*;
     use crate::extract::extract;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     /// A record's keys as the first of its content in its set.
     fn keys_of(person: i64, holder: &str, r: &Value) -> Vec<i64> {

@@ -142,15 +142,19 @@ pub fn token_response(data: &[u8]) {
     }
 }
 
-/// A search page, then each record as the store reads it.
+/// A search page, then each record as the store reads it: indexed the same
+/// read into a `Value` or into the store's own tree.
 pub fn fhir_page(data: &[u8]) {
     if let Ok(page) = crate::engine::read_page(data, "Observation") {
         for record in page.records {
-            let _ = crate::store::extract(&record.value());
+            crate::store::check_tree(record.json.get());
         }
     }
     if let Ok(record) = crate::engine::parse_record(data) {
-        let _ = crate::store::extract(&record.value());
+        crate::store::check_tree(record.json.get());
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        crate::store::check_tree(text);
     }
 }
 
