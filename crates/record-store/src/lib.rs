@@ -48,9 +48,9 @@ pub use query::{
 pub use record::{Record, record_digest};
 pub use replace::{ChangeMark, ChangeMarks, PreparedSet, SetFetch};
 pub use stage::Staging;
+pub use tree::Tree;
 #[doc(hidden)]
 pub use tree::check_tree;
-pub use tree::{Json, Tree};
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how
 /// many have run. Entries are never edited once released, only appended.

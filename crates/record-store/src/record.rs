@@ -1,7 +1,6 @@
 //! One resource as a holder sent it: what the engine downloads and the
 //! store keeps, unparsed.
 
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// One resource as the holder sent it, with the two fields the wallet reads.
@@ -46,10 +45,5 @@ impl Record {
     /// `record_digest` of the record as it was made.
     pub fn digest(&self) -> &[u8; 32] {
         &self.digest
-    }
-
-    /// The resource as a JSON value, for the few places that look inside.
-    pub fn value(&self) -> Value {
-        serde_json::from_str(self.json.get()).unwrap_or(Value::Null)
     }
 }
