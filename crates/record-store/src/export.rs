@@ -12,7 +12,7 @@ use ts_rs::TS;
 
 use super::{RecordStore, StoreError};
 use crate::fast::Map;
-use crate::members::Object;
+use crate::members::{Object, separate};
 
 /// Marks a merged resource with the other places it came from.
 pub const ALSO_FROM: &str = "urn:ticket-wallet:extension:also-from";
@@ -70,14 +70,6 @@ const BUNDLE_END: &[u8] = b"]}";
 fn json_string(s: &str) -> String {
     // A string always serialises.
     serde_json::to_string(s).unwrap_or_default()
-}
-
-/// The comma before every item of a JSON list or object but the first.
-fn separate(first: &mut bool, out: &mut impl Write) -> std::io::Result<()> {
-    if !std::mem::take(first) {
-        out.write_all(b",")?;
-    }
-    Ok(())
 }
 
 impl RecordStore {
@@ -369,12 +361,8 @@ fn also_from(existing: Option<&str>, urls: &[String]) -> String {
     // Written as text: building each as a `Value` was a sixth of writing a reading.
     appended(
         existing,
-        urls.iter().map(|u| {
-            format!(
-                r#"{{"url":"{ALSO_FROM}","valueUri":{}}}"#,
-                Value::from(u.as_str())
-            )
-        }),
+        urls.iter()
+            .map(|u| format!(r#"{{"url":"{ALSO_FROM}","valueUri":{}}}"#, json_string(u))),
     )
 }
 

@@ -72,9 +72,7 @@ impl<'a> Object<'a> {
         let mut first = self.members.is_empty();
         for (name, value) in changed {
             if !self.members.iter().any(|(n, _)| n == name) {
-                if !std::mem::take(&mut first) {
-                    out.write_all(b",")?;
-                }
+                separate(&mut first, out)?;
                 serde_json::to_writer(&mut *out, name)?;
                 out.write_all(b":")?;
                 out.write_all(value.as_bytes())?;
@@ -145,6 +143,14 @@ impl<'a> Object<'a> {
             members,
         })
     }
+}
+
+/// The comma before every item of a JSON list or object but the first.
+pub(crate) fn separate(first: &mut bool, out: &mut impl Write) -> std::io::Result<()> {
+    if !std::mem::take(first) {
+        out.write_all(b",")?;
+    }
+    Ok(())
 }
 
 /// The first byte at or after `i` that is not JSON whitespace.
