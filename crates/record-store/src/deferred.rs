@@ -152,9 +152,25 @@ mod tests {
             a1c("y", "2024-04-05", 6.4),
             a1c("z", "2024-07-05", 6.0),
         );
+        // Sent newest first: read without an index, rows come as written.
         for s in [&mut deferred, &mut kept] {
-            ok(s.replace("https://a/fhir", "t1", &Person::default(), 1, &[&x, &y]));
-            ok(s.replace("https://b/fhir", "t1", &Person::default(), 1, &[&y, &z]));
+            ok(s.replace("https://a/fhir", "t1", &Person::default(), 1, &[&y, &x]));
+            ok(s.replace("https://b/fhir", "t1", &Person::default(), 1, &[&z, &y]));
+        }
+        for s in [&deferred, &kept] {
+            let chart: Vec<(String, usize)> = ok(s.series("4548-4", None))
+                .into_iter()
+                .map(|p| (p.date, p.holders.len()))
+                .collect();
+            assert_eq!(
+                chart,
+                [
+                    ("2024-01-05".into(), 1),
+                    ("2024-04-05".into(), 2),
+                    ("2024-07-05".into(), 1)
+                ],
+                "oldest first, the copies of one reading one point"
+            );
         }
         assert_eq!(view(&deferred), view(&kept), "the view is right meanwhile");
 
