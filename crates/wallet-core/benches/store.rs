@@ -160,8 +160,13 @@ fn main() {
         .sum();
 
     let time = |f: &mut dyn FnMut() -> usize| best_of(20, f);
-    let [(timeline, n1), (labs, n2), (series, n3), (search, n4)] =
-        view_queries(&store).map(|(_, f)| time(&mut || f()));
+    let [
+        (timeline, n1),
+        (labs, n2),
+        (series, n3),
+        (search, n4),
+        (latest, n7),
+    ] = view_queries(&store).map(|(_, f)| time(&mut || f()));
     // What the record screen waits for before its first page: the store
     // opened afresh (as each app command does), then the people.
     let (reopen, _) = time(&mut || {
@@ -233,6 +238,7 @@ fn main() {
         "copies merged: {distinct}"
     );
     assert_eq!((n1, n2, n4), (50, 50, 50), "full pages");
+    assert!(n7 >= 2, "several measures in vitals over time: {n7}");
     assert_eq!(n5, 1, "one person");
     let a1c_at = |i: usize| {
         sandbox::data::holder_data(i, 1, per_holder)
@@ -321,6 +327,10 @@ fn main() {
     println!("timeline, newest 50  {:.2} ms ({n1} rows)", ms(timeline));
     println!("labs before a date   {:.2} ms ({n2} rows)", ms(labs));
     println!("HbA1c series         {:.2} ms ({n3} points)", ms(series));
+    println!(
+        "vitals over time     {:.2} ms ({n7} measures, each its latest value)",
+        ms(latest)
+    );
     println!("open the store       {:.2} ms", ms(reopen));
     println!("people               {:.2} ms ({n5} people)", ms(people));
     println!(
@@ -367,7 +377,7 @@ fn main() {
 /// screen asks), the HbA1c chart, a search.
 type ViewQuery<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
 
-fn view_queries(store: &RecordStore) -> [ViewQuery<'_>; 4] {
+fn view_queries(store: &RecordStore) -> [ViewQuery<'_>; 5] {
     let q = |category: Option<&'static str>, before: Option<&'static str>| Query {
         category,
         before,
@@ -395,6 +405,11 @@ fn view_queries(store: &RecordStore) -> [ViewQuery<'_>; 4] {
         (
             "search",
             Box::new(move || store.search("hemoglobin", &q(None, None)).unwrap().len()),
+        ),
+        // The vitals section's "Over time": each measure's latest value.
+        (
+            "vitals over time",
+            Box::new(move || store.latest_values("vitals", None).unwrap().len()),
         ),
     ]
 }
