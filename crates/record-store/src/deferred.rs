@@ -9,7 +9,7 @@ use rusqlite::Connection;
 
 use super::{RecordStore, StoreError};
 
-/// Each index as the schema's migrations create it (4 and 11), in the order
+/// Each index as the schema's migrations create it (4 and 17), in the order
 /// `build_indexes` builds them: by group first, as the timeline, a category
 /// and a search read each fact's copies by it and without it scan `entries`
 /// a second time. Those the view's queries name (`INDEXED BY`) are never
@@ -30,7 +30,7 @@ pub(crate) const DEFERRED: [(&str, &str); 4] = [
     (
         "entries_series",
         "CREATE INDEX entries_series ON entries
-        (code, date, grp, resource, value, unit, holder, conflict, ref_low, ref_high, person)
+        (code, date, grp, resource, value, unit, holder, conflict, ref_low, ref_high, person, category)
         WHERE value IS NOT NULL AND date IS NOT NULL",
     ),
 ];
@@ -135,18 +135,20 @@ mod tests {
             .collect()
     }
 
-    /// What the record view shows: the timeline, a chart, a search, the sections.
+    /// What the record view shows: the timeline, a chart, a search, the
+    /// sections, a section's latest values.
     fn view(s: &RecordStore) -> String {
         let q = Query {
             limit: 10,
             ..Query::default()
         };
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
             ok(s.timeline(&q)),
             ok(s.series("4548-4", None)),
             ok(s.search("a1c", &q)),
             ok(s.category_counts(None)),
+            ok(s.latest_values("labs", None)),
         )
     }
 
