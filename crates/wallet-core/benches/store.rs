@@ -374,7 +374,7 @@ fn main() {
 
 /// The record view's queries the bench times, each with how many rows it
 /// found: the timeline and labs before a date (pages of 50, as the record
-/// screen asks), the HbA1c chart, a search.
+/// screen asks), the HbA1c chart, a search, a section's latest values.
 type ViewQuery<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
 
 fn view_queries(store: &RecordStore) -> [ViewQuery<'_>; 5] {
