@@ -765,9 +765,23 @@ async fn demo_from_a_fresh_profile_to_the_record_and_back_to_nothing() {
     // A section, and a result over time as a chart.
     click(&client, "nav-record").await;
     click(&client, "section-labs").await;
+    shots(&client, "14-section-labs", "latest-value").await;
+    // "latest 7.8 % on 2026-01-29, 28 results": the chart behind it ends on
+    // that day with as many results.
+    let latest = text_of(&client, "latest-value").await;
+    let (on, results) = latest
+        .rsplit_once(" on ")
+        .and_then(|(_, rest)| rest.split_once(", "))
+        .unwrap_or_else(|| panic!("{latest}"));
+    assert!(results.ends_with(" results"), "{latest}");
     let chart = find(&client, "chart-link").await;
     press(&client, chart).await;
     find(&client, "chart").await;
+    let caption = text_of(&client, "chart").await;
+    assert!(
+        caption.starts_with(&format!("{results}, ")) && caption.contains(&format!(" to {on}")),
+        "{caption} after {latest}"
+    );
     client
         .wait()
         .at_most(WAIT)

@@ -76,7 +76,7 @@ function Charts({ person, category }: { person: number | null; category: string 
             <Link to={`/record/chart/${encodeURIComponent(v.code)}${person !== null ? `?person=${person}` : ""}`} data-testid="chart-link">
               {v.display ?? v.code}
             </Link>{" "}
-            <span className="muted">
+            <span className="muted" data-testid="latest-value">
               latest {valueText(v.value, v.unit)} on {v.date}, {v.count} results
             </span>
           </li>
