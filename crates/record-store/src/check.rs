@@ -63,7 +63,7 @@ fn check(conn: &rusqlite::Connection) -> Result<Vec<String>, StoreError> {
     }
     // A first sync builds these after its sets; one killed before leaves
     // them to the next sync, and queries scan meanwhile.
-    for (name, _) in super::deferred::missing(conn)? {
+    for name in super::deferred::missing(conn)? {
         problems.push(format!(
             "index {name} not built (a sync was interrupted; the next one builds it)"
         ));

@@ -39,12 +39,12 @@ pub(crate) const DEFERRED: [(&str, &str); 4] = [
     ),
 ];
 
-/// The deferred indexes the store lacks, each with how to build it.
-pub(crate) fn missing(conn: &Connection) -> Result<Vec<(&'static str, &'static str)>, StoreError> {
+/// The names of the deferred indexes the store lacks.
+pub(crate) fn missing(conn: &Connection) -> Result<Vec<&'static str>, StoreError> {
     let mut out = Vec::new();
-    for (name, sql) in DEFERRED {
+    for (name, _) in DEFERRED {
         if !built(conn, name)? {
-            out.push((name, sql));
+            out.push(name);
         }
     }
     Ok(out)
