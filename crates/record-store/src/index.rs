@@ -1,6 +1,6 @@
 //! The derived index of the record store: what each record is indexed and
 //! matched by (`prepare`, pure), writing it beside its raw row
-//! (`index_one`), and the groups of copies of one fact (`regroup`).
+//! (`IndexWriter`), and the groups of copies of one fact (`regroup`).
 //! Everything here can be recomputed from the raw rows (`rebuild_index`).
 
 use super::fast::{Map, Set};
@@ -109,38 +109,69 @@ pub(super) fn number<T>(mut members: Vec<(RepeatOrder<'_>, i64, T)>) -> Vec<(T, 
     out
 }
 
-/// Writes a row's index entry and full text, and adds its keys to `map`
-/// (when one is kept); it starts as a group of its own (`regroup` joins it
-/// to its copies).
-pub(super) fn index_one(
-    tx: &rusqlite::Transaction<'_>,
-    rowid: i64,
-    src: &Source<'_>,
-    p: &Prepared,
-    keys: Vec<i64>,
-    map: Option<&mut KeyMap>,
-) -> Result<RowInfo, StoreError> {
-    let e = &p.entry;
-    tx.prepare_cached(
-        "INSERT INTO entries (resource, person, grp, fingerprint, keys, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit, ref_low, ref_high)
-         VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(params![rowid, src.person, p.fingerprint, key_blob(&keys), src.holder, src.resource_type, src.resource_id, e.category, e.date, e.code_system, e.code, e.display, e.value, e.unit, e.ref_low, e.ref_high])?;
-    if !e.text.is_empty() {
-        tx.prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?
-            .execute(params![rowid, e.text])?;
+/// The statements that write a row's index entry and full text, prepared
+/// once for a whole set rather than looked up in the cache for each row.
+pub(super) struct IndexWriter<'c> {
+    entry: rusqlite::CachedStatement<'c>,
+    text: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> IndexWriter<'c> {
+    pub(super) fn new(tx: &'c rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            entry: tx.prepare_cached(
+                "INSERT INTO entries (resource, person, grp, fingerprint, keys, holder, resource_type, resource_id, category, date, code_system, code, display, value, unit, ref_low, ref_high)
+                 VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?,
+            text: tx.prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?,
+        })
     }
-    if let Some(map) = map {
-        for k in &keys {
-            map.add(*k, rowid);
+
+    /// Writes a row's index entry and full text, and adds its keys to `map`
+    /// (when one is kept); it starts as a group of its own (`regroup` joins
+    /// it to its copies).
+    pub(super) fn index_one(
+        &mut self,
+        rowid: i64,
+        src: &Source<'_>,
+        p: &Prepared,
+        keys: Vec<i64>,
+        map: Option<&mut KeyMap>,
+    ) -> Result<RowInfo, StoreError> {
+        let e = &p.entry;
+        self.entry.execute(params![
+            rowid,
+            src.person,
+            p.fingerprint,
+            key_blob(&keys),
+            src.holder,
+            src.resource_type,
+            src.resource_id,
+            e.category,
+            e.date,
+            e.code_system,
+            e.code,
+            e.display,
+            e.value,
+            e.unit,
+            e.ref_low,
+            e.ref_high
+        ])?;
+        if !e.text.is_empty() {
+            self.text.execute(params![rowid, e.text])?;
         }
+        if let Some(map) = map {
+            for k in &keys {
+                map.add(*k, rowid);
+            }
+        }
+        Ok(RowInfo {
+            keys,
+            fingerprint: p.fingerprint,
+            grp: rowid,
+            conflict: false,
+        })
     }
-    Ok(RowInfo {
-        keys,
-        fingerprint: p.fingerprint,
-        grp: rowid,
-        conflict: false,
-    })
 }
 
 /// Recomputes the groups of the rows in `rows`, of rows that share a key
@@ -282,10 +313,11 @@ pub(super) fn rebuild_index(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
         )
         .into_iter()
         .collect();
+        let mut writer = IndexWriter::new(tx)?;
         for (i, ((src, p, _, _), row)) in prepared.iter().zip(set).enumerate() {
             let mut keys = p.fixed_keys(src);
             keys.extend(numbered.get(&i).copied());
-            indexed.insert(row.0, index_one(tx, row.0, src, p, keys, None)?);
+            indexed.insert(row.0, writer.index_one(row.0, src, p, keys, None)?);
         }
     }
     regroup(tx, Vec::new(), indexed, None)

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::fast::{Map, Set};
 use super::index::{
-    Prepared, RepeatOrder, RowInfo, Source, blob_keys, index_one, key_blob, number, prepare,
+    IndexWriter, Prepared, RepeatOrder, RowInfo, Source, blob_keys, key_blob, number, prepare,
     regroup,
 };
 use super::keys::KeyMap;
@@ -387,27 +387,35 @@ fn write_marks(
     Ok(())
 }
 
-/// Writes a record's raw row; returns its row id.
-pub(crate) fn insert_row(
-    tx: &rusqlite::Transaction<'_>,
-    holder: &str,
-    ticket_jti: &str,
-    fetched_at: i64,
-    r: &Record,
-) -> Result<i64, StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        holder,
-        ticket_jti,
-        r.resource_type,
-        r.id,
-        fetched_at,
-        r.json.get(),
-        &r.digest()[..]
-    ])?;
-    Ok(tx.last_insert_rowid())
+/// The statement that writes records' raw rows, prepared once for a set or
+/// a batch of pages rather than looked up in the cache for each row.
+pub(crate) struct RowWriter<'c>(rusqlite::CachedStatement<'c>);
+
+impl<'c> RowWriter<'c> {
+    pub(crate) fn new(tx: &'c rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
+        Ok(Self(tx.prepare_cached(
+            "INSERT INTO resources (holder, ticket_jti, resource_type, resource_id, fetched_at, json, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?))
+    }
+
+    /// Writes a record's raw row; returns its row id.
+    pub(crate) fn insert(
+        &mut self,
+        holder: &str,
+        ticket_jti: &str,
+        fetched_at: i64,
+        r: &Record,
+    ) -> Result<i64, StoreError> {
+        Ok(self.0.insert(params![
+            holder,
+            ticket_jti,
+            r.resource_type,
+            r.id,
+            fetched_at,
+            r.json.get(),
+            &r.digest()[..]
+        ])?)
+    }
 }
 
 fn source<'a>(person: i64, holder: &'a str, r: &'a Record) -> Source<'a> {
@@ -707,20 +715,26 @@ impl RecordStore {
                 written += 1;
             }
         }
+        let mut rows = RowWriter::new(&tx)?;
+        let mut index = IndexWriter::new(&tx)?;
         for (i, r) in records.iter().enumerate() {
             let Some((p, _)) = &prepared[i] else {
                 continue;
             };
             let rowid = match staged_by.get_mut(&digests[i]).and_then(Vec::pop) {
                 Some(rowid) => rowid,
-                None => insert_row(&tx, holder, ticket_jti, fetched_at, r)?,
+                None => rows.insert(holder, ticket_jti, fetched_at, r)?,
             };
             let src = source(person, holder, r);
             let mut keys = p.fixed_keys(&src);
             keys.extend(numbered_new.get(&i).copied());
-            indexed.insert(rowid, index_one(&tx, rowid, &src, p, keys, Some(&mut map))?);
+            indexed.insert(
+                rowid,
+                index.index_one(rowid, &src, p, keys, Some(&mut map))?,
+            );
             written += 1;
         }
+        drop((rows, index));
         // Staged rows the set did not take (a type the holder then withheld,
         // an earlier sync's that was cut short) go.
         let mut unstage = tx.prepare_cached("DELETE FROM resources WHERE rowid = ?1")?;

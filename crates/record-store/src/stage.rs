@@ -54,8 +54,9 @@ impl Staging<'_> {
                 return Ok(false);
             }
         }
+        let mut rows = crate::replace::RowWriter::new(tx)?;
         for r in records {
-            crate::replace::insert_row(tx, holder, ticket_jti, fetched_at, r)?;
+            rows.insert(holder, ticket_jti, fetched_at, r)?;
         }
         Ok(true)
     }
