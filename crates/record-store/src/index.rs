@@ -109,8 +109,8 @@ pub(super) fn number<T>(mut members: Vec<(RepeatOrder<'_>, i64, T)>) -> Vec<(T, 
     out
 }
 
-/// The statements that write a row's index entry and full text, prepared
-/// once for a whole set rather than looked up in the cache for each row.
+/// The statements that write a row's index entry and full text, taken from
+/// the statement cache once for a whole set rather than once a row.
 pub(super) struct IndexWriter<'c> {
     entry: rusqlite::CachedStatement<'c>,
     text: rusqlite::CachedStatement<'c>,

@@ -387,8 +387,8 @@ fn write_marks(
     Ok(())
 }
 
-/// The statement that writes records' raw rows, prepared once for a set or
-/// a batch of pages rather than looked up in the cache for each row.
+/// The statement that writes records' raw rows, taken from the statement
+/// cache once for a set or a page rather than once a row.
 pub(crate) struct RowWriter<'c>(rusqlite::CachedStatement<'c>);
 
 impl<'c> RowWriter<'c> {
