@@ -23,6 +23,7 @@ macro_rules! visible {
 }
 
 mod check;
+mod cipher;
 mod deferred;
 mod export;
 mod extract;
@@ -378,22 +379,17 @@ impl RecordStore {
 
     /// As `open`, running migrations only up to `version` (tests of old schemas).
     fn open_at(path: &Path, key: &DatabaseKey, version: usize) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        // A wrong key is reported as an error here; SQLCipher need not also print it.
-        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-        // SQLCipher takes a raw 256-bit key as a blob literal, skipping its key derivation.
-        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.hex()))?;
-        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        }) {
-            Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                return Err(StoreError::WrongKey { path: path.into() });
-            }
-            Err(e) => return Err(e.into()),
-        }
+        Self::open_with(path, key, version, cipher::MACS)
+    }
+
+    /// As `open_at`, trying only `macs` (tests of stores written before HMAC-SHA256).
+    fn open_with(
+        path: &Path,
+        key: &DatabaseKey,
+        version: usize,
+        macs: &[cipher::Mac],
+    ) -> Result<Self, StoreError> {
+        let (conn, _) = cipher::open_keyed(path, key, macs)?;
         // WAL with NORMAL sync: a commit is atomic against a crash or a kill
         // (the previous state or the new one); a power cut may roll back the
         // last commits, never half of one.
