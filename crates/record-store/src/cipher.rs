@@ -3,8 +3,8 @@
 //!
 //! SQLCipher authenticates every page with a MAC. A new store uses
 //! HMAC-SHA256, which machines of this class and most ARMv8 phones compute in
-//! hardware; SQLCipher 4's default, HMAC-SHA512, runs in software there and
-//! was about a fifth of the writer's time (docs/BENCHMARKS.md). A store
+//! hardware; SQLCipher 4's default, HMAC-SHA512, runs in software there, and
+//! a first sync's writer took 9–17% more CPU with it (docs/BENCHMARKS.md). A store
 //! written before keeps HMAC-SHA512: the MAC cannot change in place, and the
 //! file does not say which it has, so the store is opened with each in turn.
 //! A wrong key fails both.
