@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -14,12 +16,7 @@ use wallet_core::engine::Record;
 use wallet_core::store::{Person, PreparedSet, Query, RecordStore, SetFetch};
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let holders = args.first().copied().unwrap_or(10);
-    let per_holder = args.get(1).copied().unwrap_or(10_000);
+    let [holders, per_holder] = common::numbers([10, 10_000]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("records.db");
     let mut store = RecordStore::open(&path, &DatabaseKey::from_bytes([9; 32])).unwrap();
@@ -41,18 +38,7 @@ fn main() {
     // once after the sets, with the log's fold.
     assert!(store.defer_indexes().unwrap(), "an empty store defers");
     for i in 0..holders {
-        let data = sandbox::data::holder_data(i, 1, per_holder);
-        let records: Vec<Record> = data
-            .resources
-            .iter()
-            .map(|r| {
-                Record::new(
-                    r["resourceType"].as_str().unwrap().into(),
-                    r["id"].as_str().map(str::to_string),
-                    RawValue::from_string(r.to_string()).unwrap(),
-                )
-            })
-            .collect();
+        let records = common::holder_records(i, per_holder);
         let refs: Vec<&Record> = records.iter().collect();
         let holder = format!("https://h{i}.example/fhir");
         // The floor first, holder by holder, so both meet the same machine.

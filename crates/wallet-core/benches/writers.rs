@@ -8,10 +8,11 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::value::RawValue;
 use vault::DatabaseKey;
 use wallet_core::engine::Record;
 use wallet_core::store::RecordStore;
@@ -43,28 +44,13 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let holders = args.first().copied().unwrap_or(10);
-    let per_holder = args.get(1).copied().unwrap_or(5_000);
-    let rounds = args.get(2).copied().unwrap_or(5);
+    let [holders, per_holder, rounds] = common::numbers([10, 5_000, 5]);
     let sets: Vec<(String, Vec<Record>)> = (0..holders)
         .map(|i| {
-            let data = sandbox::data::holder_data(i, 1, per_holder);
-            let records = data
-                .resources
-                .iter()
-                .map(|r| {
-                    Record::new(
-                        r["resourceType"].as_str().unwrap().into(),
-                        r["id"].as_str().map(str::to_string),
-                        RawValue::from_string(r.to_string()).unwrap(),
-                    )
-                })
-                .collect();
-            (format!("https://h{i}.example/fhir"), records)
+            (
+                format!("https://h{i}.example/fhir"),
+                common::holder_records(i, per_holder),
+            )
         })
         .collect();
     let n: usize = sets.iter().map(|(_, r)| r.len()).sum();
