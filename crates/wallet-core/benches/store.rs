@@ -226,6 +226,8 @@ fn main() {
             .resources
             .iter()
             .filter(|r| r["code"]["coding"][0]["code"] == "4548-4")
+            // A chart's points are readings: a report or order of the code has no value.
+            .filter(|r| r["valueQuantity"]["value"].is_number())
             .count()
     };
     let most = (0..holders).map(a1c_at).max().unwrap_or(0);
