@@ -579,12 +579,13 @@ async fn run(holders: usize, size: usize, latency: u64, runs: usize) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let spread = (wallet_cpu + sandbox_stored_cpu) / cores as f64;
     println!(
-        "  its CPU           {:.0} ms wallet, {:.0} ms sandbox per run until done; the writer thread alone {:.0} ms ({:.2} × the bound; the median took it + {:.0} ms); all of it spread over {cores} cores {:.0} ms ({:.2} × the bound)",
+        "  its CPU           {:.0} ms wallet, {:.0} ms sandbox per run until done; the writer thread alone {:.0} ms ({:.2} × the bound; the median took it + {:.0} ms, {:.2} × it); all of it spread over {cores} cores {:.0} ms ({:.2} × the bound)",
         wallet_cpu * 1e3,
         sandbox_stored_cpu * 1e3,
         writer_cpu * 1e3,
         writer_cpu / bound.as_secs_f64(),
         (stored - writer_cpu) * 1e3,
+        stored / writer_cpu,
         spread * 1e3,
         spread / bound.as_secs_f64()
     );
